@@ -1,0 +1,9 @@
+export {
+  type ClickHouseConfig,
+  type ClickHouseExecutor,
+  createClickHouseClient,
+  serverExecutor,
+} from "./clickhouse.ts";
+export { connectNats, type NatsHandle } from "./nats.ts";
+export { createPgPool } from "./postgres.ts";
+export { createRedis } from "./redis.ts";

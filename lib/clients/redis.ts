@@ -1,0 +1,19 @@
+import { Redis } from "ioredis";
+
+/**
+ * A Redis client that fails commands at once while disconnected (no offline queue) and keeps
+ * reconnecting in the background, so a Redis outage degrades requests instead of stalling them.
+ */
+export function createRedis(url: string, name: string): Redis {
+  const redis = new Redis(url, {
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3_000,
+    lazyConnect: false,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  // Connection errors surface through readiness checks; the 'error' event must have a listener.
+  redis.on("error", () => {});
+  return redis;
+}

@@ -1,0 +1,130 @@
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { readStackFile } from "../stack-file.ts";
+
+/** Repository root, two levels above this file. */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const host = z.string().min(1);
+
+/**
+ * Every environment variable the service reads, with its default and a doc line.
+ * Only variables starting with SMSTATS_ are ours; an unknown SMSTATS_ variable is an error, so a typo
+ * never silently falls back to a default.
+ */
+const envSchema = z
+  .object({
+    /** Folder holding the local stack's data, logs, secrets and stack.json. */
+    SMSTATS_DATA_DIR: z.string().default(join(repoRoot, ".data")),
+    /** pino log level. */
+    SMSTATS_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** Address the ingest HTTP server binds; loopback by default. */
+    SMSTATS_INGEST_HOST: host.default("127.0.0.1"),
+    /** Port of the ingest HTTP server (0 = any free port). */
+    SMSTATS_INGEST_PORT: port.default(8080),
+    /** Largest accepted request body in bytes. */
+    SMSTATS_INGEST_BODY_LIMIT: positiveInt.default(1024 * 1024),
+    /** Most metrics accepted in one batch. */
+    SMSTATS_INGEST_MAX_METRICS: positiveInt.default(1000),
+    /** Seconds a client is told to wait (Retry-After) when the pipeline is unavailable. */
+    SMSTATS_INGEST_RETRY_AFTER_S: positiveInt.default(5),
+    /** Milliseconds ingest waits for JetStream to confirm a publish before answering 503. */
+    SMSTATS_INGEST_PUBLISH_TIMEOUT_MS: positiveInt.default(5000),
+    /** Address the processor's health/metrics server binds. */
+    SMSTATS_PROCESSOR_HOST: host.default("127.0.0.1"),
+    /** Port of the processor's health/metrics server (0 = any free port). */
+    SMSTATS_PROCESSOR_PORT: port.default(8081),
+    /** Concurrent pull loops in one processor process. */
+    SMSTATS_PROCESSOR_WORKERS: positiveInt.default(2),
+    /** Most messages one pull loop takes before it inserts. */
+    SMSTATS_PROCESSOR_BATCH_MESSAGES: positiveInt.default(500),
+    /** Longest a pull waits to fill a batch before inserting what it has, in ms. */
+    SMSTATS_PROCESSOR_BATCH_WAIT_MS: positiveInt.default(1000),
+    /** NATS server URL(s), comma-separated; defaults to the local stack. */
+    SMSTATS_NATS_URL: z.string().optional(),
+    /** JetStream stream holding telemetry batches. */
+    SMSTATS_NATS_STREAM: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("TELEMETRY"),
+    /** Subject prefix of that stream; batches go to <prefix>.batch. */
+    SMSTATS_NATS_SUBJECT_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+      .default("telemetry"),
+    /** Durable consumer name shared by every processor worker. */
+    SMSTATS_NATS_CONSUMER: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .default("processor"),
+    /** Stream size cap in bytes; when full, ingest answers 503 rather than dropping stored batches. */
+    SMSTATS_NATS_STREAM_MAX_BYTES: positiveInt.default(2 * 1024 ** 3),
+    /** Duplicate window in ms: a batch re-sent within it is stored once. */
+    SMSTATS_NATS_DUPLICATE_WINDOW_MS: positiveInt.default(15 * 60 * 1000),
+    /** ClickHouse HTTP URL; defaults to the local stack. */
+    SMSTATS_CLICKHOUSE_URL: z.string().url().optional(),
+    /** ClickHouse user; defaults to the local stack's. */
+    SMSTATS_CLICKHOUSE_USER: z.string().optional(),
+    /** ClickHouse password; defaults to the local stack's. */
+    SMSTATS_CLICKHOUSE_PASSWORD: z.string().optional(),
+    /** ClickHouse database holding the telemetry tables. */
+    SMSTATS_CLICKHOUSE_DATABASE: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default("smstats"),
+    /** PostgreSQL URL; defaults to the local stack's. */
+    SMSTATS_POSTGRES_URL: z.string().optional(),
+    /** PostgreSQL database name, replacing the one in the URL (tests use their own). */
+    SMSTATS_POSTGRES_DATABASE: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .optional(),
+    /** Redis URL; defaults to the local stack's. */
+    SMSTATS_REDIS_URL: z.string().optional(),
+    /** Prefix of every Redis key this service writes (tests use their own). */
+    SMSTATS_REDIS_KEY_PREFIX: z.string().default("smstats:"),
+  })
+  .strict();
+
+/** The raw, validated environment. */
+export type Env = z.infer<typeof envSchema>;
+
+/** Raised when the environment is invalid; the message lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  /** Stable code, as every error of this project has. */
+  readonly code = "CONFIG_INVALID";
+}
+
+/** Picks our variables out of an environment and validates them. */
+export function parseEnv(source: NodeJS.ProcessEnv): Env {
+  const ours = Object.fromEntries(Object.entries(source).filter(([k]) => k.startsWith("SMSTATS_")));
+  const result = envSchema.safeParse(ours);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) =>
+      i.code === "unrecognized_keys"
+        ? `unknown variable(s): ${i.keys.join(", ")}`
+        : `${i.path.join(".")}: ${i.message}`,
+    );
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  return result.data;
+}
+
+/** Falls back to the local stack's file for a connection value the environment did not give. */
+export function stackDefault<T>(
+  dataDir: string,
+  name: string,
+  pick: (s: NonNullable<ReturnType<typeof readStackFile>>) => T,
+): T {
+  const stack = readStackFile(dataDir);
+  if (!stack) {
+    throw new ConfigError(
+      `no ${name} configured: set it in the environment or start the local stack (npm run stack:up) so ${dataDir}/stack.json exists`,
+    );
+  }
+  return pick(stack);
+}

@@ -1,0 +1,110 @@
+import { type Env, parseEnv, stackDefault } from "./env.ts";
+
+export { ConfigError, repoRoot } from "./env.ts";
+
+/** The service's configuration: parsed once at start, frozen, passed down. */
+export interface Config {
+  dataDir: string;
+  logLevel: Env["SMSTATS_LOG_LEVEL"];
+  ingest: {
+    host: string;
+    port: number;
+    bodyLimit: number;
+    maxMetrics: number;
+    retryAfterSeconds: number;
+    publishTimeoutMs: number;
+  };
+  processor: {
+    host: string;
+    port: number;
+    workers: number;
+    batchMessages: number;
+    batchWaitMs: number;
+  };
+  nats: {
+    servers: string[];
+    stream: string;
+    subjectPrefix: string;
+    consumer: string;
+    streamMaxBytes: number;
+    duplicateWindowMs: number;
+  };
+  clickhouse: { url: string; username: string; password: string; database: string };
+  postgres: { url: string };
+  redis: { url: string; keyPrefix: string };
+}
+
+function withDatabase(url: string, database: string | undefined): string {
+  if (!database) return url;
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Builds the configuration from an environment (process.env by default), failing on any bad value. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const env = parseEnv(source);
+  const dataDir = env.SMSTATS_DATA_DIR;
+  const fromStack = <T>(given: T | undefined, name: string, pick: Parameters<typeof stackDefault<T>>[2]): T =>
+    given ?? stackDefault(dataDir, name, pick);
+  const config: Config = {
+    dataDir,
+    logLevel: env.SMSTATS_LOG_LEVEL,
+    ingest: {
+      host: env.SMSTATS_INGEST_HOST,
+      port: env.SMSTATS_INGEST_PORT,
+      bodyLimit: env.SMSTATS_INGEST_BODY_LIMIT,
+      maxMetrics: env.SMSTATS_INGEST_MAX_METRICS,
+      retryAfterSeconds: env.SMSTATS_INGEST_RETRY_AFTER_S,
+      publishTimeoutMs: env.SMSTATS_INGEST_PUBLISH_TIMEOUT_MS,
+    },
+    processor: {
+      host: env.SMSTATS_PROCESSOR_HOST,
+      port: env.SMSTATS_PROCESSOR_PORT,
+      workers: env.SMSTATS_PROCESSOR_WORKERS,
+      batchMessages: env.SMSTATS_PROCESSOR_BATCH_MESSAGES,
+      batchWaitMs: env.SMSTATS_PROCESSOR_BATCH_WAIT_MS,
+    },
+    nats: {
+      servers: fromStack(env.SMSTATS_NATS_URL, "SMSTATS_NATS_URL", (s) => s.nats.url)
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+      stream: env.SMSTATS_NATS_STREAM,
+      subjectPrefix: env.SMSTATS_NATS_SUBJECT_PREFIX,
+      consumer: env.SMSTATS_NATS_CONSUMER,
+      streamMaxBytes: env.SMSTATS_NATS_STREAM_MAX_BYTES,
+      duplicateWindowMs: env.SMSTATS_NATS_DUPLICATE_WINDOW_MS,
+    },
+    clickhouse: {
+      url: fromStack(env.SMSTATS_CLICKHOUSE_URL, "SMSTATS_CLICKHOUSE_URL", (s) => s.clickhouse.url),
+      username: fromStack(
+        env.SMSTATS_CLICKHOUSE_USER,
+        "SMSTATS_CLICKHOUSE_USER",
+        (s) => s.clickhouse.username,
+      ),
+      password: fromStack(
+        env.SMSTATS_CLICKHOUSE_PASSWORD,
+        "SMSTATS_CLICKHOUSE_PASSWORD",
+        (s) => s.clickhouse.password,
+      ),
+      database: env.SMSTATS_CLICKHOUSE_DATABASE,
+    },
+    postgres: {
+      url: withDatabase(
+        fromStack(env.SMSTATS_POSTGRES_URL, "SMSTATS_POSTGRES_URL", (s) => s.postgres.url),
+        env.SMSTATS_POSTGRES_DATABASE,
+      ),
+    },
+    redis: {
+      url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),
+      keyPrefix: env.SMSTATS_REDIS_KEY_PREFIX,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const v of Object.values(value)) if (v && typeof v === "object") deepFreeze(v);
+  return Object.freeze(value);
+}

@@ -1,0 +1,54 @@
+import type { FastifyError, FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import { type ErrorBody, HttpErrors } from "./errors.ts";
+
+/** Options of the error handler plugin. */
+export interface ErrorHandlerOptions {
+  /** Retry-After seconds sent with every 503. */
+  retryAfterSeconds: number;
+  /** Called for every error response, by code (counted in /metrics). */
+  onError?: (code: string, status: number) => void;
+}
+
+// Fastify's own error codes, mapped onto the API's stable ones.
+const FASTIFY_CODES: Record<string, (e: FastifyError) => FastifyError> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: (e) => new HttpErrors.MALFORMED_BODY(e.message),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new HttpErrors.MALFORMED_BODY("the body is empty"),
+  FST_ERR_CTP_BODY_TOO_LARGE: (e) => new HttpErrors.BODY_TOO_LARGE(String(e.message.match(/\d+/)?.[0] ?? "")),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (e) => new HttpErrors.UNSUPPORTED_MEDIA_TYPE(e.message),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: (e) => new HttpErrors.MALFORMED_BODY(e.message),
+};
+
+/** One place that turns any thrown error into {error: {code, message}} with the right status. */
+async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
+  app.setErrorHandler((raw: FastifyError, request, reply) => {
+    let err = raw;
+    if (raw.validation) {
+      err = new HttpErrors.INVALID_BODY(
+        `${raw.validationContext ?? "body"}${raw.validation[0]?.instancePath ?? ""} ${raw.validation[0]?.message ?? raw.message}`,
+      );
+    } else if (raw.code && FASTIFY_CODES[raw.code]) {
+      err = (FASTIFY_CODES[raw.code] as (e: FastifyError) => FastifyError)(raw);
+    } else if (raw instanceof SyntaxError) {
+      err = new HttpErrors.MALFORMED_BODY(raw.message);
+    }
+    const known = typeof err.code === "string" && err.code in HttpErrors;
+    const status = known ? (err.statusCode ?? 500) : 500;
+    const code = known ? err.code : "INTERNAL";
+    if (status >= 500) {
+      request.log.error({ err: raw, code }, "request failed");
+      if (status === 503) reply.header("retry-after", String(opts.retryAfterSeconds));
+    }
+    opts.onError?.(code, status);
+    const body: ErrorBody = { error: { code, message: known ? err.message : "internal error" } };
+    return reply.code(status).type("application/json").send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    opts.onError?.("NOT_FOUND", 404);
+    const err = new HttpErrors.NOT_FOUND(`${request.method} ${request.url.split("?")[0]}`);
+    return reply.code(404).send({ error: { code: err.code, message: err.message } } satisfies ErrorBody);
+  });
+}
+
+/** The error handler as a plugin that applies to the whole app. */
+export default fp(errorHandler, { name: "smstats-error-handler" });

@@ -1,0 +1,4 @@
+export { default as errorHandler, type ErrorHandlerOptions } from "./error-handler.ts";
+export { type ErrorBody, errorBodySchema, HttpErrors } from "./errors.ts";
+export { default as health, type HealthCheck, type HealthOptions } from "./health.ts";
+export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";

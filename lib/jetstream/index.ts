@@ -1,0 +1,6 @@
+export {
+  batchSubject,
+  processorConsumerConfig,
+  reconcileTelemetryStream,
+  telemetryStreamConfig,
+} from "./telemetry-stream.ts";

@@ -1,0 +1,2 @@
+export { sqlIdentifier, sqlNumber, sqlString } from "./escape.ts";
+export { splitStatements } from "./split.ts";

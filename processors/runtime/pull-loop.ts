@@ -1,0 +1,121 @@
+import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../../lib/log/index.ts";
+import type { ComponentMetrics } from "../../lib/metrics/index.ts";
+import type { StepResult } from "./result.ts";
+
+/** What the loop needs to know about the pipeline it runs. */
+export interface PullLoopOptions<Row> {
+  consumer: Consumer;
+  log: Logger;
+  /** Most messages per fetch, i.e. per insert. */
+  batchMessages: number;
+  /** Longest a fetch waits to fill up, ms. */
+  batchWaitMs: number;
+  /** The steps from message to rows: pure, given the message's data and headers. */
+  process: (msg: JsMsg) => StepResult<Row[]>;
+  /** The sink: inserts the rows of a whole fetch at once. */
+  insert: (rows: Row[]) => Promise<void>;
+  source: ComponentMetrics;
+  sink: ComponentMetrics;
+  /** Observes insert duration in seconds. */
+  onInsert?: (seconds: number, rows: number) => void;
+}
+
+/** A running pull loop. */
+export interface PullLoop {
+  /** Stops fetching; resolves once the batch in hand is inserted and acknowledged. */
+  stop(): Promise<void>;
+  /** Resolves when the loop has ended. */
+  done: Promise<void>;
+}
+
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * Fetches a batch of messages, runs the steps on each, inserts all resulting rows in one insert, and
+ * only then acknowledges. If the insert fails every message of the batch is nak'ed with backoff, so
+ * nothing is acknowledged that ClickHouse does not hold.
+ */
+export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
+  let stopping = false;
+  const done = (async () => {
+    while (!stopping) {
+      let msgs: JsMsg[] = [];
+      try {
+        const iter = await opts.consumer.fetch({
+          max_messages: opts.batchMessages,
+          expires: opts.batchWaitMs,
+        });
+        for await (const m of iter) msgs.push(m);
+      } catch (err) {
+        opts.source.error("fetch");
+        opts.log.warn({ err }, "fetch from JetStream failed; retrying");
+        await sleep(500);
+      }
+      if (msgs.length === 0) continue;
+      opts.source.received(msgs.length);
+      const rows: Row[] = [];
+      const toAck: JsMsg[] = [];
+      for (const m of msgs) {
+        const r = opts.process(m);
+        switch (r.kind) {
+          case "ok":
+            rows.push(...r.value);
+            toAck.push(m);
+            break;
+          case "drop":
+            opts.source.dropped(r.reason);
+            m.ack();
+            break;
+          case "retry":
+            opts.source.error(r.reason);
+            m.nak(r.delayMs);
+            break;
+          case "deadLetter":
+            opts.source.dropped(r.reason);
+            opts.log.error(
+              { reason: r.reason, detail: r.detail, seq: m.seq },
+              "message cannot be processed; terminated",
+            );
+            m.term(r.reason);
+            break;
+        }
+      }
+      msgs = toAck;
+      if (msgs.length === 0) continue;
+      const started = performance.now();
+      try {
+        await opts.insert(rows);
+      } catch (err) {
+        opts.sink.error("insert");
+        const attempt = Math.max(...msgs.map((m) => m.info.deliveryCount));
+        const delay = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+        opts.log.warn(
+          { err, rows: rows.length, attempt, delayMs: delay },
+          "insert failed; batch will be redelivered",
+        );
+        for (const m of msgs) m.nak(delay);
+        continue;
+      }
+      opts.onInsert?.((performance.now() - started) / 1000, rows.length);
+      opts.sink.sent(rows.length);
+      // ackAck waits for the server to confirm, so a stop right after cannot lose the acks.
+      const acked = await Promise.allSettled(msgs.map((m) => m.ackAck()));
+      const failed = acked.filter((a) => a.status === "rejected" || a.value === false).length;
+      if (failed) opts.source.error("ack", failed);
+      opts.source.sent(msgs.length - failed);
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await done;
+    },
+    done,
+  };
+}
+
+function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,56 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { loadConfig, repoRoot } from "../lib/config/index.ts";
+import { createLogger } from "../lib/log/index.ts";
+import { migrateAll } from "../lib/migrate/index.ts";
+import { stackUp } from "../stack/index.ts";
+
+// `npm start`: ensures the local stack, migrates both stores, then runs ingest and processor as two
+// processes (as they run in production). SIGINT/SIGTERM are passed to both; each finishes its
+// in-flight work (requests and their publishes; fetched batches and their inserts and acks).
+const skipStack = process.argv.includes("--no-stack");
+if (!skipStack) await stackUp();
+const config = loadConfig();
+const log = createLogger("start", config.logLevel);
+await migrateAll(config, log);
+
+const children = new Map<string, ChildProcess>();
+for (const [name, file] of [
+  ["ingest", "ingest/server.ts"],
+  ["processor", "processors/main.ts"],
+] as const) {
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, file)], {
+    cwd: repoRoot,
+    stdio: "inherit",
+    env: process.env,
+  });
+  children.set(name, child);
+}
+
+let stopping = false;
+function stopAll(signal: NodeJS.Signals) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "stopping ingest and processor");
+  for (const child of children.values()) if (child.exitCode === null) child.kill("SIGTERM");
+}
+process.on("SIGINT", () => stopAll("SIGINT"));
+process.on("SIGTERM", () => stopAll("SIGTERM"));
+
+const codes = await Promise.all(
+  [...children].map(
+    ([name, child]) =>
+      new Promise<number>((resolve) => {
+        child.on("exit", (code, signal) => {
+          if (!stopping) {
+            log.error({ name, code, signal }, "a service exited unexpectedly; stopping the other");
+            stopAll("SIGTERM");
+          }
+          resolve(code ?? 1);
+        });
+      }),
+  ),
+);
+const failed = codes.some((c) => c !== 0);
+log.info({ codes }, failed ? "stopped with errors" : "stopped");
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,70 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { IngestDeps } from "../../ingest/deps.ts";
+import type { Config } from "../../lib/config/index.ts";
+import { stackUp } from "../../stack/index.ts";
+import { seedBody, testIngest, uniqueId } from "../support/app.ts";
+
+let app: FastifyInstance;
+let deps: IngestDeps;
+let config: Readonly<Config>;
+
+beforeAll(async () => {
+  ({ app, deps, config } = await testIngest());
+});
+afterAll(async () => {
+  // Whatever happened, leave NATS running for the suites after this one.
+  await stackUp();
+  await app?.close();
+  await deps?.close();
+});
+
+function natsPid(): number {
+  return Number(readFileSync(join(config.dataDir, "run", "nats.pid"), "utf8").trim());
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("when NATS stops", () => {
+  it("answers 503 with Retry-After for readiness and batches, and recovers without a restart", async () => {
+    const pid = natsPid();
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(pid)).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const ready = await app.inject("/health/ready");
+    expect(ready.statusCode).toBe(503);
+    expect(ready.headers["retry-after"]).toBeDefined();
+    expect(ready.json().checks.nats.ok).toBe(false);
+
+    const post = await app.inject({
+      method: "POST",
+      url: "/v1/stats/batch",
+      payload: seedBody(uniqueId("down")),
+    });
+    expect(post.statusCode).toBe(503);
+    expect(post.headers["retry-after"]).toBe(String(config.ingest.retryAfterSeconds));
+    expect(post.json().error.code).toBe("PIPELINE_UNAVAILABLE");
+
+    await stackUp();
+    let status = 0;
+    for (let i = 0; i < 150 && status !== 202; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (
+        await app.inject({ method: "POST", url: "/v1/stats/batch", payload: seedBody(uniqueId("back")) })
+      ).statusCode;
+    }
+    expect(status).toBe(202);
+    expect((await app.inject("/health/ready")).statusCode).toBe(200);
+  });
+});

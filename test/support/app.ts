@@ -1,0 +1,34 @@
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../ingest/app.ts";
+import { createIngestDeps, type IngestDeps } from "../../ingest/deps.ts";
+import { type Config, loadConfig } from "../../lib/config/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
+
+/** An ingest app on the test namespace of the real local stack, for inject() tests. */
+export async function testIngest(): Promise<{
+  app: FastifyInstance;
+  deps: IngestDeps;
+  config: Readonly<Config>;
+}> {
+  const config = loadConfig();
+  const deps = await createIngestDeps(config, createLogger("ingest-test", "silent"));
+  const app = await buildApp(config, deps);
+  return { app, deps, config };
+}
+
+/** The seed's example batch body, with an instance id unique to the caller. */
+export function seedBody(instanceId: string) {
+  return {
+    instance_id: instanceId,
+    timestamp: "2026-01-06T12:00:00Z",
+    metrics: [
+      { name: "songs_played_total", value: 42, tags: { source: "youtube" } },
+      { name: "users_peak_concurrent", value: 15 },
+    ],
+  };
+}
+
+/** A unique id for one test's data. */
+export function uniqueId(label: string): string {
+  return `${label}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

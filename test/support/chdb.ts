@@ -1,0 +1,34 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Session } from "chdb";
+import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
+import { sqlIdentifier } from "../../lib/sql/index.ts";
+
+/** A ClickHouse executor over chDB (ClickHouse 26.x in-process) in a temporary folder. */
+export function chdbExecutor(database = "smstats"): ClickHouseExecutor {
+  const dir = mkdtempSync(join(tmpdir(), "smstats-chdb-"));
+  const session = new Session(dir);
+  return {
+    engine: "chdb",
+    database,
+    async ensureDatabase() {
+      session.query(`CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(database)}`);
+      session.query(`USE ${sqlIdentifier(database)}`);
+    },
+    async exec(sql) {
+      session.query(sql);
+    },
+    async rows<T>(sql: string) {
+      const text = session.query(sql, "JSONEachRow");
+      return text
+        .split("\n")
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as T);
+    },
+    async close() {
+      session.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

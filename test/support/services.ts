@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { repoRoot } from "../../lib/config/index.ts";
+import { TEST_ENV } from "./env.ts";
+
+/** A free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** `npm start` (without the stack step) running in its own process group, as a terminal would run it. */
+export interface RunningService {
+  child: ChildProcess;
+  ingestUrl: string;
+  output: () => string;
+  /** Sends a signal to the whole group, as Ctrl-C does, and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts scripts/start.ts on the test namespace with its own ports and waits until ingest is ready. */
+export async function startService(ports: { ingest: number; processor: number }): Promise<RunningService> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(repoRoot, "scripts/start.ts"), "--no-stack"],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        ...TEST_ENV,
+        SMSTATS_INGEST_PORT: String(ports.ingest),
+        SMSTATS_PROCESSOR_PORT: String(ports.processor),
+        SMSTATS_PROCESSOR_BATCH_WAIT_MS: "200",
+      },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ingestUrl = `http://127.0.0.1:${ports.ingest}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`service exited early (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) throw new Error(`service not ready within 60 s:\n${out}`);
+    const ready = await Promise.all(
+      [ingestUrl, `http://127.0.0.1:${ports.processor}`].map((u) =>
+        fetch(`${u}/health/ready`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      ),
+    );
+    if (ready.every(Boolean)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    child,
+    ingestUrl,
+    output: () => out,
+    async stop(signal = "SIGINT") {
+      if (child.exitCode === null && child.pid) process.kill(-child.pid, signal);
+      return exited;
+    },
+  };
+}

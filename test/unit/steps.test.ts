@@ -1,0 +1,89 @@
+import { headers } from "@nats-io/transport-node";
+import { describe, expect, it } from "vitest";
+import { toBatchRecord } from "../../ingest/routes/v1/stats/batch.ts";
+import { decode } from "../../processors/steps/decode/index.ts";
+import { flatten } from "../../processors/steps/flatten/index.ts";
+import { METRICS_BATCH_SCHEMA, SCHEMA_FINGERPRINT_HEADER, SchemaRegistry } from "../../schemas/index.ts";
+
+const registry = new SchemaRegistry();
+const seedBody = {
+  instance_id: "abc123",
+  timestamp: "2026-01-06T12:00:00Z",
+  metrics: [
+    { name: "songs_played_total", value: 42, tags: { source: "youtube" } },
+    { name: "users_peak_concurrent", value: 15 },
+  ],
+};
+
+describe("toBatchRecord", () => {
+  it("gives the same batch id to the same body, so a retry is deduplicated", () => {
+    const a = toBatchRecord(seedBody, 1);
+    const b = toBatchRecord(structuredClone(seedBody), 2);
+    expect(a.batch_id).toBe(b.batch_id);
+    expect(toBatchRecord({ ...seedBody, timestamp: "2026-01-06T12:00:01Z" }, 1).batch_id).not.toBe(
+      a.batch_id,
+    );
+  });
+
+  it("keeps a client batch id and fills missing tags", () => {
+    const r = toBatchRecord({ ...seedBody, batch_id: "b-1" }, 1000);
+    expect(r).toMatchObject({
+      batch_id: "b-1",
+      timestamp_ms: Date.parse("2026-01-06T12:00:00Z"),
+      received_at_ms: 1000,
+    });
+    expect(r.metrics[1]?.tags).toEqual({});
+  });
+});
+
+describe("decode", () => {
+  const schema = registry.latest(METRICS_BATCH_SCHEMA);
+  const record = toBatchRecord(seedBody, 1000);
+  const h = headers();
+  h.set(SCHEMA_FINGERPRINT_HEADER, schema.fingerprint);
+
+  it("decodes what the publisher encodes", () => {
+    const r = decode(registry, schema.type.toBuffer(record), h);
+    expect(r).toEqual({ kind: "ok", value: record });
+  });
+
+  it.each([
+    ["no schema header", undefined, "missing_schema_header"],
+    ["an unknown fingerprint", "00", "unknown_schema"],
+  ])("dead-letters a message with %s", (_name, fp, reason) => {
+    const hh = headers();
+    if (fp) hh.set(SCHEMA_FINGERPRINT_HEADER, fp);
+    const r = decode(registry, schema.type.toBuffer(record), fp === undefined ? undefined : hh);
+    expect(r).toMatchObject({ kind: "deadLetter", reason });
+  });
+
+  it("dead-letters bytes that do not decode", () => {
+    expect(decode(registry, new Uint8Array([1, 2, 3]), h)).toMatchObject({
+      kind: "deadLetter",
+      reason: "undecodable",
+    });
+  });
+});
+
+describe("flatten", () => {
+  it("makes one metrics_quality row per metric with sorted tag arrays", () => {
+    const rows = flatten(
+      toBatchRecord(
+        { ...seedBody, metrics: [{ name: "x", value: 1.5, tags: { b: "2", a: "1" } }] },
+        Date.parse("2026-01-06T12:00:03Z"),
+      ),
+    );
+    expect(rows).toEqual([
+      {
+        time: "2026-01-06 12:00:00",
+        instance_id: "abc123",
+        metric_name: "x",
+        value: 1.5,
+        "tags.key": ["a", "b"],
+        "tags.value": ["1", "2"],
+        batch_id: expect.any(String),
+        received_at: "2026-01-06 12:00:03",
+      },
+    ]);
+  });
+});

@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+import { TEST_ENV } from "./test/support/env.ts";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    env: { ...TEST_ENV },
+    globalSetup: ["test/support/global-setup.ts"],
+    // The suites share one local stack (and stop NATS on purpose in one of them): run files one at a time.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 180_000,
+    reporters: ["default", "./test/support/summary-reporter.ts"],
+  },
+});
