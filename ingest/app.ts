@@ -1,7 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
 import type { Config } from "../lib/config/index.ts";
-import { errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
+import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
 import { componentMetrics } from "../lib/metrics/index.ts";
 import type { IngestDeps } from "./deps.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
@@ -10,15 +10,15 @@ import { batchRoute } from "./routes/v1/stats/batch.ts";
  * Builds the ingest HTTP app on given dependencies. It never listens: server.ts does, tests use inject().
  */
 export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Promise<FastifyInstance> {
-  const app = Fastify({
-    loggerInstance: deps.log as FastifyBaseLogger,
-    // Per-request logs at info would be one line per batch; errors are logged by the error handler.
-    disableRequestLogging: true,
+  const app = createHttpServer(deps.log, {
     bodyLimit: config.ingest.bodyLimit,
     return503OnClosing: true,
     requestTimeout: 30_000,
     ajv: { customOptions: { allErrors: false } },
   });
+  // Batches are JSON (Avro bodies come with their own parser); Fastify's default text parser would
+  // turn a text body into a validation error instead of the 415 it deserves.
+  app.removeContentTypeParser("text/plain");
   const errors = new Counter({
     name: "smstats_http_errors_total",
     help: "Error responses, by stable error code.",

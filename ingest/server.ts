@@ -1,4 +1,5 @@
 import { loadConfig } from "../lib/config/index.ts";
+import { gracefulClose } from "../lib/http/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { buildApp } from "./app.ts";
 import { createIngestDeps } from "./deps.ts";
@@ -22,7 +23,7 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, 20_000);
   force.unref();
-  await app.close();
+  await gracefulClose(app);
   await deps.close();
   log.info("ingest stopped");
   process.exit(0);

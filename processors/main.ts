@@ -1,8 +1,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import Fastify, { type FastifyBaseLogger } from "fastify";
 import { connectNats, createClickHouseClient } from "../lib/clients/index.ts";
 import { loadConfig } from "../lib/config/index.ts";
-import { errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
+import { createHttpServer, errorHandler, gracefulClose, health, metricsPlugin } from "../lib/http/index.ts";
 import { reconcileTelemetryStream } from "../lib/jetstream/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
@@ -19,7 +18,7 @@ const jsm = await jetstreamManager(nats.nc);
 await reconcileTelemetryStream(jsm, config, log);
 const clickhouse = createClickHouseClient(config.clickhouse);
 
-const http = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+const http = createHttpServer(log);
 await http.register(errorHandler, { retryAfterSeconds: 5 });
 await http.register(metricsPlugin, { registry: metrics });
 await http.register(health, {
@@ -66,7 +65,7 @@ async function shutdown(signal: string) {
   }, 30_000);
   force.unref();
   await topology.stop();
-  await http.close();
+  await gracefulClose(http);
   await nats.nc.drain();
   await clickhouse.close();
   log.info("processor stopped");

@@ -41,8 +41,8 @@ const envSchema = z
     SMSTATS_PROCESSOR_WORKERS: positiveInt.default(2),
     /** Most messages one pull loop takes before it inserts. */
     SMSTATS_PROCESSOR_BATCH_MESSAGES: positiveInt.default(500),
-    /** Longest a pull waits to fill a batch before inserting what it has, in ms. */
-    SMSTATS_PROCESSOR_BATCH_WAIT_MS: positiveInt.default(1000),
+    /** Longest a pull waits to fill a batch before inserting what it has, in ms (JetStream's minimum is 1000). */
+    SMSTATS_PROCESSOR_BATCH_WAIT_MS: z.coerce.number().int().min(1000).default(1000),
     /** NATS server URL(s), comma-separated; defaults to the local stack. */
     SMSTATS_NATS_URL: z.string().optional(),
     /** JetStream stream holding telemetry batches. */

@@ -96,7 +96,7 @@ describe("HTTP → JetStream → ClickHouse", () => {
     stopAt = Date.now();
     const code = await running.stop("SIGINT");
     await Promise.all(clients);
-    expect(code).toBe(0);
+    expect(code, running.output()).toBe(0);
     expect(accepted.size).toBeGreaterThan(20);
 
     service = await startService(ports);
@@ -105,6 +105,9 @@ describe("HTTP → JetStream → ClickHouse", () => {
       () => metricsIn(id),
       (m) => [...accepted.keys()].every((b) => m.has(b)),
       30_000,
+    );
+    console.info(
+      `restart test: ${sent} batches sent, ${accepted.size} got 202 (${expected} metrics), ${stored.size} batches found`,
     );
     const missing = [...accepted.keys()].filter((b) => !stored.has(b));
     expect(missing, `batches that got a 202 but are not in ClickHouse (of ${sent} sent)`).toEqual([]);

@@ -113,19 +113,18 @@ describe("POST /v1/stats/batch", () => {
     expect(await streamMessages()).toBe(before);
   });
 
-  it("rejects a body over the size limit with 413", async () => {
-    const metrics = Array.from({ length: 1000 }, (_, i) => ({
-      name: `m${i}`,
-      value: i,
-      tags: { pad: "x".repeat(200) },
-    }));
+  it("rejects a body over the size limit with 413 and publishes nothing", async () => {
+    const before = await streamMessages();
+    const payload = JSON.stringify({ ...seedBody("big"), pad: "x".repeat(config.ingest.bodyLimit) });
     const res = await app.inject({
       method: "POST",
       url: "/v1/stats/batch",
-      payload: { ...seedBody("big"), metrics },
+      payload,
+      headers: { "content-type": "application/json" },
     });
     expect(res.statusCode).toBe(413);
     expect(res.json().error.code).toBe("BODY_TOO_LARGE");
+    expect(await streamMessages()).toBe(before);
   });
 
   it("answers unknown routes with 404 NOT_FOUND", async () => {

@@ -37,7 +37,6 @@ export async function startService(ports: { ingest: number; processor: number })
         ...TEST_ENV,
         SMSTATS_INGEST_PORT: String(ports.ingest),
         SMSTATS_PROCESSOR_PORT: String(ports.processor),
-        SMSTATS_PROCESSOR_BATCH_WAIT_MS: "200",
       },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],

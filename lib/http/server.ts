@@ -1,0 +1,22 @@
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from "fastify";
+import type { Logger } from "../log/index.ts";
+
+/**
+ * A Fastify instance with the project's logging: the process's pino logger and no per-request lines
+ * (one line per batch at info level would drown the logs; errors are logged by the error handler).
+ */
+export function createHttpServer(
+  log: Logger,
+  options: Omit<FastifyServerOptions, "logger" | "loggerInstance"> = {},
+): FastifyInstance {
+  return Fastify({
+    ...options,
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
+}
