@@ -20,6 +20,7 @@ export function freePort(): Promise<number> {
 export interface RunningService {
   child: ChildProcess;
   ingestUrl: string;
+  processorPort: number;
   output: () => string;
   /** Sends a signal to the whole group, as Ctrl-C does, and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -68,6 +69,7 @@ export async function startService(ports: { ingest: number; processor: number })
   return {
     child,
     ingestUrl,
+    processorPort: ports.processor,
     output: () => out,
     async stop(signal = "SIGINT") {
       if (child.exitCode === null && child.pid) process.kill(-child.pid, signal);
