@@ -38,9 +38,16 @@ async function downService(service: Service, ctx: StackContext): Promise<Service
   };
 }
 
-/** Stops the four servers of a data folder in parallel, waiting until each is gone; data stays. */
-export async function stackDown(options: StackOptions = {}): Promise<StackDownResult> {
+/** Options of stackDown. */
+export interface StackDownOptions extends StackOptions {
+  /** Stop only these servers (tests stop one to see how the service copes); all four by default. */
+  only?: ServiceName[];
+}
+
+/** Stops the servers of a data folder in parallel, waiting until each is gone; data stays. */
+export async function stackDown(options: StackDownOptions = {}): Promise<StackDownResult> {
   const ctx = createContext(options, { createSecrets: false });
-  const results = await Promise.all(services.map((service) => downService(service, ctx)));
+  const chosen = options.only ? services.filter((s) => options.only?.includes(s.name)) : services;
+  const results = await Promise.all(chosen.map((service) => downService(service, ctx)));
   return { dataDir: ctx.paths.dataDir, services: results };
 }

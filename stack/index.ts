@@ -1,6 +1,6 @@
 /** Local stack: NATS (JetStream), ClickHouse, PostgreSQL and Redis from Debian packages, on loopback ports. */
 export type { StackOptions } from "./context.ts";
-export { type ServiceDownResult, type StackDownResult, stackDown } from "./down.ts";
+export { type ServiceDownResult, type StackDownOptions, type StackDownResult, stackDown } from "./down.ts";
 export { StackError, type StackErrorCode } from "./errors.ts";
 export { type InstallPlan, planInstall } from "./install.ts";
 export { resolveDataDir, type ServiceName } from "./paths.ts";

@@ -1,10 +1,8 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
 import type { Config } from "../../lib/config/index.ts";
-import { stackUp } from "../../stack/index.ts";
+import { stackDown, stackUp } from "../../stack/index.ts";
 import { seedBody, testIngest, uniqueId } from "../support/app.ts";
 
 let app: FastifyInstance;
@@ -21,25 +19,10 @@ afterAll(async () => {
   await deps?.close();
 });
 
-function natsPid(): number {
-  return Number(readFileSync(join(config.dataDir, "run", "nats.pid"), "utf8").trim());
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("when NATS stops", () => {
   it("answers 503 with Retry-After for readiness and batches, and recovers without a restart", async () => {
-    const pid = natsPid();
-    process.kill(pid, "SIGTERM");
-    for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(alive(pid)).toBe(false);
+    const down = await stackDown({ only: ["nats"] });
+    expect(down.services).toMatchObject([{ name: "nats", action: "stopped" }]);
     await new Promise((r) => setTimeout(r, 300));
 
     const ready = await app.inject("/health/ready");
