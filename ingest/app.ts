@@ -1,9 +1,14 @@
+import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
 import type { Config } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
-import { componentMetrics } from "../lib/metrics/index.ts";
+import { verifyRequestSignature } from "../licensing/index.ts";
+import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
+import bodyParsers from "./plugins/body-parsers.ts";
+import { refreshRoute } from "./routes/v1/auth/index.ts";
+import { registerRoute } from "./routes/v1/instances/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 
 /**
@@ -14,21 +19,33 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     bodyLimit: config.ingest.bodyLimit,
     return503OnClosing: true,
     requestTimeout: 30_000,
-    ajv: { customOptions: { allErrors: false } },
   });
-  // Batches are JSON (Avro bodies come with their own parser); Fastify's default text parser would
-  // turn a text body into a validation error instead of the 415 it deserves.
-  app.removeContentTypeParser("text/plain");
   const errors = new Counter({
     name: "smstats_http_errors_total",
     help: "Error responses, by stable error code.",
     labelNames: ["code"],
     registers: [deps.metrics],
   });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "SongMartyn Stats",
+        version: "1",
+        description: "Telemetry ingest and instance identity for SongMartyn instances.",
+      },
+      tags: [
+        { name: "telemetry", description: "Telemetry batches" },
+        { name: "instances", description: "Registration and tokens" },
+        { name: "health", description: "Liveness, readiness and metrics" },
+      ],
+    },
+  });
   await app.register(errorHandler, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     onError: (code) => errors.inc({ code }),
   });
+  await app.register(bodyParsers, { maxDecompressed: config.ingest.maxDecompressed });
   await app.register(metricsPlugin, { registry: deps.metrics });
   await app.register(health, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
@@ -54,11 +71,40 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       },
     },
   });
+  await app.register(authenticate, {
+    verifyToken: async (token) => {
+      const claims = await deps.tokens.verify(token);
+      return { instanceId: claims.sub, tier: claims.tier };
+    },
+    identities: deps.identities,
+    verifySignature: verifyRequestSignature,
+    rateLimiter: deps.rateLimiter,
+    replayGuard: deps.replayGuard,
+    rateLimitFor: (tier) => config.ingest.rateLimit.perTier[tier] ?? config.ingest.rateLimit.defaultPerMinute,
+    signatureWindowMs: config.ingest.signatureWindowMs,
+    refused: new Counter({
+      name: "smstats_auth_refused_total",
+      help: "Instance requests refused by authentication, signature or rate limit, by code.",
+      labelNames: ["code"],
+      registers: [deps.metrics],
+    }),
+  });
+  const tokenOptions = {
+    pool: deps.pg,
+    ring: deps.ring,
+    tokenTtlSeconds: config.tokens.ttlSeconds,
+    refreshTtlSeconds: config.tokens.refreshTtlSeconds,
+  };
+  await app.register(registerRoute, { ...tokenOptions, box: deps.box });
+  await app.register(refreshRoute, tokenOptions);
   await app.register(batchRoute, {
     publisher: deps.publisher,
-    maxMetrics: config.ingest.maxMetrics,
-    batches: componentMetrics(deps.metrics, "http_batch_source", "batches"),
-    metrics: componentMetrics(deps.metrics, "http_batch_source_metrics", "metrics"),
+    registry: deps.schemas,
+    sequences: deps.sequences,
+    metrics: deps.metrics,
+    maxItems: config.ingest.maxMetrics,
+    time: { futureToleranceMs: config.ingest.futureToleranceMs, maxAgeMs: config.ingest.maxEventAgeMs },
   });
+  app.get("/docs/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

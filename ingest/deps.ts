@@ -5,17 +5,30 @@ import type pg from "pg";
 import type { Registry } from "prom-client";
 import {
   connectNats,
+  connectRedis,
   createClickHouseClient,
   createPgPool,
-  createRedis,
   type NatsHandle,
 } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
-import { batchSubject, reconcileTelemetryStream } from "../lib/jetstream/index.ts";
+import { batchSubject, reconcileTelemetryStream, telemetryStreamConfig } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
+import {
+  createTokenVerifier,
+  type KeyRing,
+  loadInstanceAuth,
+  loadKeyRing,
+  loadSecretBox,
+  type SecretBox,
+  type TokenVerifier,
+} from "../licensing/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
+import { createIdentityCache, type IdentityCache } from "./auth/identity-cache.ts";
+import { createReplayGuard, type ReplayGuard } from "./auth/replay-guard.ts";
+import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.ts";
 import { type BatchPublisher, createBatchPublisher } from "./publish/batch-publisher.ts";
+import { createSequenceTracker, type SequenceTracker } from "./sequence/sequence-tracker.ts";
 
 /** Everything the ingest app talks to, created once per process and closed on shutdown. */
 export interface IngestDeps {
@@ -23,39 +36,62 @@ export interface IngestDeps {
   metrics: Registry;
   nats: NatsHandle;
   jsm: JetStreamManager;
+  schemas: SchemaRegistry;
   publisher: BatchPublisher;
   pg: pg.Pool;
   redis: Redis;
   /** Only pinged by /health: ingest never writes to ClickHouse. */
   clickhouse: ClickHouseClient;
+  ring: KeyRing;
+  box: SecretBox;
+  tokens: TokenVerifier;
+  identities: IdentityCache;
+  rateLimiter: RateLimiter;
+  replayGuard: ReplayGuard;
+  sequences: SequenceTracker;
   close(): Promise<void>;
 }
 
-/** Connects to the stack, reconciles the stream, and returns the ingest's dependencies. */
+/** Connects to the stack, reconciles the stream, loads the keys, and returns the ingest's dependencies. */
 export async function createIngestDeps(config: Readonly<Config>, log: Logger): Promise<IngestDeps> {
   const nats = await connectNats(config.nats.servers, "smstats-ingest", log);
   const jsm = await jetstreamManager(nats.nc);
   await reconcileTelemetryStream(jsm, config, log);
-  const registry = new SchemaRegistry();
+  const schemas = new SchemaRegistry();
   const publisher = createBatchPublisher({
     nats,
     js: jetstream(nats.nc),
-    registry,
+    registry: schemas,
     subject: batchSubject(config.nats),
     timeoutMs: config.ingest.publishTimeoutMs,
+    maxMessageBytes: telemetryStreamConfig(config.nats, config.ingest.bodyLimit).max_msg_size as number,
   });
   const pool = createPgPool(config.postgres.url, "smstats-ingest");
-  const redis = createRedis(config.redis.url, "smstats-ingest");
+  const redis = await connectRedis(config.redis.url, "smstats-ingest");
   const clickhouse = createClickHouseClient(config.clickhouse);
+  const ring = await loadKeyRing(config.dataDir);
+  const box = await loadSecretBox(config.dataDir);
+  const prefix = config.redis.keyPrefix;
   return {
     log,
     metrics: createRegistry("ingest"),
     nats,
     jsm,
+    schemas,
     publisher,
     pg: pool,
     redis,
     clickhouse,
+    ring,
+    box,
+    tokens: createTokenVerifier(ring, {
+      cacheSize: config.tokens.cacheSize,
+      clockToleranceSec: config.tokens.clockToleranceSeconds,
+    }),
+    identities: createIdentityCache((id) => loadInstanceAuth(pool, box, id), config.ingest.identityCacheMs),
+    rateLimiter: createRateLimiter(redis, prefix),
+    replayGuard: createReplayGuard(redis, prefix),
+    sequences: createSequenceTracker(redis, prefix),
     async close() {
       // Drain flushes publishes still in flight before the connection closes.
       await Promise.allSettled([nats.nc.drain(), pool.end(), redis.quit(), clickhouse.close()]);

@@ -2,6 +2,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import type { Registry } from "prom-client";
 import type { Config } from "../lib/config/index.ts";
+import { PIPELINE_HEADERS } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
 import { componentMetrics, durationHistogram } from "../lib/metrics/index.ts";
 import type { SchemaRegistry } from "../schemas/index.ts";
@@ -47,7 +48,8 @@ export async function startTopology(deps: TopologyDeps): Promise<{ stop(): Promi
         batchWaitMs: config.processor.batchWaitMs,
         process: (msg) => {
           const decoded = decode(deps.schemas, msg.data, msg.headers);
-          return decoded.kind === "ok" ? ok(flatten(decoded.value)) : decoded;
+          if (decoded.kind !== "ok") return decoded;
+          return ok(flatten(decoded.value, Number(msg.headers?.get(PIPELINE_HEADERS.receivedAt) || 0)));
         },
         insert: (rows) => table.insert(rows),
         source,

@@ -19,11 +19,19 @@ export interface SchemaVersion {
   fingerprint: string;
 }
 
-/** Raised when a message names a schema the registry does not know or its bytes do not decode. */
+/** Stable codes of SchemaError. */
+export type SchemaErrorCode =
+  | "SCHEMA_UNKNOWN"
+  | "SCHEMA_DECODE_FAILED"
+  | "SCHEMA_FOLDER_INVALID"
+  // The type generator met an Avro type it has no TypeScript rendering for.
+  | "SCHEMA_TYPE_UNSUPPORTED";
+
+/** Raised when a message names a schema the registry does not know, its bytes do not decode, or a schema cannot be used. */
 export class SchemaError extends Error {
   override readonly name = "SchemaError";
   constructor(
-    readonly code: "SCHEMA_UNKNOWN" | "SCHEMA_DECODE_FAILED" | "SCHEMA_FOLDER_INVALID",
+    readonly code: SchemaErrorCode,
     message: string,
     options?: ErrorOptions,
   ) {

@@ -2,6 +2,7 @@ import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { NatsHandle } from "../../lib/clients/index.ts";
 import { HttpErrors } from "../../lib/http/index.ts";
+import { PIPELINE_HEADERS } from "../../lib/jetstream/index.ts";
 import {
   METRICS_BATCH_SCHEMA,
   type MetricsBatch,
@@ -17,9 +18,27 @@ export interface PublishResult {
   seq: number;
 }
 
-/** Encodes batches with the latest schema and publishes them, one message per batch. */
+/** What ingest knows about a batch that the batch itself does not carry; travels as NATS headers. */
+export interface BatchMeta {
+  receivedAt: number;
+  /** The client's address, for the processors' country lookup; they discard it after. */
+  clientIp: string;
+  /** Receive time minus the instance's sent_at, ms (0 when the instance sent none). */
+  clockSkewMs: number;
+  /** Items whose future times were clamped. */
+  clamped: number;
+}
+
+/** A batch to publish: a record to encode, or a client's Avro bytes passed through as they came. */
+export type Publishable =
+  | { kind: "record"; batch: MetricsBatch }
+  | { kind: "encoded"; bytes: Uint8Array; fingerprint: string; instanceId: string; batchId: string };
+
+/** Publishes batches, one message per batch, with a message id of (instance, batch). */
 export interface BatchPublisher {
-  publish(batch: MetricsBatch): Promise<PublishResult>;
+  publish(input: Publishable, meta: BatchMeta): Promise<PublishResult>;
+  /** Largest message the stream takes, bytes. */
+  readonly maxMessageBytes: number;
 }
 
 /** Options of the publisher. */
@@ -30,6 +49,7 @@ export interface BatchPublisherOptions {
   subject: string;
   /** How long to wait for JetStream's acknowledgement before giving up (503). */
   timeoutMs: number;
+  maxMessageBytes: number;
 }
 
 // JetStream's API error codes for a stream that refuses a message because a limit is reached.
@@ -40,26 +60,34 @@ const STREAM_FULL_CODES = new Set([10047, 10077, 10078]);
  * 503 (PIPELINE_UNAVAILABLE or PIPELINE_FULL), so ingest never answers 202 for a batch it did not store.
  */
 export function createBatchPublisher(opts: BatchPublisherOptions): BatchPublisher {
-  const schema = opts.registry.latest(METRICS_BATCH_SCHEMA);
+  const latest = opts.registry.latest(METRICS_BATCH_SCHEMA);
   return {
-    async publish(batch) {
+    maxMessageBytes: opts.maxMessageBytes,
+    async publish(input, meta) {
       // While disconnected the client would buffer and wait out the timeout; fail at once instead.
       if (!opts.nats.connected()) throw new HttpErrors.PIPELINE_UNAVAILABLE("not connected to NATS");
+      const data = input.kind === "record" ? latest.type.toBuffer(input.batch) : input.bytes;
+      if (data.byteLength > opts.maxMessageBytes) throw new HttpErrors.BATCH_TOO_LARGE(opts.maxMessageBytes);
+      const instanceId = input.kind === "record" ? input.batch.instance_id : input.instanceId;
+      const batchId = input.kind === "record" ? input.batch.batch_id : input.batchId;
       const h = headers();
-      h.set(SCHEMA_FINGERPRINT_HEADER, schema.fingerprint);
-      const data = schema.type.toBuffer(batch);
+      h.set(SCHEMA_FINGERPRINT_HEADER, input.kind === "record" ? latest.fingerprint : input.fingerprint);
+      h.set(PIPELINE_HEADERS.receivedAt, String(meta.receivedAt));
+      h.set(PIPELINE_HEADERS.clientIp, meta.clientIp);
+      h.set(PIPELINE_HEADERS.clockSkewMs, String(meta.clockSkewMs));
+      if (meta.clamped) h.set(PIPELINE_HEADERS.clamped, String(meta.clamped));
       try {
         const ack = await opts.js.publish(opts.subject, data, {
-          msgID: `${batch.instance_id}:${batch.batch_id}`,
+          msgID: `${instanceId}:${batchId}`,
           headers: h,
           timeout: opts.timeoutMs,
         });
         return { duplicate: ack.duplicate, seq: ack.seq };
       } catch (err) {
-        if (err instanceof JetStreamApiError && STREAM_FULL_CODES.has(err.code)) {
-          throw new HttpErrors.PIPELINE_FULL({ cause: err });
-        }
-        if (err instanceof JetStreamApiError && /maximum|insufficient resources/i.test(err.message)) {
+        if (
+          err instanceof JetStreamApiError &&
+          (STREAM_FULL_CODES.has(err.code) || /maximum|insufficient/i.test(err.message))
+        ) {
           throw new HttpErrors.PIPELINE_FULL({ cause: err });
         }
         throw new HttpErrors.PIPELINE_UNAVAILABLE((err as Error).message, { cause: err });

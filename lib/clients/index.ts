@@ -6,4 +6,4 @@ export {
 } from "./clickhouse.ts";
 export { connectNats, type NatsHandle } from "./nats.ts";
 export { createPgPool } from "./postgres.ts";
-export { createRedis } from "./redis.ts";
+export { connectRedis } from "./redis.ts";

@@ -1,19 +1,21 @@
 import { Redis } from "ioredis";
 
 /**
- * A Redis client that fails commands at once while disconnected (no offline queue) and keeps
+ * Connects a Redis client that fails commands at once while disconnected (no offline queue) and keeps
  * reconnecting in the background, so a Redis outage degrades requests instead of stalling them.
+ * Resolves once the first connection is ready.
  */
-export function createRedis(url: string, name: string): Redis {
+export async function connectRedis(url: string, name: string): Promise<Redis> {
   const redis = new Redis(url, {
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 3_000,
-    lazyConnect: false,
+    lazyConnect: true,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
   // Connection errors surface through readiness checks; the 'error' event must have a listener.
   redis.on("error", () => {});
+  await redis.connect();
   return redis;
 }

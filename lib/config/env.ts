@@ -33,6 +33,31 @@ const envSchema = z
     SMSTATS_INGEST_RETRY_AFTER_S: positiveInt.default(5),
     /** Milliseconds ingest waits for JetStream to confirm a publish before answering 503. */
     SMSTATS_INGEST_PUBLISH_TIMEOUT_MS: positiveInt.default(5000),
+    /** Largest batch after decompression, in bytes (gzip/zstd bodies; bounds decompression bombs). */
+    SMSTATS_INGEST_MAX_DECOMPRESSED: positiveInt.default(8 * 1024 * 1024),
+    /** Requests per minute per instance when its tier has no value of its own. */
+    SMSTATS_INGEST_RATE_LIMIT_PER_MIN: positiveInt.default(100),
+    /** Per-tier requests per minute, e.g. "starter=100,party_host=300,venue=1000". */
+    SMSTATS_INGEST_RATE_LIMIT_TIERS: z
+      .string()
+      .regex(/^([a-z_]+=\d+)(,[a-z_]+=\d+)*$/, "expected tier=number pairs separated by commas")
+      .default("starter=100,party_host=300,venue=1000"),
+    /** How far in the future (seconds, by the server's clock) an event time may lie before it is clamped. */
+    SMSTATS_INGEST_FUTURE_TOLERANCE_S: positiveInt.default(300),
+    /** How old (days) an event may be and still be accepted; venues go offline for weeks. */
+    SMSTATS_INGEST_MAX_EVENT_AGE_DAYS: positiveInt.default(365),
+    /** Window (seconds) in which a request signature's timestamp is accepted, either side of now. */
+    SMSTATS_INGEST_SIGNATURE_WINDOW_S: positiveInt.default(300),
+    /** How long (ms) an instance's ban, consent and secret are cached in each ingest process. */
+    SMSTATS_INGEST_IDENTITY_CACHE_MS: positiveInt.default(2000),
+    /** Lifetime of instance tokens (JWT), seconds. */
+    SMSTATS_TOKEN_TTL_S: positiveInt.default(3600),
+    /** Lifetime of refresh tokens, seconds. */
+    SMSTATS_REFRESH_TTL_S: positiveInt.default(30 * 86_400),
+    /** Verified instance tokens kept per process, so a token's signature is checked once, not per request. */
+    SMSTATS_TOKEN_CACHE_SIZE: positiveInt.default(10_000),
+    /** Clock difference tolerated when checking a token's times, seconds. */
+    SMSTATS_TOKEN_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).default(30),
     /** Address the processor's health/metrics server binds. */
     SMSTATS_PROCESSOR_HOST: host.default("127.0.0.1"),
     /** Port of the processor's health/metrics server (0 = any free port). */

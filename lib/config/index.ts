@@ -13,7 +13,15 @@ export interface Config {
     maxMetrics: number;
     retryAfterSeconds: number;
     publishTimeoutMs: number;
+    maxDecompressed: number;
+    /** Requests per minute per instance, by tier, with a fallback for unknown tiers. */
+    rateLimit: { defaultPerMinute: number; perTier: Readonly<Record<string, number>> };
+    futureToleranceMs: number;
+    maxEventAgeMs: number;
+    signatureWindowMs: number;
+    identityCacheMs: number;
   };
+  tokens: { ttlSeconds: number; refreshTtlSeconds: number; cacheSize: number; clockToleranceSeconds: number };
   processor: {
     host: string;
     port: number;
@@ -57,6 +65,26 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxMetrics: env.SMSTATS_INGEST_MAX_METRICS,
       retryAfterSeconds: env.SMSTATS_INGEST_RETRY_AFTER_S,
       publishTimeoutMs: env.SMSTATS_INGEST_PUBLISH_TIMEOUT_MS,
+      maxDecompressed: env.SMSTATS_INGEST_MAX_DECOMPRESSED,
+      rateLimit: {
+        defaultPerMinute: env.SMSTATS_INGEST_RATE_LIMIT_PER_MIN,
+        perTier: Object.fromEntries(
+          env.SMSTATS_INGEST_RATE_LIMIT_TIERS.split(",").map((pair) => {
+            const [tier, n] = pair.split("=");
+            return [tier as string, Number(n)];
+          }),
+        ),
+      },
+      futureToleranceMs: env.SMSTATS_INGEST_FUTURE_TOLERANCE_S * 1000,
+      maxEventAgeMs: env.SMSTATS_INGEST_MAX_EVENT_AGE_DAYS * 86_400_000,
+      signatureWindowMs: env.SMSTATS_INGEST_SIGNATURE_WINDOW_S * 1000,
+      identityCacheMs: env.SMSTATS_INGEST_IDENTITY_CACHE_MS,
+    },
+    tokens: {
+      ttlSeconds: env.SMSTATS_TOKEN_TTL_S,
+      refreshTtlSeconds: env.SMSTATS_REFRESH_TTL_S,
+      cacheSize: env.SMSTATS_TOKEN_CACHE_SIZE,
+      clockToleranceSeconds: env.SMSTATS_TOKEN_CLOCK_TOLERANCE_S,
     },
     processor: {
       host: env.SMSTATS_PROCESSOR_HOST,

@@ -10,10 +10,49 @@ export const HttpErrors = {
   BODY_TOO_LARGE: createError("BODY_TOO_LARGE", "request body exceeds %s bytes", 413),
   UNSUPPORTED_MEDIA_TYPE: createError("UNSUPPORTED_MEDIA_TYPE", "unsupported content type: %s", 415),
   NOT_FOUND: createError("NOT_FOUND", "no route %s", 404),
+  BATCH_TOO_LARGE: createError(
+    "BATCH_TOO_LARGE",
+    "the encoded batch exceeds %s bytes; send smaller batches",
+    413,
+  ),
+  SCHEMA_UNKNOWN: createError("SCHEMA_UNKNOWN", "unknown writer schema fingerprint %s", 400),
+  TOKEN_MISSING: createError(
+    "TOKEN_MISSING",
+    "an instance token is required (Authorization: Bearer <token>)",
+    401,
+  ),
+  TOKEN_MALFORMED: createError("TOKEN_MALFORMED", "the instance token is not a well-formed JWT", 401),
+  TOKEN_EXPIRED: createError("TOKEN_EXPIRED", "the instance token has expired; refresh it", 401),
+  TOKEN_INVALID: createError("TOKEN_INVALID", "the instance token is not valid", 401),
+  SIGNATURE_MISSING: createError(
+    "SIGNATURE_MISSING",
+    "X-SM-Timestamp (unix milliseconds) and X-SM-Signature headers are required",
+    401,
+  ),
+  SIGNATURE_EXPIRED: createError(
+    "SIGNATURE_EXPIRED",
+    "the request timestamp is more than %s seconds from the server's clock; sign the request again",
+    401,
+  ),
+  SIGNATURE_INVALID: createError("SIGNATURE_INVALID", "the request signature does not match", 401),
+  SIGNATURE_REUSED: createError(
+    "SIGNATURE_REUSED",
+    "this request signature was already used; sign every request, retries included, afresh",
+    401,
+  ),
+  INSTANCE_UNKNOWN: createError("INSTANCE_UNKNOWN", "the token's instance is not registered", 401),
+  INSTANCE_BANNED: createError("INSTANCE_BANNED", "this instance is banned", 403),
+  INSTANCE_MISMATCH: createError("INSTANCE_MISMATCH", "instance_id does not match the token's instance", 403),
+  RATE_LIMITED: createError("RATE_LIMITED", "more than %s requests per minute; retry after Retry-After", 429),
   PIPELINE_UNAVAILABLE: createError("PIPELINE_UNAVAILABLE", "the telemetry pipeline is unavailable: %s", 503),
   PIPELINE_FULL: createError("PIPELINE_FULL", "the telemetry pipeline is full; retry later", 503),
   NOT_READY: createError("NOT_READY", "a required dependency is down", 503),
   INTERNAL: createError("INTERNAL", "internal error", 500),
+  REFRESH_INVALID: createError(
+    "REFRESH_INVALID",
+    "the refresh token is unknown, used or expired; register the instance again",
+    401,
+  ),
 } as const;
 
 /** The JSON shape of every error response. */

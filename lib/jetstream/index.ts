@@ -1,3 +1,4 @@
+export { PIPELINE_HEADERS } from "./headers.ts";
 export {
   batchSubject,
   processorConsumerConfig,

@@ -7,7 +7,10 @@ export interface MetricV1 {
   name: string;
   /** The measured value. */
   value: number;
-  /** Dimensions of the value, e.g. {"source": "youtube"}. */
+  /**
+   * Dimensions of the value, e.g. {"source": "youtube"}.
+   * @default {}
+   */
   tags: Record<string, string>;
 }
 
@@ -24,10 +27,327 @@ export interface MetricsBatchV1 {
   metrics: Array<MetricV1>;
 }
 
+// metrics-batch.v2.avsc (fingerprint 01e174df3f7c32fca4b5782a829105ee7356af55bccbee29f24c9ecb960eaed8)
+/** The instance's privacy settings as it sends them (the seed's AnonymizeSongTitles, AnonymizeUserIDs, ExcludeLocalFiles); processors anonymize regardless, these record what the instance asked for. */
+export interface PrivacyFlagsV2 {
+  /**
+   * The seed's AnonymizeSongTitles: song titles and artists should not be stored readable.
+   * @default true
+   */
+  anonymize_songs: boolean;
+  /**
+   * The seed's AnonymizeUserIDs: user ids should only be stored as keyed hashes.
+   * @default true
+   */
+  anonymize_users: boolean;
+  /**
+   * The seed's ExcludeLocalFiles: local files should not be reported by name or path.
+   * @default true
+   */
+  exclude_local: boolean;
+}
+
+/** One named quality measurement (the seed's {name, value, tags}). Known names: uptime_seconds; websocket_connections_total; websocket_errors; mpv_health_status (value 0 ok, 1 degraded, 2 dead; tag status=ok|degraded|dead); mpv_restart_count; api_response_times_ms (tag operation); error_count_by_type (tag type); memory_usage_mb; cpu_usage_percent. */
+export interface MetricV2 {
+  /** Metric name, e.g. mpv_health_status. */
+  name: string;
+  /** The measured value. */
+  value: number;
+  /**
+   * Dimensions of the value, e.g. {"operation": "queue_add"}.
+   * @default {}
+   */
+  tags: Record<string, string>;
+  /**
+   * When the value was measured, ms since the Unix epoch (UTC); null means the batch's timestamp_ms.
+   * @default null
+   */
+  time_ms: number | null;
+}
+
+/** The library family: the state of the instance's song library at one moment. */
+export interface LibrarySnapshotV2 {
+  /** When the snapshot was taken, ms since the Unix epoch (UTC). */
+  time_ms: number;
+  /** Songs in the library. */
+  total_songs: number;
+  /** Songs per source: local, youtube, other. */
+  songs_by_source: Record<string, number>;
+  /** Songs per file extension without the dot: mp4, webm, mkv, mp3, cdg, … */
+  file_types: Record<string, number>;
+  /** Size of the library on disk, GB. */
+  total_size_gb: number;
+  /** Songs added per day, as the instance computes it. */
+  growth_rate: number;
+  /** Mean song duration, seconds. */
+  avg_song_duration_sec: number;
+}
+
+/** What happened to the song; a closed set in the seed. */
+export type PlaybackEventTypeV2 = "played" | "skipped" | "queued" | "removed";
+
+/** The symbols of PlaybackEventTypeV2, in schema order. */
+export const PlaybackEventTypeV2Symbols = ["played", "skipped", "queued", "removed"] as const;
+
+/** The song an event is about, as the instance knows it; processors hash or drop what privacy requires. */
+export interface SongV2 {
+  /**
+   * Artist name; null when unknown. Processors store it as a keyed hash.
+   * @default null
+   */
+  artist: string | null;
+  /**
+   * Song title; null when unknown. Processors store it as a keyed hash.
+   * @default null
+   */
+  title: string | null;
+  /**
+   * Song duration, seconds; null when unknown.
+   * @default null
+   */
+  duration_sec: number | null;
+  /** Where the song comes from: youtube, local or other. */
+  source: string;
+  /**
+   * File extension without the dot (mp4, webm, mkv, mp3, cdg, …); null when unknown.
+   * @default null
+   */
+  file_type: string | null;
+  /**
+   * Local path of the song file as the instance sent it; processors never store it.
+   * @default null
+   */
+  file_path: string | null;
+}
+
+/** Who or what skipped a song. */
+export type SkipReasonV2 = "user" | "admin" | "error";
+
+/** The symbols of SkipReasonV2, in schema order. */
+export const SkipReasonV2Symbols = ["user", "admin", "error"] as const;
+
+/** The playback family: one thing that happened to a song in the queue. */
+export interface PlaybackEventV2 {
+  /** When it happened, ms since the Unix epoch (UTC). */
+  time_ms: number;
+  /** What happened to the song. */
+  event_type: PlaybackEventTypeV2;
+  /**
+   * The karaoke session it happened in; null outside a session.
+   * @default null
+   */
+  session_id: string | null;
+  /** The song the event is about. */
+  song: SongV2;
+  /**
+   * Why the song was skipped; null unless event_type is skipped.
+   * @default null
+   */
+  skip_reason: SkipReasonV2 | null;
+  /**
+   * Seconds from queueing the song to playing it; null when not measured.
+   * @default null
+   */
+  wait_time_sec: number | null;
+  /**
+   * Songs played so far in this session, including this one; null when unknown.
+   * @default null
+   */
+  songs_played_session: number | null;
+  /**
+   * Songs played so far by the instance, including this one; null when unknown.
+   * @default null
+   */
+  songs_played_total: number | null;
+  /**
+   * Who queued, skipped or removed the song; null when unknown. Processors store it as a keyed hash.
+   * @default null
+   */
+  user_id: string | null;
+}
+
+/** What happened to the session; a closed set in the seed. */
+export type SessionEventTypeV2 = "started" | "ended" | "user_joined" | "user_left" | "snapshot";
+
+/** The symbols of SessionEventTypeV2, in schema order. */
+export const SessionEventTypeV2Symbols = ["started", "ended", "user_joined", "user_left", "snapshot"] as const;
+
+/** The session family: one change in, or snapshot of, a karaoke session. */
+export interface SessionEventV2 {
+  /** When it happened, ms since the Unix epoch (UTC). */
+  time_ms: number;
+  /** The karaoke session. */
+  session_id: string;
+  /** What happened to the session. */
+  event_type: SessionEventTypeV2;
+  /**
+   * When the session started, ms since the Unix epoch (UTC); null when not sent.
+   * @default null
+   */
+  start_ms: number | null;
+  /**
+   * How long the session has lasted (the whole session on ended), seconds; null when not sent.
+   * @default null
+   */
+  duration_sec: number | null;
+  /**
+   * Users who have joined the session so far; null when not sent.
+   * @default null
+   */
+  users_joined_total: number | null;
+  /**
+   * Most users in the session at once so far; null when not sent.
+   * @default null
+   */
+  users_peak_concurrent: number | null;
+  /**
+   * Users in the session now per role, e.g. {"admin": 1, "guest": 12}; empty when not sent.
+   * @default {}
+   */
+  users_by_role: Record<string, number>;
+  /**
+   * Rooms open in the session; null when not sent.
+   * @default null
+   */
+  room_count: number | null;
+  /**
+   * The user who joined or left; null for other events. Processors store it as a keyed hash.
+   * @default null
+   */
+  user_id: string | null;
+  /**
+   * The role of the user who joined or left, e.g. admin or guest; null for other events.
+   * @default null
+   */
+  user_role: string | null;
+}
+
+/** The environment family: what the instance runs on. */
+export interface EnvironmentV2 {
+  /** When it was read, ms since the Unix epoch (UTC). */
+  time_ms: number;
+  /** The SongMartyn version, e.g. 1.4.2. */
+  version: string;
+  /** Operating system: linux, darwin or windows. */
+  os_platform: string;
+  /** Operating system version as the OS reports it. */
+  os_version: string;
+  /** Go runtime version of the backend, e.g. go1.22.4. */
+  go_version: string;
+  /** mpv player version, e.g. 0.37.0. */
+  mpv_version: string;
+  /** Logical CPU cores. */
+  cpu_cores: number;
+  /** Installed memory, GB. */
+  ram_total_gb: number;
+}
+
+/** One telemetry batch from an instance: an envelope, then one array per telemetry family (quality metrics, library, playback, session) and the environment. v2 reads v1 data and v1 reads v2 data. */
+export interface MetricsBatchV2 {
+  /** The sending instance, as it identified itself. */
+  instance_id: string;
+  /** The client's batch id, or a digest of the batch when the client sent none; with instance_id it is the JetStream message id. */
+  batch_id: string;
+  /**
+   * Per-instance sequence number: 1 for the first batch an instance sends, +1 per batch, so gaps (loss) and repeats are measurable; 0 when the instance did not send one.
+   * @default 0
+   */
+  seq: number;
+  /**
+   * When the instance sent the batch by its own clock, ms since the Unix epoch (UTC); 0 when unknown. Against received_at_ms it measures clock skew and buffering delay.
+   * @default 0
+   */
+  sent_at_ms: number;
+  /** The batch's timestamp as the instance stated it, ms since the Unix epoch (UTC); the time of every item that has no time of its own. */
+  timestamp_ms: number;
+  /**
+   * When ingest accepted the batch, ms since the Unix epoch (UTC). Set by ingest for JSON bodies; 0 in client-encoded Avro bodies, where the NATS header carries the receive time.
+   * @default 0
+   */
+  received_at_ms: number;
+  /**
+   * The SongMartyn version of the sending instance, e.g. 1.4.2; empty when unknown.
+   * @default ""
+   */
+  app_version: string;
+  /**
+   * The version of the telemetry client library that built the batch; empty when unknown.
+   * @default ""
+   */
+  sdk_version: string;
+  /**
+   * The instance's privacy settings; all true (the most private) when the instance did not send them.
+   * @default {"anonymize_songs":true,"anonymize_users":true,"exclude_local":true}
+   */
+  privacy: PrivacyFlagsV2;
+  /** The quality family: generic named measurements, as the seed sends them. */
+  metrics: Array<MetricV2>;
+  /**
+   * The library family: library snapshots, usually at most one per batch.
+   * @default []
+   */
+  library: Array<LibrarySnapshotV2>;
+  /**
+   * The playback family: songs played, skipped, queued and removed.
+   * @default []
+   */
+  playback: Array<PlaybackEventV2>;
+  /**
+   * The session family: sessions starting and ending, users joining and leaving, periodic snapshots.
+   * @default []
+   */
+  session: Array<SessionEventV2>;
+  /**
+   * The environment family: sent at start and when it changes; null in other batches.
+   * @default null
+   */
+  environment: EnvironmentV2 | null;
+}
+
 /** The latest version of MetricsBatch, which writers produce and readers resolve into. */
-export type MetricsBatch = MetricsBatchV1;
+export type MetricsBatch = MetricsBatchV2;
+
+/** The latest version of PrivacyFlags, which writers produce and readers resolve into. */
+export type PrivacyFlags = PrivacyFlagsV2;
+
+/** The latest version of Metric, which writers produce and readers resolve into. */
+export type Metric = MetricV2;
+
+/** The latest version of LibrarySnapshot, which writers produce and readers resolve into. */
+export type LibrarySnapshot = LibrarySnapshotV2;
+
+/** The latest version of PlaybackEvent, which writers produce and readers resolve into. */
+export type PlaybackEvent = PlaybackEventV2;
+
+/** The latest version of PlaybackEventType, which writers produce and readers resolve into. */
+export type PlaybackEventType = PlaybackEventTypeV2;
+
+/** The symbols of the latest PlaybackEventType, in schema order. */
+export const PlaybackEventTypeSymbols = PlaybackEventTypeV2Symbols;
+
+/** The latest version of Song, which writers produce and readers resolve into. */
+export type Song = SongV2;
+
+/** The latest version of SkipReason, which writers produce and readers resolve into. */
+export type SkipReason = SkipReasonV2;
+
+/** The symbols of the latest SkipReason, in schema order. */
+export const SkipReasonSymbols = SkipReasonV2Symbols;
+
+/** The latest version of SessionEvent, which writers produce and readers resolve into. */
+export type SessionEvent = SessionEventV2;
+
+/** The latest version of SessionEventType, which writers produce and readers resolve into. */
+export type SessionEventType = SessionEventTypeV2;
+
+/** The symbols of the latest SessionEventType, in schema order. */
+export const SessionEventTypeSymbols = SessionEventTypeV2Symbols;
+
+/** The latest version of Environment, which writers produce and readers resolve into. */
+export type Environment = EnvironmentV2;
 
 /** sha256 fingerprints of each version's canonical form. */
 export const fingerprints = {
   "MetricsBatchV1": "4806df6e23b4b4b7e9059bf618e52e518b67e6f7eef07fa083e3aab6e14742ca",
+  "MetricsBatchV2": "01e174df3f7c32fca4b5782a829105ee7356af55bccbee29f24c9ecb960eaed8",
 } as const;

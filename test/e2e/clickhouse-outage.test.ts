@@ -3,7 +3,8 @@ import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { stackDown, stackUp } from "../../stack/index.ts";
-import { seedBody, uniqueId } from "../support/app.ts";
+import { seedBody } from "../support/app.ts";
+import { fetchBatch, registerInstance } from "../support/instance-client.ts";
 import { freePort, type RunningService, startService } from "../support/services.ts";
 
 const config = loadConfig();
@@ -24,14 +25,11 @@ describe("when ClickHouse is away", () => {
     const down = await stackDown({ only: ["clickhouse"] });
     expect(down.services).toMatchObject([{ name: "clickhouse", action: "stopped" }]);
 
-    const id = uniqueId("chdown");
     const running = service as RunningService;
+    const instance = await registerInstance(running.ingestUrl);
+    const id = instance.instanceId;
     for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${running.ingestUrl}/v1/stats/batch`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ ...seedBody(id), batch_id: `b${i}` }),
-      });
+      const res = await fetchBatch(running.ingestUrl, instance, { ...seedBody(id), batch_id: `b${i}` });
       expect(res.status).toBe(202);
     }
     // The processor tries, fails, and naks; it must not ack what ClickHouse did not take.

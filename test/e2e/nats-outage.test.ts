@@ -4,13 +4,16 @@ import type { IngestDeps } from "../../ingest/deps.ts";
 import type { Config } from "../../lib/config/index.ts";
 import { stackDown, stackUp } from "../../stack/index.ts";
 import { seedBody, testIngest, uniqueId } from "../support/app.ts";
+import { postBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
 
 let app: FastifyInstance;
 let deps: IngestDeps;
 let config: Readonly<Config>;
+let instance: TestInstance;
 
 beforeAll(async () => {
   ({ app, deps, config } = await testIngest());
+  instance = await registerInstance(app);
 });
 afterAll(async () => {
   // Whatever happened, leave NATS running for the suites after this one.
@@ -30,12 +33,11 @@ describe("when NATS stops", () => {
     expect(ready.headers["retry-after"]).toBeDefined();
     expect(ready.json().checks.nats.ok).toBe(false);
 
-    const post = await app.inject({
-      method: "POST",
-      url: "/v1/stats/batch",
-      payload: seedBody(uniqueId("down")),
+    const post = await postBatch(app, instance, {
+      ...seedBody(instance.instanceId),
+      batch_id: uniqueId("down"),
     });
-    expect(post.statusCode).toBe(503);
+    expect(post.statusCode, post.body).toBe(503);
     expect(post.headers["retry-after"]).toBe(String(config.ingest.retryAfterSeconds));
     expect(post.json().error.code).toBe("PIPELINE_UNAVAILABLE");
 
@@ -43,9 +45,11 @@ describe("when NATS stops", () => {
     let status = 0;
     for (let i = 0; i < 150 && status !== 202; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = (
-        await app.inject({ method: "POST", url: "/v1/stats/batch", payload: seedBody(uniqueId("back")) })
-      ).statusCode;
+      const res = await postBatch(app, instance, {
+        ...seedBody(instance.instanceId),
+        batch_id: uniqueId("back"),
+      });
+      status = res.statusCode;
     }
     expect(status).toBe(202);
     expect((await app.inject("/health/ready")).statusCode).toBe(200);

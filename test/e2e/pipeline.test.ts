@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
-import { seedBody, uniqueId } from "../support/app.ts";
+import { seedBody } from "../support/app.ts";
+import { fetchBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
 import { freePort, type RunningService, startService } from "../support/services.ts";
 
 const config = loadConfig();
@@ -36,18 +37,12 @@ async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs
   return last;
 }
 
-function post(url: string, body: unknown) {
-  return fetch(`${url}/v1/stats/batch`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-}
-
 describe("HTTP → JetStream → ClickHouse", () => {
   it("stores the seed's example batch in metrics_quality within 5 s of its 202", async () => {
-    const id = uniqueId("e2e");
-    const res = await post((service as RunningService).ingestUrl, seedBody(id));
+    const url = (service as RunningService).ingestUrl;
+    const instance = await registerInstance(url);
+    const id = instance.instanceId;
+    const res = await fetchBatch(url, instance, seedBody(id));
     expect(res.status).toBe(202);
     const started = Date.now();
     const found = await waitFor(
@@ -67,7 +62,8 @@ describe("HTTP → JetStream → ClickHouse", () => {
   });
 
   it("keeps every batch that got a 202 when the service is stopped mid-stream and started again", async () => {
-    const id = uniqueId("restart");
+    const instance: TestInstance = await registerInstance((service as RunningService).ingestUrl);
+    const id = instance.instanceId;
     const accepted = new Map<string, number>();
     let stopAt = 0;
     let sent = 0;
@@ -82,7 +78,11 @@ describe("HTTP → JetStream → ClickHouse", () => {
         }));
         sent++;
         try {
-          const res = await post(running.ingestUrl, { ...seedBody(id), batch_id: batchId, metrics });
+          const res = await fetchBatch(running.ingestUrl, instance, {
+            ...seedBody(id),
+            batch_id: batchId,
+            metrics,
+          });
           if (res.status === 202) accepted.set(batchId, metrics.length);
           else await res.arrayBuffer();
         } catch {

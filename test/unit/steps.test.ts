@@ -1,6 +1,6 @@
 import { headers } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
-import { toBatchRecord } from "../../ingest/routes/v1/stats/batch.ts";
+import { fromJson } from "../../ingest/routes/v1/stats/from-json.ts";
 import { decode } from "../../processors/steps/decode/index.ts";
 import { flatten } from "../../processors/steps/flatten/index.ts";
 import { METRICS_BATCH_SCHEMA, SCHEMA_FINGERPRINT_HEADER, SchemaRegistry } from "../../schemas/index.ts";
@@ -15,18 +15,18 @@ const seedBody = {
   ],
 };
 
-describe("toBatchRecord", () => {
-  it("gives the same batch id to the same body, so a retry is deduplicated", () => {
-    const a = toBatchRecord(seedBody, 1);
-    const b = toBatchRecord(structuredClone(seedBody), 2);
+describe("batch ids", () => {
+  it("gives the same id to the same body, so a retry is deduplicated", () => {
+    const a = fromJson(seedBody, 1).batch;
+    const b = fromJson(structuredClone(seedBody), 2).batch;
     expect(a.batch_id).toBe(b.batch_id);
-    expect(toBatchRecord({ ...seedBody, timestamp: "2026-01-06T12:00:01Z" }, 1).batch_id).not.toBe(
+    expect(fromJson({ ...seedBody, timestamp: "2026-01-06T12:00:01Z" }, 1).batch.batch_id).not.toBe(
       a.batch_id,
     );
   });
 
   it("keeps a client batch id and fills missing tags", () => {
-    const r = toBatchRecord({ ...seedBody, batch_id: "b-1" }, 1000);
+    const r = fromJson({ ...seedBody, batch_id: "b-1" }, 1000).batch;
     expect(r).toMatchObject({
       batch_id: "b-1",
       timestamp_ms: Date.parse("2026-01-06T12:00:00Z"),
@@ -38,13 +38,37 @@ describe("toBatchRecord", () => {
 
 describe("decode", () => {
   const schema = registry.latest(METRICS_BATCH_SCHEMA);
-  const record = toBatchRecord(seedBody, 1000);
+  const record = fromJson(seedBody, 1000).batch;
   const h = headers();
   h.set(SCHEMA_FINGERPRINT_HEADER, schema.fingerprint);
 
   it("decodes what the publisher encodes", () => {
     const r = decode(registry, schema.type.toBuffer(record), h);
     expect(r).toEqual({ kind: "ok", value: record });
+  });
+
+  it("decodes an older writer's bytes into the latest version", () => {
+    const v1 = registry.versions.find((v) => v.version === 1);
+    if (!v1) throw new Error("v1 schema missing");
+    const hv1 = headers();
+    hv1.set(SCHEMA_FINGERPRINT_HEADER, v1.fingerprint);
+    const bytes = v1.type.toBuffer({
+      instance_id: "old",
+      batch_id: "b",
+      timestamp_ms: 1,
+      received_at_ms: 2,
+      metrics: [{ name: "m", value: 1, tags: {} }],
+    });
+    expect(decode(registry, bytes, hv1)).toMatchObject({
+      kind: "ok",
+      value: {
+        instance_id: "old",
+        seq: 0,
+        metrics: [{ name: "m", time_ms: null }],
+        playback: [],
+        environment: null,
+      },
+    });
   });
 
   it.each([
@@ -66,13 +90,18 @@ describe("decode", () => {
 });
 
 describe("flatten", () => {
-  it("makes one metrics_quality row per metric with sorted tag arrays", () => {
-    const rows = flatten(
-      toBatchRecord(
-        { ...seedBody, metrics: [{ name: "x", value: 1.5, tags: { b: "2", a: "1" } }] },
-        Date.parse("2026-01-06T12:00:03Z"),
-      ),
-    );
+  it("makes one metrics_quality row per metric with sorted tag arrays and per-metric times", () => {
+    const batch = fromJson(
+      {
+        ...seedBody,
+        metrics: [
+          { name: "x", value: 1.5, tags: { b: "2", a: "1" } },
+          { name: "y", value: 2, time: "2026-01-06T11:00:00Z" },
+        ],
+      },
+      0,
+    ).batch;
+    const rows = flatten(batch, Date.parse("2026-01-06T12:00:03Z"));
     expect(rows).toEqual([
       {
         time: "2026-01-06 12:00:00",
@@ -84,6 +113,7 @@ describe("flatten", () => {
         batch_id: expect.any(String),
         received_at: "2026-01-06 12:00:03",
       },
+      expect.objectContaining({ metric_name: "y", time: "2026-01-06 11:00:00" }),
     ]);
   });
 });

@@ -17,11 +17,14 @@ export function clickhouseDateTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
 }
 
-/** Turns a batch into one metrics_quality row per metric. */
-export function flatten(batch: MetricsBatch): MetricsQualityRow[] {
-  const time = clickhouseDateTime(batch.timestamp_ms);
-  const receivedAt = clickhouseDateTime(batch.received_at_ms);
+/**
+ * Turns a batch's quality metrics into metrics_quality rows. `receivedAtMs` comes from the message
+ * header when the batch is a client's Avro body passed through (its received_at_ms is 0).
+ */
+export function flatten(batch: MetricsBatch, receivedAtMs = batch.received_at_ms): MetricsQualityRow[] {
+  const receivedAt = clickhouseDateTime(receivedAtMs || batch.received_at_ms);
   return batch.metrics.map((m) => {
+    const time = clickhouseDateTime(m.time_ms ?? batch.timestamp_ms);
     const keys = Object.keys(m.tags).sort();
     return {
       time,

@@ -2,64 +2,220 @@ import { errorBodySchema } from "../../../../lib/http/index.ts";
 
 /** Options that size the batch body schema. */
 export interface BatchSchemaOptions {
-  maxMetrics: number;
+  /** Most items in one batch, over all families. */
+  maxItems: number;
 }
 
-/**
- * JSON schema of the seed's POST /v1/stats/batch body: {instance_id, timestamp, metrics:[{name, value, tags}]},
- * plus an optional client batch_id. Limits keep one batch within one JetStream message.
- */
-export function batchRouteSchema(opts: BatchSchemaOptions) {
-  return {
-    summary: "Submit a telemetry batch",
-    body: {
+const time = {
+  type: "string",
+  format: "date-time",
+  description: "RFC 3339; defaults to the batch timestamp",
+};
+const optString = (maxLength: number) => ({ type: ["string", "null"], maxLength });
+const counts = { type: "object", additionalProperties: { type: "integer", minimum: 0 }, maxProperties: 64 };
+
+/** One quality metric: the seed's {name, value, tags}. */
+export const metricSchema = {
+  type: "object",
+  required: ["name", "value"],
+  additionalProperties: false,
+  properties: {
+    name: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z][A-Za-z0-9_.]*$" },
+    value: { type: "number" },
+    tags: {
       type: "object",
-      required: ["instance_id", "timestamp", "metrics"],
+      maxProperties: 32,
+      propertyNames: { maxLength: 64 },
+      additionalProperties: { type: "string", maxLength: 256 },
+    },
+    time,
+  },
+} as const;
+
+/** A library snapshot, sent on each library sync. */
+export const librarySchema = {
+  type: "object",
+  required: ["total_songs"],
+  additionalProperties: false,
+  properties: {
+    time,
+    total_songs: { type: "integer", minimum: 0 },
+    songs_by_source: counts,
+    file_types: counts,
+    total_size_gb: { type: "number", minimum: 0 },
+    growth_rate: { type: "number" },
+    avg_song_duration_sec: { type: "number", minimum: 0 },
+  },
+} as const;
+
+/** A playback event: played, skipped (with a reason), queued or removed. */
+export const playbackSchema = {
+  type: "object",
+  required: ["event_type", "song"],
+  additionalProperties: false,
+  properties: {
+    time,
+    event_type: { type: "string", enum: ["played", "skipped", "queued", "removed"] },
+    session_id: optString(64),
+    song: {
+      type: "object",
+      required: ["source"],
+      additionalProperties: false,
       properties: {
-        instance_id: { type: "string", minLength: 1, maxLength: 128 },
-        batch_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$" },
-        timestamp: { type: "string", format: "date-time" },
-        metrics: {
-          type: "array",
-          minItems: 1,
-          maxItems: opts.maxMetrics,
-          items: {
-            type: "object",
-            required: ["name", "value"],
-            properties: {
-              name: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z][A-Za-z0-9_.]*$" },
-              value: { type: "number" },
-              tags: {
-                type: "object",
-                maxProperties: 32,
-                propertyNames: { maxLength: 64 },
-                additionalProperties: { type: "string", maxLength: 256 },
-              },
-            },
-          },
-        },
+        artist: optString(256),
+        title: optString(256),
+        duration_sec: { type: ["integer", "null"], minimum: 0 },
+        source: { type: "string", minLength: 1, maxLength: 32 },
+        file_type: optString(16),
+        file_path: optString(1024),
       },
     },
-    response: {
-      202: {
+    skip_reason: { type: ["string", "null"], enum: ["user", "admin", "error", null] },
+    wait_time_sec: { type: ["number", "null"], minimum: 0 },
+    songs_played_session: { type: ["integer", "null"], minimum: 0 },
+    songs_played_total: { type: ["integer", "null"], minimum: 0 },
+    user_id: optString(128),
+  },
+} as const;
+
+/** A session event: started, ended, a user joining or leaving, or a periodic snapshot. */
+export const sessionSchema = {
+  type: "object",
+  required: ["session_id", "event_type"],
+  additionalProperties: false,
+  properties: {
+    time,
+    session_id: { type: "string", minLength: 1, maxLength: 64 },
+    event_type: { type: "string", enum: ["started", "ended", "user_joined", "user_left", "snapshot"] },
+    start: { type: ["string", "null"], format: "date-time" },
+    duration_sec: { type: ["number", "null"], minimum: 0 },
+    users_joined_total: { type: ["integer", "null"], minimum: 0 },
+    users_peak_concurrent: { type: ["integer", "null"], minimum: 0 },
+    users_by_role: counts,
+    room_count: { type: ["integer", "null"], minimum: 0 },
+    user_id: optString(128),
+    user_role: optString(32),
+  },
+} as const;
+
+/** The instance's environment, sent at start-up. */
+export const environmentSchema = {
+  type: "object",
+  required: ["version", "os_platform"],
+  additionalProperties: false,
+  properties: {
+    time,
+    version: { type: "string", maxLength: 32 },
+    os_platform: { type: "string", maxLength: 32 },
+    os_version: { type: "string", maxLength: 64 },
+    go_version: { type: "string", maxLength: 32 },
+    mpv_version: { type: "string", maxLength: 64 },
+    cpu_cores: { type: "integer", minimum: 0 },
+    ram_total_gb: { type: "number", minimum: 0 },
+  },
+} as const;
+
+/** The item schemas by family, validated one item at a time (see the partial-batch policy). */
+export const itemSchemas = {
+  metrics: metricSchema,
+  library: librarySchema,
+  playback: playbackSchema,
+  session: sessionSchema,
+  environment: environmentSchema,
+} as const;
+
+/** The families a batch carries, as JSON field names. */
+export type FamilyField = keyof typeof itemSchemas;
+
+/**
+ * The envelope: everything but the items, which are only checked to be lists (objects) here so that one
+ * bad item does not reject its whole batch.
+ */
+export function envelopeSchema(opts: BatchSchemaOptions) {
+  const list = { type: "array", maxItems: opts.maxItems, items: { type: "object" } };
+  return {
+    type: "object",
+    required: ["instance_id", "timestamp"],
+    properties: {
+      instance_id: { type: "string", minLength: 1, maxLength: 128 },
+      batch_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$" },
+      seq: { type: "integer", minimum: 0, description: "per-instance batch sequence number, from 1" },
+      sent_at: {
+        type: "string",
+        format: "date-time",
+        description: "the instance's clock when it sent the batch",
+      },
+      timestamp: { type: "string", format: "date-time" },
+      app_version: { type: "string", maxLength: 32 },
+      sdk_version: { type: "string", maxLength: 32 },
+      privacy: {
         type: "object",
-        required: ["accepted", "batch_id", "duplicate"],
+        additionalProperties: false,
         properties: {
-          accepted: { type: "integer", description: "metrics stored" },
-          batch_id: { type: "string" },
-          duplicate: { type: "boolean", description: "the batch was already stored (a retry)" },
+          anonymize_songs: { type: "boolean" },
+          anonymize_users: { type: "boolean" },
+          exclude_local: { type: "boolean" },
         },
       },
-      "4xx": errorBodySchema,
-      "5xx": errorBodySchema,
+      metrics: list,
+      library: list,
+      playback: list,
+      session: list,
+      environment: { type: ["object", "null"] },
     },
   } as const;
 }
 
-/** The body as validated by the schema. */
-export interface BatchBody {
-  instance_id: string;
-  batch_id?: string;
-  timestamp: string;
-  metrics: { name: string; value: number; tags?: Record<string, string> }[];
+/** The full body schema, items included: what the OpenAPI document shows clients. */
+export function documentedBodySchema(opts: BatchSchemaOptions) {
+  const env = envelopeSchema(opts);
+  const list = (items: object) => ({ type: "array", maxItems: opts.maxItems, items });
+  return {
+    ...env,
+    properties: {
+      ...env.properties,
+      metrics: list(metricSchema),
+      library: list(librarySchema),
+      playback: list(playbackSchema),
+      session: list(sessionSchema),
+      environment: { ...environmentSchema, type: ["object", "null"] },
+    },
+  };
 }
+
+const rejected = {
+  type: "array",
+  items: {
+    type: "object",
+    properties: { family: { type: "string" }, index: { type: "integer" }, reason: { type: "string" } },
+  },
+};
+
+/** Response schemas of the batch route. */
+export const batchResponseSchemas = {
+  202: {
+    type: "object",
+    required: ["accepted", "batch_id", "duplicate", "rejected"],
+    properties: {
+      accepted: { type: "integer", description: "items stored" },
+      batch_id: { type: "string" },
+      duplicate: {
+        type: "boolean",
+        description: "the batch was already stored (a retry); nothing stored again",
+      },
+      rejected: { ...rejected, description: "invalid items, dropped: family, index in its list, reason" },
+      filtered: {
+        type: "object",
+        additionalProperties: { type: "integer" },
+        description: "items dropped because the instance did not consent to their family",
+      },
+      clamped: { type: "integer", description: "items whose future time was clamped to the receive time" },
+    },
+  },
+  400: {
+    ...errorBodySchema,
+    properties: { ...errorBodySchema.properties, rejected },
+  },
+  "4xx": errorBodySchema,
+  "5xx": errorBodySchema,
+} as const;

@@ -1,0 +1,2 @@
+export { type RegisterRouteOptions, registerRoute } from "./register.ts";
+export { type RegisterBody, registerBodySchema, registerRouteSchema } from "./register-schema.ts";

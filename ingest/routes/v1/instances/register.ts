@@ -1,0 +1,46 @@
+import type { FastifyInstance } from "fastify";
+import type pg from "pg";
+import { type KeyRing, registerInstance, type SecretBox } from "../../../../licensing/index.ts";
+import { toHttpError } from "../auth/licensing-http-error.ts";
+import { type RegisterBody, registerRouteSchema } from "./register-schema.ts";
+
+/** Options of the registration route. */
+export interface RegisterRouteOptions {
+  pool: pg.Pool;
+  ring: KeyRing;
+  box: SecretBox;
+  /** Instance token lifetime in seconds; default 3600. */
+  tokenTtlSeconds?: number;
+  /** Refresh token lifetime in seconds; default 30 days. */
+  refreshTtlSeconds?: number;
+}
+
+/** POST /v1/instances/register: create or re-register an instance, answer 201 with fresh credentials. */
+export async function registerRoute(app: FastifyInstance, opts: RegisterRouteOptions) {
+  app.post<{ Body: RegisterBody }>(
+    "/v1/instances/register",
+    { schema: registerRouteSchema },
+    async (request, reply) => {
+      try {
+        const r = await registerInstance(opts.pool, opts.ring, opts.box, request.body, {
+          tokenTtlSeconds: opts.tokenTtlSeconds,
+          refreshTtlSeconds: opts.refreshTtlSeconds,
+        });
+        // Credentials must not linger in caches between the instance and us (RFC 6749 §5.1).
+        return reply.code(201).header("cache-control", "no-store").send({
+          instance_id: r.instanceId,
+          instance_token: r.instanceToken,
+          token_expires_at: r.tokenExpiresAt.toISOString(),
+          refresh_token: r.refreshToken,
+          refresh_token_expires_at: r.refreshExpiresAt.toISOString(),
+          signing_secret: r.signingSecret,
+          tier: r.tier,
+          registered_at: r.registeredAt.toISOString(),
+          consent: r.consent,
+        });
+      } catch (err) {
+        throw toHttpError(err);
+      }
+    },
+  );
+}

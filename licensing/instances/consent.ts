@@ -1,0 +1,74 @@
+import type pg from "pg";
+import { isUuid } from "./instance-id.ts";
+
+/** The telemetry families an instance consents to separately. */
+export const CONSENT_FAMILIES = ["quality", "playback", "session", "library"] as const;
+
+/** One consent family. */
+export type ConsentFamily = (typeof CONSENT_FAMILIES)[number];
+
+/** An instance's consent, one flag per family. */
+export type Consent = Record<ConsentFamily, boolean>;
+
+/**
+ * Consent of an instance that registers without stating any, after the seed's opt-in flow: quality and
+ * error reports are on by default (they describe the software, not the party), usage data — playback,
+ * sessions, library — is opt-in.
+ */
+export const DEFAULT_CONSENT: Readonly<Consent> = Object.freeze({
+  quality: true,
+  playback: false,
+  session: false,
+  library: false,
+});
+
+/** Writes consent flags; families listed in `overwrite` replace a stored value, the others only fill gaps. */
+export async function writeConsent(
+  db: pg.ClientBase | pg.Pool,
+  instanceId: string,
+  values: Partial<Consent>,
+  overwrite: readonly ConsentFamily[],
+): Promise<void> {
+  const families = CONSENT_FAMILIES.filter((f) => values[f] !== undefined);
+  if (families.length === 0) return;
+  // updated_at moves only when a value changes, so it tells when the user last changed their mind.
+  await db.query(
+    `INSERT INTO instance_consent (instance_id, family, granted, updated_at)
+     SELECT $1, f.family, f.granted, now() FROM unnest($2::text[], $3::boolean[]) AS f(family, granted)
+     ON CONFLICT (instance_id, family) DO UPDATE SET granted = EXCLUDED.granted, updated_at = EXCLUDED.updated_at
+     WHERE instance_consent.family = ANY($4::text[]) AND instance_consent.granted <> EXCLUDED.granted`,
+    [instanceId, families, families.map((f) => values[f]), overwrite],
+  );
+}
+
+/** Builds a Consent from stored rows; a family without a row counts as not granted. */
+export function consentFromRows(rows: Iterable<{ family: string; granted: boolean }>): Consent {
+  const consent: Consent = { quality: false, playback: false, session: false, library: false };
+  for (const r of rows) {
+    if ((CONSENT_FAMILIES as readonly string[]).includes(r.family))
+      consent[r.family as ConsentFamily] = r.granted;
+  }
+  return consent;
+}
+
+/** Reads an instance's consent. */
+export async function readConsent(db: pg.ClientBase | pg.Pool, instanceId: string): Promise<Consent> {
+  const { rows } = await db.query<{ family: string; granted: boolean }>(
+    "SELECT family, granted FROM instance_consent WHERE instance_id = $1",
+    [instanceId],
+  );
+  return consentFromRows(rows);
+}
+
+/** Changes some of an instance's consent flags and returns all of them; undefined for an unknown instance. */
+export async function setConsent(
+  pool: pg.Pool,
+  instanceId: string,
+  partial: Partial<Consent>,
+): Promise<Consent | undefined> {
+  if (!isUuid(instanceId)) return undefined;
+  const { rowCount } = await pool.query("SELECT 1 FROM instances WHERE id = $1", [instanceId]);
+  if (!rowCount) return undefined;
+  await writeConsent(pool, instanceId, partial, CONSENT_FAMILIES);
+  return readConsent(pool, instanceId);
+}

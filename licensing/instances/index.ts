@@ -1,0 +1,20 @@
+export { banInstance, unbanInstance } from "./ban-instance.ts";
+export {
+  CONSENT_FAMILIES,
+  type Consent,
+  type ConsentFamily,
+  DEFAULT_CONSENT,
+  readConsent,
+  setConsent,
+} from "./consent.ts";
+export { isUuid } from "./instance-id.ts";
+export type { IssuedTokens, TokenLifetimes } from "./issue-tokens.ts";
+export { type InstanceAuth, loadInstanceAuth } from "./load-instance-auth.ts";
+export { type Refreshed, refreshInstanceToken, revokeRefreshTokens } from "./refresh-instance-token.ts";
+export {
+  type Registration,
+  type RegistrationInput,
+  registerInstance,
+  signingSecretContext,
+} from "./register-instance.ts";
+export { withTransaction } from "./transaction.ts";

@@ -1,0 +1,101 @@
+import type pg from "pg";
+import { LicensingError } from "../errors.ts";
+import type { KeyRing, SecretBox } from "../keys/index.ts";
+import { newSigningSecret } from "../request-signing/index.ts";
+import { CONSENT_FAMILIES, type Consent, DEFAULT_CONSENT, readConsent, writeConsent } from "./consent.ts";
+import { type IssuedTokens, issueTokens, type TokenLifetimes } from "./issue-tokens.ts";
+import { withTransaction } from "./transaction.ts";
+
+/** What an instance sends to register (the seed's fields plus consent). */
+export interface RegistrationInput {
+  hwid: string;
+  platform: string;
+  version: string;
+  owner_email?: string | null;
+  /** Families not given keep their stored value, or take DEFAULT_CONSENT for a new instance. */
+  consent?: Partial<Consent>;
+}
+
+/** The outcome of a registration: the instance and its fresh credentials. */
+export interface Registration extends IssuedTokens {
+  instanceId: string;
+  tier: string;
+  registeredAt: Date;
+  /** False when the hwid was known and its instance got new credentials. */
+  created: boolean;
+  /** The request-signing secret, base64url; returned once, stored encrypted. */
+  signingSecret: string;
+  consent: Consent;
+}
+
+/** The context the secret box binds a signing secret to, so a sealed secret only opens for its instance. */
+export function signingSecretContext(instanceId: string): string {
+  return `instance-signing-secret:${instanceId}`;
+}
+
+/**
+ * Registers an instance by hwid, or re-registers it: a known hwid gets its own instance back with new
+ * credentials (token, refresh token, signing secret); the previous refresh tokens stop working. One upsert
+ * on the unique hwid decides, so concurrent registrations of one hwid never make two rows (they queue on
+ * the row lock and each rotates in turn). A banned instance's hwid gets INSTANCE_BANNED.
+ */
+export async function registerInstance(
+  pool: pg.Pool,
+  ring: KeyRing,
+  box: SecretBox,
+  input: RegistrationInput,
+  opts: TokenLifetimes = {},
+): Promise<Registration> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{
+      id: string;
+      tier: string;
+      registered_at: Date;
+      banned: boolean;
+      created: boolean;
+    }>(
+      `INSERT INTO instances (hwid, platform, version, owner_email, last_seen_at)
+       VALUES ($1, $2, $3, $4, now())
+       ON CONFLICT (hwid) DO UPDATE SET
+         platform = EXCLUDED.platform,
+         version = EXCLUDED.version,
+         owner_email = COALESCE(EXCLUDED.owner_email, instances.owner_email),
+         last_seen_at = EXCLUDED.last_seen_at
+       RETURNING id, tier, registered_at, COALESCE(is_banned, false) AS banned, (xmax = 0) AS created`,
+      [input.hwid, input.platform, input.version, input.owner_email ?? null],
+    );
+    const row = rows[0];
+    if (!row) throw new Error("the instance upsert returned no row");
+    // Throwing rolls the upsert back: a banned instance's row is left as it was.
+    if (row.banned) throw new LicensingError("INSTANCE_BANNED", "this instance is banned");
+    const instanceId = row.id;
+
+    const secret = newSigningSecret();
+    await client.query(
+      `INSERT INTO instance_credentials (instance_id, signing_secret_enc) VALUES ($1, $2)
+       ON CONFLICT (instance_id) DO UPDATE SET signing_secret_enc = EXCLUDED.signing_secret_enc, rotated_at = now()`,
+      [instanceId, box.seal(secret, signingSecretContext(instanceId))],
+    );
+    // New credentials replace the old ones: a refresh token from before re-registration is simply unknown.
+    await client.query("DELETE FROM refresh_tokens WHERE instance_id = $1", [instanceId]);
+
+    // Stated families are recorded; the others keep a stored choice, or get the default when there is none.
+    const given = CONSENT_FAMILIES.filter((f) => input.consent?.[f] !== undefined);
+    const values = Object.fromEntries(
+      CONSENT_FAMILIES.map((f) => [f, input.consent?.[f] ?? DEFAULT_CONSENT[f]]),
+    );
+    await writeConsent(client, instanceId, values, given);
+    const consent = await readConsent(client, instanceId);
+
+    const tokens = await issueTokens(client, ring, { instanceId, tier: row.tier }, opts);
+    return {
+      ...tokens,
+      instanceId,
+      tier: row.tier,
+      registeredAt: row.registered_at,
+      created: row.created,
+      signingSecret: secret.toString("base64url"),
+      consent,
+    };
+  });
+}

@@ -1,0 +1,11 @@
+export {
+  bodySha256Hex,
+  canonicalRequest,
+  isFreshTimestamp,
+  newSigningSecret,
+  requestSignature,
+  SIGNATURE_HEADER,
+  type SignedRequest,
+  TIMESTAMP_HEADER,
+  verifyRequestSignature,
+} from "./request-signature.ts";

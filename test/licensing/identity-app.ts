@@ -1,0 +1,21 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type pg from "pg";
+import { refreshRoute } from "../../ingest/routes/v1/auth/index.ts";
+import { registerRoute } from "../../ingest/routes/v1/instances/index.ts";
+import { errorHandler } from "../../lib/http/index.ts";
+import type { KeyRing, SecretBox } from "../../licensing/index.ts";
+
+/** A minimal app with only the error handler and the identity routes (independent of ingest/app.ts). */
+export async function identityApp(deps: {
+  pool: pg.Pool;
+  ring: KeyRing;
+  box: SecretBox;
+  tokenTtlSeconds?: number;
+}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false });
+  await app.register(errorHandler, { retryAfterSeconds: 5 });
+  await app.register(registerRoute, deps);
+  await app.register(refreshRoute, deps);
+  await app.ready();
+  return app;
+}
