@@ -66,7 +66,13 @@ export function createBatchPublisher(opts: BatchPublisherOptions): BatchPublishe
     async publish(input, meta) {
       // While disconnected the client would buffer and wait out the timeout; fail at once instead.
       if (!opts.nats.connected()) throw new HttpErrors.PIPELINE_UNAVAILABLE("not connected to NATS");
-      const data = input.kind === "record" ? latest.type.toBuffer(input.batch) : input.bytes;
+      let data: Uint8Array;
+      try {
+        data = input.kind === "record" ? latest.type.toBuffer(input.batch) : input.bytes;
+      } catch (err) {
+        // The route's checks keep values within the Avro types; this is the net under them.
+        throw new HttpErrors.INVALID_BODY(`a value does not fit the schema: ${(err as Error).message.slice(0, 200)}`);
+      }
       if (data.byteLength > opts.maxMessageBytes) throw new HttpErrors.BATCH_TOO_LARGE(opts.maxMessageBytes);
       const instanceId = input.kind === "record" ? input.batch.instance_id : input.instanceId;
       const batchId = input.kind === "record" ? input.batch.batch_id : input.batchId;

@@ -4,13 +4,13 @@ import { createIngestDeps, type IngestDeps } from "../../ingest/deps.ts";
 import { type Config, loadConfig } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 
-/** An ingest app on the test namespace of the real local stack, for inject() tests. */
-export async function testIngest(): Promise<{
+/** An ingest app on the test namespace of the real local stack, for inject() tests; `env` overrides settings. */
+export async function testIngest(env: Record<string, string> = {}): Promise<{
   app: FastifyInstance;
   deps: IngestDeps;
   config: Readonly<Config>;
 }> {
-  const config = loadConfig();
+  const config = loadConfig({ ...process.env, ...env });
   const deps = await createIngestDeps(config, createLogger("ingest-test", "silent"));
   const app = await buildApp(config, deps);
   return { app, deps, config };

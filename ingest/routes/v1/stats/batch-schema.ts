@@ -12,7 +12,13 @@ const time = {
   description: "RFC 3339; defaults to the batch timestamp",
 };
 const optString = (maxLength: number) => ({ type: ["string", "null"], maxLength });
-const counts = { type: "object", additionalProperties: { type: "integer", minimum: 0 }, maxProperties: 64 };
+// The Avro types' ranges: an int is 32-bit, and avsc refuses longs beyond 2^53 - 2.
+const INT_MAX = 2_147_483_647;
+const LONG_MAX = 2 ** 52;
+const int = (type: string | string[] = "integer") => ({ type, minimum: 0, maximum: INT_MAX });
+const long = (type: string | string[] = "integer") => ({ type, minimum: 0, maximum: LONG_MAX });
+const counts = { type: "object", additionalProperties: long(), maxProperties: 64 };
+const intCounts = { type: "object", additionalProperties: int(), maxProperties: 64 };
 
 /** One quality metric: the seed's {name, value, tags}. */
 export const metricSchema = {
@@ -39,7 +45,7 @@ export const librarySchema = {
   additionalProperties: false,
   properties: {
     time,
-    total_songs: { type: "integer", minimum: 0 },
+    total_songs: long(),
     songs_by_source: counts,
     file_types: counts,
     total_size_gb: { type: "number", minimum: 0 },
@@ -64,7 +70,7 @@ export const playbackSchema = {
       properties: {
         artist: optString(256),
         title: optString(256),
-        duration_sec: { type: ["integer", "null"], minimum: 0 },
+        duration_sec: int(["integer", "null"]),
         source: { type: "string", minLength: 1, maxLength: 32 },
         file_type: optString(16),
         file_path: optString(1024),
@@ -72,8 +78,8 @@ export const playbackSchema = {
     },
     skip_reason: { type: ["string", "null"], enum: ["user", "admin", "error", null] },
     wait_time_sec: { type: ["number", "null"], minimum: 0 },
-    songs_played_session: { type: ["integer", "null"], minimum: 0 },
-    songs_played_total: { type: ["integer", "null"], minimum: 0 },
+    songs_played_session: int(["integer", "null"]),
+    songs_played_total: long(["integer", "null"]),
     user_id: optString(128),
   },
 } as const;
@@ -89,10 +95,10 @@ export const sessionSchema = {
     event_type: { type: "string", enum: ["started", "ended", "user_joined", "user_left", "snapshot"] },
     start: { type: ["string", "null"], format: "date-time" },
     duration_sec: { type: ["number", "null"], minimum: 0 },
-    users_joined_total: { type: ["integer", "null"], minimum: 0 },
-    users_peak_concurrent: { type: ["integer", "null"], minimum: 0 },
-    users_by_role: counts,
-    room_count: { type: ["integer", "null"], minimum: 0 },
+    users_joined_total: int(["integer", "null"]),
+    users_peak_concurrent: int(["integer", "null"]),
+    users_by_role: intCounts,
+    room_count: int(["integer", "null"]),
     user_id: optString(128),
     user_role: optString(32),
   },
@@ -110,7 +116,7 @@ export const environmentSchema = {
     os_version: { type: "string", maxLength: 64 },
     go_version: { type: "string", maxLength: 32 },
     mpv_version: { type: "string", maxLength: 64 },
-    cpu_cores: { type: "integer", minimum: 0 },
+    cpu_cores: int(),
     ram_total_gb: { type: "number", minimum: 0 },
   },
 } as const;
@@ -139,7 +145,7 @@ export function envelopeSchema(opts: BatchSchemaOptions) {
     properties: {
       instance_id: { type: "string", minLength: 1, maxLength: 128 },
       batch_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$" },
-      seq: { type: "integer", minimum: 0, description: "per-instance batch sequence number, from 1" },
+      seq: { ...long(), description: "per-instance batch sequence number, from 1" },
       sent_at: {
         type: "string",
         format: "date-time",

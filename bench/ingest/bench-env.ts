@@ -1,0 +1,24 @@
+// The benchmark's own namespace on the shared local stack, beside `npm start`'s and the tests' (see
+// test/support/env.ts): the test databases (the bench writes only instance rows there), its own stream,
+// subjects, consumer and Redis key prefix, so neither dev data nor a concurrent `npm test` is touched.
+
+/** Stream the benchmarked ingest publishes to; purged before every run and deleted at the end. */
+export const BENCH_STREAM = "TELEMETRY_BENCH";
+
+// Far above what one box can send, for every tier a registration can yield, so the limiter's Redis call
+// still runs on every request (its cost is part of the ingest) but never refuses one.
+const NO_LIMIT = "100000000";
+
+/** SMSTATS_* variables of the benchmarked ingest (port excluded: it is chosen per run). */
+export const BENCH_ENV = {
+  SMSTATS_LOG_LEVEL: "warn",
+  SMSTATS_CLICKHOUSE_DATABASE: "smstats_test",
+  SMSTATS_POSTGRES_DATABASE: "smstats_test",
+  SMSTATS_NATS_STREAM: BENCH_STREAM,
+  SMSTATS_NATS_SUBJECT_PREFIX: "bench.telemetry",
+  SMSTATS_NATS_CONSUMER: "processor_bench",
+  SMSTATS_REDIS_KEY_PREFIX: "smstats-bench:",
+  SMSTATS_INGEST_HOST: "127.0.0.1",
+  SMSTATS_INGEST_RATE_LIMIT_PER_MIN: NO_LIMIT,
+  SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,
+} as const;
