@@ -44,22 +44,36 @@ const anyValue = fc.oneof(
 /** A valid JSON batch with some fields, at any depth, replaced by arbitrary values or removed. */
 const mutatedBatch = fc
   .record({
-    family: fc.constantFrom("quality", "library", "playback", "session", "environment", "everything" as const),
-    edits: fc.array(fc.tuple(fc.nat(), fc.option(anyValue, { nil: undefined })), { minLength: 1, maxLength: 4 }),
+    family: fc.constantFrom(
+      "quality",
+      "library",
+      "playback",
+      "session",
+      "environment",
+      "everything" as const,
+    ),
+    edits: fc.array(fc.tuple(fc.nat(), fc.option(anyValue, { nil: undefined })), {
+      minLength: 1,
+      maxLength: 4,
+    }),
   })
   .map(({ family, edits }) => {
-    const body = toJsonBody(freshBatch(family, instance.instanceId, `fz-${Math.random().toString(36).slice(2)}`));
+    const body = toJsonBody(
+      freshBatch(family, instance.instanceId, `fz-${Math.random().toString(36).slice(2)}`),
+    );
     const paths: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
     const walk = (node: unknown) => {
       if (Array.isArray(node)) node.forEach((v, i) => (paths.push({ parent: node, key: i }), walk(v)));
       else if (node && typeof node === "object")
-        for (const [k, v] of Object.entries(node)) paths.push({ parent: node as Record<string, unknown>, key: k }), walk(v);
+        for (const [k, v] of Object.entries(node))
+          paths.push({ parent: node as Record<string, unknown>, key: k }), walk(v);
     };
     walk(body);
     for (const [at, value] of edits) {
       const p = paths[at % paths.length];
       if (!p) continue;
-      if (value === undefined && !Array.isArray(p.parent)) delete (p.parent as Record<string, unknown>)[p.key as string];
+      if (value === undefined && !Array.isArray(p.parent))
+        delete (p.parent as Record<string, unknown>)[p.key as string];
       else (p.parent as Record<string | number, unknown>)[p.key] = value;
     }
     return body;
@@ -112,7 +126,10 @@ describe("fuzzing POST /v1/stats/batch", () => {
     await fc.assert(
       fc.asyncProperty(bytes, async (body) => {
         const before = await streamMessages();
-        await check(await postBatch(app, instance, body, { avro: { fingerprint: latest.fingerprint } }), before);
+        await check(
+          await postBatch(app, instance, body, { avro: { fingerprint: latest.fingerprint } }),
+          before,
+        );
       }),
       { numRuns: 200 },
     );

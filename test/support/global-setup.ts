@@ -1,9 +1,15 @@
-import { serverExecutor } from "../../lib/clients/index.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connectNats, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
+import { reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
 import { migrateClickHouse, migratePostgres } from "../../lib/migrate/index.ts";
 import { TEST_ENV } from "./env.ts";
 
-/** Runs once before the suite: migrates the test databases on the stack that `npm test` brought up. */
+/**
+ * Runs once before the suite on the stack that `npm test` brought up: migrates the test databases and
+ * reconciles the test stream (so its size limit is the tests' before any suite creates another stream).
+ */
 export default async function setup() {
   Object.assign(process.env, TEST_ENV);
   const config = loadConfig();
@@ -14,4 +20,11 @@ export default async function setup() {
     await ch.close();
   }
   await migratePostgres(config.postgres.url);
+  const log = createLogger("test-setup", "warn");
+  const nats = await connectNats(config.nats.servers, "smstats-test-setup", log);
+  try {
+    await reconcileTelemetryStream(await jetstreamManager(nats.nc), config, log);
+  } finally {
+    await nats.nc.close();
+  }
 }
