@@ -18,6 +18,10 @@ export const BENCH_ENV = {
   SMSTATS_NATS_SUBJECT_PREFIX: "bench.telemetry",
   SMSTATS_NATS_CONSUMER: "processor_bench",
   SMSTATS_REDIS_KEY_PREFIX: "smstats-bench:",
+  // A stream reserves its max_bytes in JetStream's store, which the local stack caps at 4 GB beside the
+  // service's 2 GiB stream and the tests' 256 MiB one. 1 GiB holds one run (the stream is purged before
+  // each) up to about 15k batches/s; past that the ingest answers 503 PIPELINE_FULL and the report says so.
+  SMSTATS_NATS_STREAM_MAX_BYTES: String(1024 ** 3),
   SMSTATS_INGEST_HOST: "127.0.0.1",
   SMSTATS_INGEST_RATE_LIMIT_PER_MIN: NO_LIMIT,
   SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,

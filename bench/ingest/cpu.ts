@@ -7,6 +7,10 @@ export interface CpuShare {
   generator: number;
   /** The other processes watched, by name; undefined where /proc could not be read (not Linux, gone). */
   others: Record<string, number | undefined>;
+  /** The whole machine, every process and the kernel (softirq included), in cores; undefined off Linux. */
+  machine: number | undefined;
+  /** Time the hypervisor gave to other guests, in cores: CPU this box was meant to have but did not. */
+  steal: number | undefined;
 }
 
 // Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux this runs on, asked once anyway.
@@ -30,10 +34,27 @@ export function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
+/** Busy, steal and total jiffies of all CPUs together, from the first line of /proc/stat. */
+function machineTicks(): { busy: number; steal: number } | undefined {
+  try {
+    const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return { busy: user + nice + system + irq + softirq, steal };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts measuring; the returned function gives the CPU shares since then. */
 export function startCpuMeter(pids: Record<string, number | undefined>): () => CpuShare {
   const wall = process.hrtime.bigint();
   const self = process.cpuUsage();
+  const box = machineTicks();
   const before = Object.fromEntries(
     Object.entries(pids).map(([name, pid]) => [name, pid === undefined ? undefined : processCpuSeconds(pid)]),
   );
@@ -46,6 +67,14 @@ export function startCpuMeter(pids: Record<string, number | undefined>): () => C
       const end = pid === undefined ? undefined : processCpuSeconds(pid);
       others[name] = start === undefined || end === undefined ? undefined : (end - start) / seconds;
     }
-    return { generator: (used.user + used.system) / 1e6 / seconds, others };
+    const boxNow = machineTicks();
+    const share = (pick: (t: { busy: number; steal: number }) => number) =>
+      box && boxNow ? (pick(boxNow) - pick(box)) / ticksPerSecond / seconds : undefined;
+    return {
+      generator: (used.user + used.system) / 1e6 / seconds,
+      others,
+      machine: share((t) => t.busy),
+      steal: share((t) => t.steal),
+    };
   };
 }

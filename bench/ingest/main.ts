@@ -5,14 +5,17 @@ import { migratePostgres } from "../../lib/migrate/index.ts";
 import { stackStatus } from "../../stack/index.ts";
 import { BENCH_ENV } from "./bench-env.ts";
 import { type BodyFormat, createFleet } from "./bodies.ts";
+import { startCpuMeter } from "./cpu.ts";
 import { registerInstances } from "./instances.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { type PrivateNats, startPrivateNats } from "./nats-server.ts";
+import { deleteBenchKeys } from "./redis-keys.ts";
 import { type ModeResult, render, summarize, writeSummary } from "./report.ts";
 import { type ChildServer, startBareServer, startIngest, stopAll } from "./servers.ts";
 import { type BenchStream, openBenchStream } from "./stream.ts";
 
-// `npm run bench:ingest [-- --duration 10 --warmup 3 --connections 64 --instances 16 --cpu-prof]`
+// `npm run bench:ingest [-- --duration 10 --warmup 3 --connections 64 --instances 16 --cpu-prof
+//   --private-nats]`
 // Measures, in one run, accepted batches/s of the bare Fastify handler and of the real ingest with JSON
 // and with Avro bodies, each server in a child process of its own, and prints the ratios to the bare one.
 
@@ -33,6 +36,8 @@ const { values } = parseArgs({
     instances: { type: "string", default: "16" },
     // Runs the ingest under --cpu-prof; the profile lands in .data/bench/profiles/ when it stops.
     "cpu-prof": { type: "boolean", default: false },
+    // Publishes to a nats-server of the benchmark's own instead of the stack's (see nats-server.ts).
+    "private-nats": { type: "boolean", default: false },
   },
 });
 // Bounded so that three modes with their warm-ups stay within about two minutes.
@@ -57,6 +62,11 @@ function cleanup(): Promise<void> {
     await ingest?.stop();
     await stream?.remove().catch((err) => console.error(`could not delete the bench stream: ${err}`));
     await stream?.close().catch(() => {});
+    if (ingest) {
+      await deleteBenchKeys(config.redis.url, BENCH_ENV.SMSTATS_REDIS_KEY_PREFIX).catch((err) =>
+        console.error(`could not delete the bench's Redis keys: ${err}`),
+      );
+    }
     await nats?.remove();
     await stopAll();
   })();
@@ -76,17 +86,24 @@ try {
   await migratePostgres(config.postgres.url);
 
   const benchDir = join(config.dataDir, "bench");
-  nats = await startPrivateNats(pidOf("nats") ?? -1, join(benchDir, "nats"));
-  const env = { ...BENCH_ENV, SMSTATS_NATS_URL: nats.url };
+  if (values["private-nats"]) nats = await startPrivateNats(pidOf("nats") ?? -1, join(benchDir, "nats"));
+  const natsServers = nats ? [nats.url] : config.nats.servers;
+  const env: Record<string, string> = { ...BENCH_ENV, SMSTATS_NATS_URL: natsServers.join(",") };
+  // Opened before the ingest creates the stream, so cleanup deletes it even if the ingest fails later.
+  stream = await openBenchStream(natsServers, BENCH_ENV.SMSTATS_NATS_STREAM);
   const profileDir = values["cpu-prof"] ? join(benchDir, "profiles") : undefined;
-  ingest = await startIngest(env, profileDir);
-  // The ingest created the stream at start.
-  stream = await openBenchStream([nats.url], BENCH_ENV.SMSTATS_NATS_STREAM);
+  ingest = await startIngest(env, profileDir).catch((err: Error) => {
+    if (/insufficient storage/.test(err.message)) {
+      err.message +=
+        "\nThe stack's JetStream store has no room for the bench stream: retry with --private-nats.";
+    }
+    throw err;
+  });
   const instances = await registerInstances(ingest.url, settings.instances);
   const fleet = createFleet(instances);
   bare = await startBareServer(fleet.next("json"));
 
-  const watch = { server: 0, nats: nats.pid, redis: pidOf("redis") };
+  const watch = { server: 0, nats: nats?.pid ?? pidOf("nats"), redis: pidOf("redis") };
   const measure = async (server: ChildServer, format: BodyFormat, beforeEach: () => Promise<void>) => {
     const run = async (durationSeconds: number): Promise<LoadResult> => {
       await beforeEach();
@@ -106,6 +123,11 @@ try {
   // empty stream, far from its byte cap.
   const purge = async () => stream?.purge();
 
+  // What else keeps the machine busy, measured while every server here idles.
+  const idle = startCpuMeter({});
+  await new Promise((r) => setTimeout(r, 1_000));
+  const background = idle().machine;
+
   const results: ModeResult[] = [];
   console.error("measuring the bare handler…");
   results.push({ mode: "bare", result: await measure(bare, "json", async () => {}) });
@@ -115,7 +137,7 @@ try {
   console.error("measuring the ingest with Avro bodies…");
   results.push({ mode: "avro", result: await measure(ingest, "avro", purge) });
 
-  const summary = summarize(settings, results);
+  const summary = summarize({ ...settings, nats: nats ? "private" : "stack" }, results, background);
   console.log(render(summary));
   console.log(`\nresults: ${writeSummary(config.dataDir, summary)}`);
   await cleanup();

@@ -14,9 +14,10 @@ export interface PrivateNats extends ChildServer {
  * Starts a JetStream-enabled nats-server of the benchmark's own, the same binary as the stack's (read
  * from the running stack server's /proc entry), on a free loopback port with its store under `dir`.
  *
- * Why not the stack's server: its JetStream store is capped at 4 GB and the TELEMETRY and
- * TELEMETRY_TEST streams reserve 2 GiB each, so it refuses any further file stream ("insufficient
- * storage resources available"). A private server leaves the shared one untouched.
+ * For when the stack's server has no room left for the bench stream: its JetStream store is capped at
+ * 4 GB and every stream reserves its max_bytes there, so once the others reserve it all it refuses any
+ * further file stream ("insufficient storage resources available"). A private server also keeps the
+ * benchmark's JetStream traffic apart from whatever else uses the stack at the same time.
  */
 export async function startPrivateNats(stackNatsPid: number, dir: string): Promise<PrivateNats> {
   let binary: string;
@@ -29,7 +30,7 @@ export async function startPrivateNats(stackNatsPid: number, dir: string): Promi
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const conf = join(dir, "nats.conf");
-  // The stack's settings (stack/services/nats.ts) except the store and its cap: one 2 GiB stream fits.
+  // The stack's settings (stack/services/nats.ts) except the store, which only the bench stream uses.
   writeFileSync(
     conf,
     [

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { METRICS_PER_BATCH } from "./bodies.ts";
+import type { CpuShare } from "./cpu.ts";
 import type { LoadResult } from "./load.ts";
 
 /** The three things measured: the bare Fastify handler, and the ingest with JSON and with Avro bodies. */
@@ -19,6 +20,8 @@ export interface RunSettings {
   warmupSeconds: number;
   durationSeconds: number;
   instances: number;
+  /** Whose nats-server the ingest published to: the local stack's, or one of the benchmark's own. */
+  nats: "stack" | "private";
 }
 
 /** A target from the issue: the mode's accepted batches/s at least `ratio` × the bare handler's. */
@@ -35,6 +38,9 @@ export const TARGETS: readonly Target[] = [
 
 // Above this share of one core the generator's single event loop, not the server, may set the pace.
 const GENERATOR_SATURATED = 0.9;
+
+// Above this, in cores, something else was running before the benchmark started.
+const BUSY_BEFORE = 0.2;
 
 const LABEL: Record<Mode, string> = {
   bare: "bare Fastify (JSON parse only)",
@@ -58,7 +64,7 @@ function table(rows: string[][]): string {
 }
 
 /** The results, ratios and verdicts, as printed and as written to the JSON file. */
-export function summarize(settings: RunSettings, results: ModeResult[]) {
+export function summarize(settings: RunSettings, results: ModeResult[], background: number | undefined) {
   const bare = results.find((r) => r.mode === "bare");
   const bareRate = bare ? rate(bare.result) : Number.NaN;
   const modes = results.map(({ mode, result }) => ({
@@ -67,6 +73,8 @@ export function summarize(settings: RunSettings, results: ModeResult[]) {
     batchesPerSecond: rate(result),
     metricsPerSecond: rate(result) * METRICS_PER_BATCH,
     ratioToBare: rate(result) / bareRate,
+    serverMicrosPerBatch:
+      result.cpu.others.server === undefined ? undefined : (result.cpu.others.server / rate(result)) * 1e6,
     ...result,
   }));
   const verdicts = TARGETS.map((t) => {
@@ -75,6 +83,11 @@ export function summarize(settings: RunSettings, results: ModeResult[]) {
     return { ...t, measured, met: measured >= t.ratio, runHadProblems: m ? problems(m) > 0 : true };
   });
   const warnings: string[] = [];
+  if (background !== undefined && background > BUSY_BEFORE) {
+    warnings.push(
+      `other processes kept the machine ${pct(background)} busy before the run: every figure is lower than on a quiet machine`,
+    );
+  }
   for (const m of modes) {
     const n = problems(m);
     if (n > 0) {
@@ -85,6 +98,9 @@ export function summarize(settings: RunSettings, results: ModeResult[]) {
         m.timeouts ? `${m.timeouts} timeouts` : "",
       ].filter(Boolean);
       warnings.push(`${m.mode}: the run had ${int(n)} requests not fully accepted: ${parts.join(", ")}`);
+    }
+    if (m.cpu.steal !== undefined && m.cpu.steal > 0.05) {
+      warnings.push(`${m.mode}: the hypervisor stole ${pct(m.cpu.steal)} of a core; numbers are noisier`);
     }
     if (m.cpu.generator > GENERATOR_SATURATED) {
       warnings.push(
@@ -100,6 +116,8 @@ export function summarize(settings: RunSettings, results: ModeResult[]) {
     at: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "", node: process.version },
     settings: { ...settings, metricsPerBatch: METRICS_PER_BATCH, pipelining: 1 },
+    /** Cores the machine was busy with in the second before the first run. */
+    background,
     modes,
     verdicts,
     warnings,
@@ -112,18 +130,18 @@ export type Summary = ReturnType<typeof summarize>;
 /** The summary as text: the table, CPU shares, verdicts against the targets, and warnings. */
 export function render(s: Summary): string {
   const watched = [...new Set(s.modes.flatMap((m) => Object.keys(m.cpu.others)))];
+  // /proc counts in 10 ms ticks, so on a quiet machine the remainder can come out a little below zero.
+  const rest = (c: CpuShare) =>
+    c.machine === undefined
+      ? undefined
+      : Math.max(
+          0,
+          Object.values(c.others).reduce<number>((left, used) => left - (used ?? 0), c.machine - c.generator),
+        );
+  const header = ["mode", "batches/s", "metrics/s", "p50 ms", "p99 ms", "non-202", "× bare"];
+  const cpuHeader = ["server µs/batch", "gen CPU", ...watched.map((w) => `${w} CPU`), "rest CPU", "box CPU"];
   const rows = [
-    [
-      "mode",
-      "batches/s",
-      "metrics/s",
-      "p50 ms",
-      "p99 ms",
-      "non-202",
-      "× bare",
-      "gen CPU",
-      ...watched.map((w) => `${w} CPU`),
-    ],
+    [...header, ...cpuHeader],
     ...s.modes.map((m) => [
       m.label,
       int(m.batchesPerSecond),
@@ -132,18 +150,25 @@ export function render(s: Summary): string {
       ms(m.latencyMs.p99),
       int(problems(m)),
       `${m.ratioToBare.toFixed(2)}×`,
+      m.serverMicrosPerBatch === undefined ? "n/a" : int(m.serverMicrosPerBatch),
       pct(m.cpu.generator),
       ...watched.map((w) => pct(m.cpu.others[w])),
+      pct(rest(m.cpu)),
+      `${pct(m.cpu.machine)} of ${s.machine.cpus * 100}%`,
     ]),
   ];
   const lines = [
     `ingest benchmark — ${s.settings.metricsPerBatch} metrics per batch, ${s.settings.connections} connections, ` +
       `${s.settings.warmupSeconds} s warm-up + ${s.settings.durationSeconds} s measured per mode, ` +
-      `${s.settings.instances} instances; ${s.machine.cpus} CPUs, node ${s.machine.node}`,
+      `${s.settings.instances} instances, ${s.settings.nats} NATS; ${s.machine.cpus} CPUs, node ${s.machine.node}; ` +
+      `machine busy before the run: ${pct(s.background)} of ${s.machine.cpus * 100}%`,
     "",
     table(rows),
     "",
-    "batches/s counts 202 answers accepting all metrics; CPU columns are shares of one core over the measured run.",
+    "batches/s counts 202 answers accepting every metric; non-202 also counts 202s accepting fewer,",
+    "connection errors and timeouts. CPU columns are shares of one core over the measured run: gen = this",
+    "load generator, server = the server measured, rest = everything else (kernel, other processes);",
+    "server µs/batch = the server's CPU time per accepted batch.",
     "",
     ...s.verdicts.map(
       (v) =>
