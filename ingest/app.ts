@@ -78,8 +78,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     },
     identities: deps.identities,
     verifySignature: verifyRequestSignature,
-    rateLimiter: deps.rateLimiter,
-    replayGuard: deps.replayGuard,
+    guard: deps.guard,
     rateLimitFor: (tier) => config.ingest.rateLimit.perTier[tier] ?? config.ingest.rateLimit.defaultPerMinute,
     signatureWindowMs: config.ingest.signatureWindowMs,
     refused: new Counter({

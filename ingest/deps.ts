@@ -25,8 +25,7 @@ import {
 } from "../licensing/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
 import { createIdentityCache, type IdentityCache } from "./auth/identity-cache.ts";
-import { createReplayGuard, type ReplayGuard } from "./auth/replay-guard.ts";
-import { createRateLimiter, type RateLimiter } from "./limits/rate-limiter.ts";
+import { createRequestGuard, type RequestGuard } from "./auth/request-guard.ts";
 import { type BatchPublisher, createBatchPublisher } from "./publish/batch-publisher.ts";
 import { createSequenceTracker, type SequenceTracker } from "./sequence/sequence-tracker.ts";
 
@@ -46,8 +45,7 @@ export interface IngestDeps {
   box: SecretBox;
   tokens: TokenVerifier;
   identities: IdentityCache;
-  rateLimiter: RateLimiter;
-  replayGuard: ReplayGuard;
+  guard: RequestGuard;
   sequences: SequenceTracker;
   close(): Promise<void>;
 }
@@ -89,8 +87,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
       clockToleranceSec: config.tokens.clockToleranceSeconds,
     }),
     identities: createIdentityCache((id) => loadInstanceAuth(pool, box, id), config.ingest.identityCacheMs),
-    rateLimiter: createRateLimiter(redis, prefix),
-    replayGuard: createReplayGuard(redis, prefix),
+    guard: createRequestGuard(redis, prefix),
     sequences: createSequenceTracker(redis, prefix),
     async close() {
       // Drain flushes publishes still in flight before the connection closes.

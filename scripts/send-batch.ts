@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bodySha256Hex, requestSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../licensing/index.ts";
 import { loadConfig } from "../lib/config/index.ts";
+import { bodySha256Hex, requestSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../licensing/index.ts";
 
 // `npm run send [-- body.json]`: posts a telemetry batch to the running ingest as a SongMartyn instance
 // would: registers a development instance once (credentials kept in <data>/dev-instance.json, which is

@@ -3,9 +3,8 @@ import fp from "fastify-plugin";
 import type { Counter } from "prom-client";
 import { HttpErrors } from "../../lib/http/index.ts";
 import { isFreshTimestamp, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../licensing/index.ts";
-import type { RateLimiter } from "../limits/rate-limiter.ts";
 import type { IdentityCache, InstanceIdentity } from "./identity-cache.ts";
-import type { ReplayGuard } from "./replay-guard.ts";
+import type { RequestGuard } from "./request-guard.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -32,8 +31,7 @@ export interface AuthenticateOptions {
     bodySha256Hex: string;
     signature: string;
   }): boolean;
-  rateLimiter: RateLimiter;
-  replayGuard: ReplayGuard;
+  guard: RequestGuard;
   /** Requests per minute allowed for a tier. */
   rateLimitFor(tier: string): number;
   signatureWindowMs: number;
@@ -43,14 +41,17 @@ export interface AuthenticateOptions {
 
 /**
  * Authenticates instance requests in two stages. Before the body is read: the bearer token (EdDSA
- * JWT), the signature timestamp window, the ban, and the rate limit, so refused requests cost no body
- * parsing. After: the HMAC signature over method, path, timestamp and body digest, accepted once.
+ * JWT), the signature timestamp window, the ban, the rate limit and whether the signature was used
+ * before, so refused requests cost no body parsing. After: the HMAC signature over method, path,
+ * timestamp and body digest.
  */
 async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
   const refuse = (code: string, err: Error): never => {
     opts.refused.inc({ code });
     throw err;
   };
+
+  const replays = new WeakSet<FastifyRequest>();
 
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.auth !== "instance") return;
@@ -75,7 +76,13 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     const identity = await opts.identities.get(claims.instanceId);
     if (!identity) return refuse("INSTANCE_UNKNOWN", new HttpErrors.INSTANCE_UNKNOWN());
     if (identity.banned) refuse("INSTANCE_BANNED", new HttpErrors.INSTANCE_BANNED());
-    const limit = await opts.rateLimiter.hit(identity.instanceId, opts.rateLimitFor(claims.tier));
+    const limit = await opts.guard.admit({
+      instanceId: identity.instanceId,
+      limit: opts.rateLimitFor(claims.tier),
+      signature: String(request.headers[SIGNATURE_HEADER]),
+      // Twice the window: a signature stays unusable for as long as its timestamp could be accepted.
+      signatureTtlMs: 2 * opts.signatureWindowMs,
+    });
     reply.header("ratelimit-limit", String(limit.limit));
     reply.header("ratelimit-remaining", String(limit.remaining));
     reply.header("ratelimit-reset", String(Math.ceil(limit.resetMs / 1000)));
@@ -83,6 +90,9 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
       reply.header("retry-after", String(Math.max(1, Math.ceil(limit.resetMs / 1000))));
       refuse("RATE_LIMITED", new HttpErrors.RATE_LIMITED(limit.limit));
     }
+    // Whether the signature was seen before is known now; it is reported only once the signature is
+    // verified, so a forged signature is told apart from a replayed one.
+    if (!limit.firstUse) replays.add(request);
     request.instance = identity;
   });
 
@@ -98,10 +108,7 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
       signature,
     });
     if (!ok) refuse("SIGNATURE_INVALID", new HttpErrors.SIGNATURE_INVALID());
-    // Twice the window: a signature stays unusable for as long as its timestamp could be accepted.
-    if (!(await opts.replayGuard.firstUse(signature, 2 * opts.signatureWindowMs))) {
-      refuse("SIGNATURE_REUSED", new HttpErrors.SIGNATURE_REUSED());
-    }
+    if (replays.has(request)) refuse("SIGNATURE_REUSED", new HttpErrors.SIGNATURE_REUSED());
   });
 }
 

@@ -71,7 +71,9 @@ export function createBatchPublisher(opts: BatchPublisherOptions): BatchPublishe
         data = input.kind === "record" ? latest.type.toBuffer(input.batch) : input.bytes;
       } catch (err) {
         // The route's checks keep values within the Avro types; this is the net under them.
-        throw new HttpErrors.INVALID_BODY(`a value does not fit the schema: ${(err as Error).message.slice(0, 200)}`);
+        throw new HttpErrors.INVALID_BODY(
+          `a value does not fit the schema: ${(err as Error).message.slice(0, 200)}`,
+        );
       }
       if (data.byteLength > opts.maxMessageBytes) throw new HttpErrors.BATCH_TOO_LARGE(opts.maxMessageBytes);
       const instanceId = input.kind === "record" ? input.batch.instance_id : input.instanceId;

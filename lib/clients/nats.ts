@@ -21,6 +21,8 @@ export async function connectNats(servers: string[], name: string, log: Logger):
     waitOnFirstConnect: true,
     pingInterval: 5_000,
     maxPingOut: 2,
+    // Without this every request (each JetStream publish) builds an Error for a possible stack trace.
+    noAsyncTraces: true,
   });
   let up = true;
   void (async () => {

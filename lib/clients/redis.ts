@@ -12,6 +12,8 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     maxRetriesPerRequest: 1,
     connectTimeout: 3_000,
     lazyConnect: true,
+    // Commands issued in the same tick go out in one write: under load that is most of Redis's cost here.
+    enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
   // Connection errors surface through readiness checks; the 'error' event must have a listener.

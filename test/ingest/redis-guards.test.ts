@@ -1,7 +1,6 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createReplayGuard } from "../../ingest/auth/replay-guard.ts";
-import { createRateLimiter } from "../../ingest/limits/rate-limiter.ts";
+import { createRequestGuard } from "../../ingest/auth/request-guard.ts";
 import { createSequenceTracker } from "../../ingest/sequence/sequence-tracker.ts";
 import { connectRedis } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
@@ -16,27 +15,32 @@ afterAll(async () => {
   await redis.quit();
 });
 
-describe("rate limiter (Redis)", () => {
-  it("allows the limit within a window and refuses the next, per key", async () => {
-    const rl = createRateLimiter(redis, config.redis.keyPrefix);
+describe("request guard (Redis)", () => {
+  const admit = (
+    guard: ReturnType<typeof createRequestGuard>,
+    instanceId: string,
+    signature = uniqueId("sig"),
+  ) => guard.admit({ instanceId, limit: 100, signature, signatureTtlMs: 10_000 });
+
+  it("allows the limit within a window and refuses the next, per instance", async () => {
+    const guard = createRequestGuard(redis, config.redis.keyPrefix);
     const a = uniqueId("rl-a");
     const b = uniqueId("rl-b");
-    const results = await Promise.all(Array.from({ length: 101 }, () => rl.hit(a, 100)));
-    expect(results.filter((r) => r.allowed)).toHaveLength(100);
-    const last = await rl.hit(a, 100);
+    const results = await Promise.all(Array.from({ length: 100 }, () => admit(guard, a)));
+    expect(results.every((r) => r.allowed && r.firstUse)).toBe(true);
+    const last = await admit(guard, a);
     expect(last).toMatchObject({ allowed: false, remaining: 0, limit: 100 });
     expect(last.resetMs).toBeGreaterThan(0);
     expect(last.resetMs).toBeLessThanOrEqual(60_000);
-    expect(await rl.hit(b, 100)).toMatchObject({ allowed: true, remaining: 99 });
+    expect(await admit(guard, b)).toMatchObject({ allowed: true, remaining: 99 });
   });
-});
 
-describe("replay guard (Redis)", () => {
   it("accepts a signature once", async () => {
-    const guard = createReplayGuard(redis, config.redis.keyPrefix);
+    const guard = createRequestGuard(redis, config.redis.keyPrefix);
+    const id = uniqueId("sig-i");
     const sig = uniqueId("sig");
-    expect(await guard.firstUse(sig, 10_000)).toBe(true);
-    expect(await guard.firstUse(sig, 10_000)).toBe(false);
+    expect((await admit(guard, id, sig)).firstUse).toBe(true);
+    expect((await admit(guard, id, sig)).firstUse).toBe(false);
   });
 });
 
