@@ -63,10 +63,15 @@ const mutatedBatch = fc
     );
     const paths: { parent: Record<string, unknown> | unknown[]; key: string | number }[] = [];
     const walk = (node: unknown) => {
-      if (Array.isArray(node)) node.forEach((v, i) => (paths.push({ parent: node, key: i }), walk(v)));
-      else if (node && typeof node === "object")
-        for (const [k, v] of Object.entries(node))
-          paths.push({ parent: node as Record<string, unknown>, key: k }), walk(v);
+      const entries: [string | number, unknown][] = Array.isArray(node)
+        ? node.map((v, i) => [i, v])
+        : node && typeof node === "object"
+          ? Object.entries(node)
+          : [];
+      for (const [key, value] of entries) {
+        paths.push({ parent: node as Record<string, unknown>, key });
+        walk(value);
+      }
     };
     walk(body);
     for (const [at, value] of edits) {
