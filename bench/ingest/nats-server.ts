@@ -2,7 +2,8 @@ import { mkdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type ChildServer, freePort, spawnServer, waitUntil } from "./servers.ts";
+import { freePort } from "../../lib/net/index.ts";
+import { type ChildServer, spawnServer, waitUntil } from "./servers.ts";
 
 /** A NATS server of the benchmark's own; `url` is its nats:// address. */
 export interface PrivateNats extends ChildServer {

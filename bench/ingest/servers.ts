@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { repoRoot } from "../../lib/config/index.ts";
+import { freePort } from "../../lib/net/index.ts";
 
 /** A server the benchmark started, running in a child process of its own. */
 export interface ChildServer {
@@ -29,18 +29,6 @@ const running: SpawnedServer[] = [];
 process.on("exit", () => {
   for (const server of running) server.child.kill("SIGKILL");
 });
-
-/** A free loopback port (the kernel's choice, released just before the child binds it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `command args` as a tracked child server, its output kept for error messages. */
 export function spawnServer(

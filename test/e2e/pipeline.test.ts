@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
+import { freePort } from "../../lib/net/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { seedBody } from "../support/app.ts";
 import { fetchBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
-import { freePort, type RunningService, startService } from "../support/services.ts";
+import { type RunningService, startService } from "../support/services.ts";
 
 const config = loadConfig();
 const ch = serverExecutor(config.clickhouse);

@@ -1,20 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { repoRoot } from "../../lib/config/index.ts";
+import { freePort } from "../../lib/net/index.ts";
 import { TEST_ENV } from "./env.ts";
-
-/** A free loopback port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** `npm start` (without the stack step) running in its own process group, as a terminal would run it. */
 export interface RunningService {
