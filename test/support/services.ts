@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../../lib/config/index.ts";
-import { freePort } from "../../lib/net/index.ts";
 import { TEST_ENV } from "./env.ts";
 
 /** `npm start` (without the stack step) running in its own process group, as a terminal would run it. */
