@@ -30,6 +30,7 @@ export async function startTopology(deps: TopologyDeps): Promise<{ stop(): Promi
   const { config } = deps;
   const source = componentMetrics(deps.metrics, "jetstream_source", "messages");
   const sink = componentMetrics(deps.metrics, "clickhouse_sink", "rows");
+  const items = componentMetrics(deps.metrics, "route_step", "items");
   const insertSeconds = durationHistogram(
     deps.metrics,
     "smstats_clickhouse_insert_seconds",
@@ -49,6 +50,10 @@ export async function startTopology(deps: TopologyDeps): Promise<{ stop(): Promi
         process: (msg) => {
           const decoded = decode(deps.schemas, msg.data, msg.headers);
           if (decoded.kind !== "ok") return decoded;
+          // Only the quality family has a table so far; the other families are counted, not lost silently.
+          const b = decoded.value;
+          const unrouted = b.library.length + b.playback.length + b.session.length + (b.environment ? 1 : 0);
+          if (unrouted) items.dropped("no_table_yet", unrouted);
           return ok(flatten(decoded.value, Number(msg.headers?.get(PIPELINE_HEADERS.receivedAt) || 0)));
         },
         insert: (rows) => table.insert(rows),
