@@ -6,6 +6,7 @@ import { PIPELINE_HEADERS } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
 import { componentMetrics, durationHistogram } from "../lib/metrics/index.ts";
 import type { SchemaRegistry } from "../schemas/index.ts";
+import { createDeadLetterPublisher } from "./dlq/dead-letter-publisher.ts";
 import { type PullLoop, startPullLoop } from "./runtime/pull-loop.ts";
 import { ok } from "./runtime/result.ts";
 import { clickhouseSink } from "./sinks/clickhouse/index.ts";
@@ -39,6 +40,7 @@ export async function startTopology(deps: TopologyDeps): Promise<{ stop(): Promi
   );
   const table = clickhouseSink<MetricsQualityRow>(deps.clickhouse, "metrics_quality");
   const loops: PullLoop[] = [];
+  const deadLetter = createDeadLetterPublisher(deps.js, config.nats);
   for (let i = 0; i < config.processor.workers; i++) {
     const consumer = await deps.js.consumers.get(config.nats.stream, config.nats.consumer);
     loops.push(
@@ -60,6 +62,7 @@ export async function startTopology(deps: TopologyDeps): Promise<{ stop(): Promi
         source,
         sink,
         onInsert: (seconds) => insertSeconds.observe({ table: table.table }, seconds),
+        deadLetter,
       }),
     );
   }

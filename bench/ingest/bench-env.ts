@@ -22,6 +22,7 @@ export const BENCH_ENV = {
   // service's 2 GiB stream and the tests' 256 MiB one. 1 GiB holds one run (the stream is purged before
   // each) up to about 15k batches/s; past that the ingest answers 503 PIPELINE_FULL and the report says so.
   SMSTATS_NATS_STREAM_MAX_BYTES: String(1024 ** 3),
+  SMSTATS_NATS_DLQ_MAX_BYTES: String(64 * 1024 * 1024),
   SMSTATS_INGEST_HOST: "127.0.0.1",
   SMSTATS_INGEST_RATE_LIMIT_PER_MIN: NO_LIMIT,
   SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,

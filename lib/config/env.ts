@@ -87,6 +87,8 @@ const envSchema = z
       .default("processor"),
     /** Stream size cap in bytes; when full, ingest answers 503 rather than dropping stored batches. */
     SMSTATS_NATS_STREAM_MAX_BYTES: positiveInt.default(2 * 1024 ** 3),
+    /** Size cap of the dead-letter stream in bytes (the oldest dead letters go first). */
+    SMSTATS_NATS_DLQ_MAX_BYTES: positiveInt.default(256 * 1024 * 1024),
     /** Duplicate window in ms: a batch re-sent within it is stored once. */
     SMSTATS_NATS_DUPLICATE_WINDOW_MS: positiveInt.default(15 * 60 * 1000),
     /** ClickHouse HTTP URL; defaults to the local stack. */

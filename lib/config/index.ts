@@ -35,6 +35,7 @@ export interface Config {
     subjectPrefix: string;
     consumer: string;
     streamMaxBytes: number;
+    deadLetterMaxBytes: number;
     duplicateWindowMs: number;
   };
   clickhouse: { url: string; username: string; password: string; database: string };
@@ -102,6 +103,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       subjectPrefix: env.SMSTATS_NATS_SUBJECT_PREFIX,
       consumer: env.SMSTATS_NATS_CONSUMER,
       streamMaxBytes: env.SMSTATS_NATS_STREAM_MAX_BYTES,
+      deadLetterMaxBytes: env.SMSTATS_NATS_DLQ_MAX_BYTES,
       duplicateWindowMs: env.SMSTATS_NATS_DUPLICATE_WINDOW_MS,
     },
     clickhouse: {

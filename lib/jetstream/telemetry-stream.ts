@@ -11,6 +11,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../log/index.ts";
+import { deadLetterStreamConfig } from "./dead-letter-stream.ts";
 
 /** Subject every telemetry batch is published on. */
 export function batchSubject(config: Pick<Config["nats"], "subjectPrefix">): string {
@@ -58,13 +59,11 @@ export function processorConsumerConfig(nats: Config["nats"]) {
   };
 }
 
-/** Creates the stream and the processors' consumer, or updates them to the declared config. */
-export async function reconcileTelemetryStream(
+async function reconcileStream(
   jsm: JetStreamManager,
-  config: Pick<Config, "nats" | "ingest">,
+  desired: Partial<StreamConfig> & { name: string },
   log: Logger,
 ): Promise<void> {
-  const desired = telemetryStreamConfig(config.nats, config.ingest.bodyLimit);
   try {
     await jsm.streams.info(desired.name);
     await jsm.streams.update(desired.name, desired);
@@ -74,6 +73,20 @@ export async function reconcileTelemetryStream(
     await jsm.streams.add(desired);
     log.info({ stream: desired.name }, "stream created");
   }
+}
+
+/**
+ * Creates the telemetry stream, its dead-letter stream and the processors' consumer, or updates them
+ * to the declared config.
+ */
+export async function reconcileTelemetryStream(
+  jsm: JetStreamManager,
+  config: Pick<Config, "nats" | "ingest">,
+  log: Logger,
+): Promise<void> {
+  const desired = telemetryStreamConfig(config.nats, config.ingest.bodyLimit);
+  await reconcileStream(jsm, desired, log);
+  await reconcileStream(jsm, deadLetterStreamConfig(config.nats, config.ingest.bodyLimit), log);
   const consumer = processorConsumerConfig(config.nats);
   try {
     await jsm.consumers.info(desired.name, consumer.durable_name);

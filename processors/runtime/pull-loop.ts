@@ -19,6 +19,8 @@ export interface PullLoopOptions<Row> {
   sink: ComponentMetrics;
   /** Observes insert duration in seconds. */
   onInsert?: (seconds: number, rows: number) => void;
+  /** Sets a poison message aside (the dead-letter stream); without it such messages are terminated. */
+  deadLetter?: (msg: JsMsg, reason: string, detail: string) => Promise<void>;
 }
 
 /** A running pull loop. */
@@ -39,6 +41,25 @@ const RETRY_MAX_MS = 30_000;
  */
 export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let stopping = false;
+  // A poison message is acknowledged only once the dead-letter stream holds it; if that fails it is
+  // redelivered later rather than lost.
+  const setAside = async (m: JsMsg, reason: string, detail: string) => {
+    opts.log.error({ reason, detail, seq: m.seq }, "message cannot be processed; dead-lettered");
+    if (!opts.deadLetter) {
+      opts.source.dropped(reason);
+      m.term(reason);
+      return;
+    }
+    try {
+      await opts.deadLetter(m, reason, detail);
+      await m.ackAck();
+      opts.source.dropped(`dead_letter:${reason}`);
+    } catch (err) {
+      opts.source.error("dead_letter");
+      opts.log.warn({ err, seq: m.seq }, "dead-lettering failed; message will be redelivered");
+      m.nak(RETRY_BASE_MS * 5);
+    }
+  };
   const done = (async () => {
     while (!stopping) {
       let msgs: JsMsg[] = [];
@@ -57,6 +78,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       opts.source.received(msgs.length);
       const rows: Row[] = [];
       const toAck: JsMsg[] = [];
+      const poison: { m: JsMsg; reason: string; detail: string }[] = [];
       for (const m of msgs) {
         const r = opts.process(m);
         switch (r.kind) {
@@ -73,15 +95,11 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
             m.nak(r.delayMs);
             break;
           case "deadLetter":
-            opts.source.dropped(r.reason);
-            opts.log.error(
-              { reason: r.reason, detail: r.detail, seq: m.seq },
-              "message cannot be processed; terminated",
-            );
-            m.term(r.reason);
+            poison.push({ m, reason: r.reason, detail: r.detail });
             break;
         }
       }
+      for (const p of poison) await setAside(p.m, p.reason, p.detail);
       msgs = toAck;
       if (msgs.length === 0) continue;
       const started = performance.now();

@@ -25,7 +25,7 @@ export function natsConfig(ctx: ServiceContext): string {
     "jetstream {",
     "  # nats-server appends /jetstream itself, so the streams land in <data>/nats/jetstream.",
     `  store_dir: ${JSON.stringify(dir)}`,
-    "  max_file_store: 4GB",
+    "  max_file_store: 8GB",
     "  max_memory_store: 256MB",
     "}",
     "",

@@ -12,5 +12,6 @@ export const TEST_ENV = {
   // Streams reserve their max_bytes in JetStream's store; the tests' stream must leave room for the
   // service's own (2 GiB) within the local stack's 4 GB.
   SMSTATS_NATS_STREAM_MAX_BYTES: String(256 * 1024 * 1024),
+  SMSTATS_NATS_DLQ_MAX_BYTES: String(64 * 1024 * 1024),
   SMSTATS_REDIS_KEY_PREFIX: "smstats-test:",
 } as const;

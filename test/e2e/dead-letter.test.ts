@@ -1,0 +1,146 @@
+import { copyFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  connectNats,
+  createClickHouseClient,
+  type NatsHandle,
+  serverExecutor,
+} from "../../lib/clients/index.ts";
+import { type Config, loadConfig } from "../../lib/config/index.ts";
+import { batchSubject, deadLetterStreamName, reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
+import { sqlString } from "../../lib/sql/index.ts";
+import { listDeadLetters, replayDeadLetters } from "../../processors/dlq/index.ts";
+import { startTopology } from "../../processors/topology.ts";
+import {
+  METRICS_BATCH_SCHEMA,
+  SCHEMA_FINGERPRINT_HEADER,
+  SchemaRegistry,
+  telemetrySchemaDir,
+} from "../../schemas/index.ts";
+import { uniqueId } from "../support/app.ts";
+import { freshBatch } from "../support/batches.ts";
+
+// Streams of this suite's own, so no other suite's messages reach the processors started here.
+const config: Readonly<Config> = loadConfig({
+  ...process.env,
+  SMSTATS_NATS_STREAM: "TELEMETRY_DLQ_TEST",
+  SMSTATS_NATS_SUBJECT_PREFIX: "dlqtest.telemetry",
+  SMSTATS_NATS_CONSUMER: "processor_dlq_test",
+  SMSTATS_PROCESSOR_WORKERS: "1",
+});
+const log = createLogger("dlq-test", "silent");
+const ch = serverExecutor(config.clickhouse);
+const clickhouse = createClickHouseClient(config.clickhouse);
+let nats: NatsHandle;
+let jsm: JetStreamManager;
+let js: JetStreamClient;
+
+/** A processor that only knows schema v1, as one deployed before v2 existed would. */
+function oldRegistry(): SchemaRegistry {
+  const dir = mkdtempSync(join(tmpdir(), "smstats-old-schemas-"));
+  copyFileSync(join(telemetrySchemaDir, "metrics-batch.v1.avsc"), join(dir, "metrics-batch.v1.avsc"));
+  return new SchemaRegistry(dir);
+}
+
+const run = (schemas: SchemaRegistry) =>
+  startTopology({ config, log, metrics: new Registry(), js, clickhouse, schemas });
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let v = await fn();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    v = await fn();
+  }
+  return v;
+}
+
+beforeAll(async () => {
+  nats = await connectNats(config.nats.servers, "dlq-test", log);
+  jsm = await jetstreamManager(nats.nc);
+  js = jetstream(nats.nc);
+  await reconcileTelemetryStream(jsm, config, log);
+  await jsm.streams.purge(config.nats.stream);
+  await jsm.streams.purge(deadLetterStreamName(config.nats));
+});
+afterAll(async () => {
+  await jsm?.streams.delete(config.nats.stream).catch(() => undefined);
+  await jsm?.streams.delete(deadLetterStreamName(config.nats)).catch(() => undefined);
+  await nats?.nc.close();
+  await clickhouse.close();
+  await ch.close();
+});
+
+describe("dead letters", () => {
+  it("sets a message the processor cannot read aside with its reason, and after replay its rows appear once", async () => {
+    const latest = new SchemaRegistry().latest(METRICS_BATCH_SCHEMA);
+    const instanceId = uniqueId("dlq");
+    const batch = freshBatch("quality", instanceId, uniqueId("dlq-batch"));
+    const h = headers();
+    h.set(SCHEMA_FINGERPRINT_HEADER, latest.fingerprint);
+    await js.publish(batchSubject(config.nats), latest.type.toBuffer(batch), {
+      headers: h,
+      msgID: `${instanceId}:x`,
+    });
+
+    const old = await run(oldRegistry());
+    const letters = await until(
+      () => listDeadLetters(jsm, config.nats),
+      (l) => l.length === 1,
+    );
+    await old.stop();
+    expect(letters).toMatchObject([{ reason: "unknown_schema", replays: 0 }]);
+    expect(letters[0]?.detail).toContain(latest.fingerprint);
+
+    // The processor is upgraded; the operator replays.
+    const upgraded = await run(new SchemaRegistry());
+    const report = await replayDeadLetters(jsm, js, config.nats, { maxReplays: 3 });
+    expect(report.replayed).toHaveLength(1);
+    const count = () =>
+      ch
+        .rows<{ n: string }>(
+          `SELECT count() AS n FROM metrics_quality WHERE instance_id = ${sqlString(instanceId)}`,
+        )
+        .then((r) => Number(r[0]?.n));
+    expect(await until(count, (n) => n >= batch.metrics.length)).toBe(batch.metrics.length);
+    // Nothing left to replay, and nothing inserted twice.
+    expect(await listDeadLetters(jsm, config.nats)).toEqual([]);
+    expect((await replayDeadLetters(jsm, js, config.nats, { maxReplays: 3 })).replayed).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await count()).toBe(batch.metrics.length);
+    await upgraded.stop();
+  });
+
+  it("refuses to replay a message that keeps failing more than the allowed times", async () => {
+    const h = headers();
+    h.set(SCHEMA_FINGERPRINT_HEADER, new SchemaRegistry().latest(METRICS_BATCH_SCHEMA).fingerprint);
+    await js.publish(batchSubject(config.nats), new Uint8Array([1, 2, 3]), {
+      headers: h,
+      msgID: uniqueId("poison"),
+    });
+    const processor = await run(new SchemaRegistry());
+    try {
+      const first = await until(
+        () => listDeadLetters(jsm, config.nats),
+        (l) => l.length === 1,
+      );
+      expect(first).toMatchObject([{ reason: "undecodable", replays: 0 }]);
+      expect((await replayDeadLetters(jsm, js, config.nats, { maxReplays: 1 })).replayed).toHaveLength(1);
+      const again = await until(
+        () => listDeadLetters(jsm, config.nats),
+        (l) => l.length === 1,
+      );
+      expect(again).toMatchObject([{ reason: "undecodable", replays: 1 }]);
+      const refused = await replayDeadLetters(jsm, js, config.nats, { maxReplays: 1 });
+      expect(refused).toEqual({ replayed: [], refused: [{ seq: again[0]?.seq, replays: 1 }] });
+    } finally {
+      await processor.stop();
+    }
+  });
+});
