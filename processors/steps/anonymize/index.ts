@@ -1,0 +1,11 @@
+export {
+  type AnonymizedBatch,
+  type AnonymizedPlaybackEvent,
+  type AnonymizedSessionEvent,
+  type AnonymizeOptions,
+  anonymize,
+} from "./anonymize.ts";
+export { extensionToken, fileTypeCounts, songFileType } from "./file-type.ts";
+export { songHash, songKeyPart, userHash } from "./keyed-hashes.ts";
+export { withoutPathTags } from "./path-tags.ts";
+export { ANONYMIZE_KEY_FILE, AnonymizeSecretError, loadAnonymizeSecret } from "./secret.ts";
