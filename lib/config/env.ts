@@ -68,6 +68,10 @@ const envSchema = z
     SMSTATS_PROCESSOR_BATCH_MESSAGES: positiveInt.default(500),
     /** Longest a pull waits to fill a batch before inserting what it has, in ms (JetStream's minimum is 1000). */
     SMSTATS_PROCESSOR_BATCH_WAIT_MS: z.coerce.number().int().min(1000).default(1000),
+    /** How long (ms) a processor caches an instance's tier, platform and version; a tier change shows after it. */
+    SMSTATS_PROCESSOR_INSTANCE_CACHE_MS: positiveInt.default(60_000),
+    /** Most instances a processor keeps in that cache. */
+    SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE: positiveInt.default(100_000),
     /** NATS server URL(s), comma-separated; defaults to the local stack. */
     SMSTATS_NATS_URL: z.string().optional(),
     /** JetStream stream holding telemetry batches. */

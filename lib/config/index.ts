@@ -28,6 +28,8 @@ export interface Config {
     workers: number;
     batchMessages: number;
     batchWaitMs: number;
+    instanceCacheMs: number;
+    instanceCacheSize: number;
   };
   nats: {
     servers: string[];
@@ -93,6 +95,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       workers: env.SMSTATS_PROCESSOR_WORKERS,
       batchMessages: env.SMSTATS_PROCESSOR_BATCH_MESSAGES,
       batchWaitMs: env.SMSTATS_PROCESSOR_BATCH_WAIT_MS,
+      instanceCacheMs: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_MS,
+      instanceCacheSize: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE,
     },
     nats: {
       servers: fromStack(env.SMSTATS_NATS_URL, "SMSTATS_NATS_URL", (s) => s.nats.url)
