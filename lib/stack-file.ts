@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
+/** A ClickHouse user name and its password. */
+export interface ClickHouseCredentials {
+  username: string;
+  password: string;
+}
+
 /**
  * Connection details of the local stack, written by `npm run stack:up` to `<dataDir>/stack.json`.
  * Every other command and the tests read it (through lib/config) instead of guessing ports.
@@ -22,6 +28,10 @@ export interface StackFile {
     /** Read-write application user. */
     username: string;
     password: string;
+    /** Read-only user for analysts (database smstats only); absent in files written before it existed. */
+    analyst?: ClickHouseCredentials;
+    /** Read-only user for Grafana's datasource (database smstats only); absent in older files. */
+    grafana?: ClickHouseCredentials;
   };
   postgres: {
     /** Application URL (database smstats) for a superuser-capable role owned by the project. */

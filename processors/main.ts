@@ -1,11 +1,9 @@
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connectNats, createClickHouseClient } from "../lib/clients/index.ts";
 import { loadConfig } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, gracefulClose, health, metricsPlugin } from "../lib/http/index.ts";
-import { reconcileTelemetryStream } from "../lib/jetstream/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
+import { createProcessorDeps } from "./deps.ts";
 import { startTopology } from "./topology.ts";
 
 // The processor process: consumes telemetry from JetStream into ClickHouse, serves /health and
@@ -13,10 +11,7 @@ import { startTopology } from "./topology.ts";
 const config = loadConfig();
 const log = createLogger("processor", config.logLevel);
 const metrics = createRegistry("processor");
-const nats = await connectNats(config.nats.servers, "smstats-processor", log);
-const jsm = await jetstreamManager(nats.nc);
-await reconcileTelemetryStream(jsm, config, log);
-const clickhouse = createClickHouseClient(config.clickhouse);
+const deps = await createProcessorDeps(config, log);
 
 const http = createHttpServer(log);
 await http.register(errorHandler, { retryAfterSeconds: 5 });
@@ -28,30 +23,24 @@ await http.register(health, {
       path: "/health/nats",
       required: true,
       run: async () => {
-        if (!nats.connected()) throw new Error("not connected");
-        await jsm.consumers.info(config.nats.stream, config.nats.consumer);
+        if (!deps.nats.connected()) throw new Error("not connected");
+        await deps.jsm.consumers.info(config.nats.stream, config.nats.consumer);
       },
     },
     clickhouse: {
       path: "/health/clickhouse",
       required: true,
       run: async () => {
-        const r = await clickhouse.ping();
+        const r = await deps.clickhouse.ping();
         if (!r.success) throw r.error;
       },
     },
+    postgres: { path: "/health/db", required: true, run: () => deps.pg.query("SELECT 1") },
   },
 });
 const address = await http.listen({ host: config.processor.host, port: config.processor.port });
 
-const topology = await startTopology({
-  config,
-  log,
-  metrics,
-  js: jetstream(nats.nc),
-  clickhouse,
-  schemas: new SchemaRegistry(),
-});
+const topology = await startTopology({ ...deps, config, log, metrics, schemas: new SchemaRegistry() });
 log.info({ address, workers: config.processor.workers }, "processor running");
 
 let stopping = false;
@@ -66,8 +55,7 @@ async function shutdown(signal: string) {
   force.unref();
   await topology.stop();
   await gracefulClose(http);
-  await nats.nc.drain();
-  await clickhouse.close();
+  await deps.close();
   log.info("processor stopped");
   process.exit(0);
 }

@@ -8,11 +8,23 @@ export interface StackSecrets {
   postgres: string;
   /** Password of the ClickHouse `smstats` (and loopback-only `default`) user. */
   clickhouse: string;
+  /** Password of the read-only ClickHouse `analyst` user. */
+  clickhouseAnalyst: string;
+  /** Password of the read-only ClickHouse `grafana` user. */
+  clickhouseGrafana: string;
   /** Redis `requirepass`. */
   redis: string;
 }
 
-const names = ["postgres", "clickhouse", "redis"] as const;
+// Each secret and the file (<name>.txt) it is kept in.
+const files: Record<keyof StackSecrets, string> = {
+  postgres: "postgres",
+  clickhouse: "clickhouse",
+  clickhouseAnalyst: "clickhouse_analyst",
+  clickhouseGrafana: "clickhouse_grafana",
+  redis: "redis",
+};
+const names = Object.keys(files) as (keyof StackSecrets)[];
 
 function readSecret(dir: string, name: string): string | undefined {
   try {
@@ -31,10 +43,10 @@ export function ensureSecrets(dir: string): StackSecrets {
   chmodSync(dir, 0o700);
   const secrets = {} as StackSecrets;
   for (const name of names) {
-    let value = readSecret(dir, name);
+    let value = readSecret(dir, files[name]);
     if (value === undefined) {
       value = randomBytes(24).toString("hex");
-      writeFileSync(join(dir, `${name}.txt`), `${value}\n`, { mode: 0o600 });
+      writeFileSync(join(dir, `${files[name]}.txt`), `${value}\n`, { mode: 0o600 });
     }
     secrets[name] = value;
   }
@@ -43,9 +55,7 @@ export function ensureSecrets(dir: string): StackSecrets {
 
 /** Reads the passwords without creating any; missing ones are empty (status and down never need to invent them). */
 export function readSecrets(dir: string): StackSecrets {
-  return {
-    postgres: readSecret(dir, "postgres") ?? "",
-    clickhouse: readSecret(dir, "clickhouse") ?? "",
-    redis: readSecret(dir, "redis") ?? "",
-  };
+  const secrets = {} as StackSecrets;
+  for (const name of names) secrets[name] = readSecret(dir, files[name]) ?? "";
+  return secrets;
 }

@@ -1,6 +1,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { readStackFile, type StackFile } from "../lib/stack-file.ts";
 import type { StackContext } from "./context.ts";
+import { CLICKHOUSE_ANALYST_USER, CLICKHOUSE_GRAFANA_USER } from "./services/clickhouse.ts";
 import { CLICKHOUSE_USER, postgresUrl } from "./services/index.ts";
 
 /** The connection details of a running stack, in the shape lib/stack-file.ts defines. */
@@ -16,6 +17,8 @@ export function buildStackFile(ctx: StackContext, writtenAt: Date): StackFile {
       nativePort: ctx.ports.clickhouseNative,
       username: CLICKHOUSE_USER,
       password: ctx.secrets.clickhouse,
+      analyst: { username: CLICKHOUSE_ANALYST_USER, password: ctx.secrets.clickhouseAnalyst },
+      grafana: { username: CLICKHOUSE_GRAFANA_USER, password: ctx.secrets.clickhouseGrafana },
     },
     postgres: { url: postgresUrl(ctx) },
     redis: { url: `redis://:${ctx.secrets.redis}@127.0.0.1:${ctx.ports.redis}/0` },

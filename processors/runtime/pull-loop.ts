@@ -11,8 +11,8 @@ export interface PullLoopOptions<Row> {
   batchMessages: number;
   /** Longest a fetch waits to fill up, ms. */
   batchWaitMs: number;
-  /** The steps from message to rows: pure, given the message's data and headers. */
-  process: (msg: JsMsg) => StepResult<Row[]>;
+  /** The steps from message to rows, given the message's data and headers (async for cached lookups). */
+  process: (msg: JsMsg) => StepResult<Row[]> | Promise<StepResult<Row[]>>;
   /** The sink: inserts the rows of a whole fetch at once. */
   insert: (rows: Row[]) => Promise<void>;
   source: ComponentMetrics;
@@ -80,7 +80,14 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       const toAck: JsMsg[] = [];
       const poison: { m: JsMsg; reason: string; detail: string }[] = [];
       for (const m of msgs) {
-        const r = opts.process(m);
+        let r: StepResult<Row[]>;
+        try {
+          r = await opts.process(m);
+        } catch (err) {
+          // A lookup failed (e.g. PostgreSQL away): try the message again later, never drop it.
+          opts.log.warn({ err, seq: m.seq }, "processing failed; message will be redelivered");
+          r = { kind: "retry", reason: "step_failed", delayMs: RETRY_BASE_MS * 2 };
+        }
         switch (r.kind) {
           case "ok":
             rows.push(...r.value);

@@ -1,20 +1,16 @@
 import { copyFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  connectNats,
-  createClickHouseClient,
-  type NatsHandle,
-  serverExecutor,
-} from "../../lib/clients/index.ts";
+import { serverExecutor } from "../../lib/clients/index.ts";
 import { type Config, loadConfig } from "../../lib/config/index.ts";
-import { batchSubject, deadLetterStreamName, reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
+import { batchSubject, deadLetterStreamName } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
+import { createProcessorDeps, type ProcessorDeps } from "../../processors/deps.ts";
 import { listDeadLetters, replayDeadLetters } from "../../processors/dlq/index.ts";
 import { startTopology } from "../../processors/topology.ts";
 import {
@@ -36,8 +32,7 @@ const config: Readonly<Config> = loadConfig({
 });
 const log = createLogger("dlq-test", "silent");
 const ch = serverExecutor(config.clickhouse);
-const clickhouse = createClickHouseClient(config.clickhouse);
-let nats: NatsHandle;
+let deps: ProcessorDeps | undefined;
 let jsm: JetStreamManager;
 let js: JetStreamClient;
 
@@ -49,7 +44,7 @@ function oldRegistry(): SchemaRegistry {
 }
 
 const run = (schemas: SchemaRegistry) =>
-  startTopology({ config, log, metrics: new Registry(), js, clickhouse, schemas });
+  startTopology({ ...(deps as ProcessorDeps), config, log, metrics: new Registry(), schemas });
 
 async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -62,25 +57,27 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000
 }
 
 beforeAll(async () => {
-  nats = await connectNats(config.nats.servers, "dlq-test", log);
-  jsm = await jetstreamManager(nats.nc);
-  js = jetstream(nats.nc);
-  await reconcileTelemetryStream(jsm, config, log);
+  deps = await createProcessorDeps(config, log);
+  ({ jsm, js } = deps);
   await jsm.streams.purge(config.nats.stream);
   await jsm.streams.purge(deadLetterStreamName(config.nats));
 });
 afterAll(async () => {
   await jsm?.streams.delete(config.nats.stream).catch(() => undefined);
   await jsm?.streams.delete(deadLetterStreamName(config.nats)).catch(() => undefined);
-  await nats?.nc.close();
-  await clickhouse.close();
+  await deps?.close();
   await ch.close();
 });
 
 describe("dead letters", () => {
   it("sets a message the processor cannot read aside with its reason, and after replay its rows appear once", async () => {
     const latest = new SchemaRegistry().latest(METRICS_BATCH_SCHEMA);
-    const instanceId = uniqueId("dlq");
+    // The processor only stores batches of instances it knows (PostgreSQL), as ingest lets only those in.
+    const { rows } = await (deps as ProcessorDeps).pg.query<{ id: string }>(
+      "INSERT INTO instances (hwid, platform, version) VALUES ($1, 'linux', '1.4.2') RETURNING id",
+      [uniqueId("dlq-hwid").slice(0, 64)],
+    );
+    const instanceId = rows[0]?.id as string;
     const batch = freshBatch("quality", instanceId, uniqueId("dlq-batch"));
     const h = headers();
     h.set(SCHEMA_FINGERPRINT_HEADER, latest.fingerprint);

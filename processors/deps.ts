@@ -1,0 +1,53 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type pg from "pg";
+import { connectNats, createClickHouseClient, createPgPool, type NatsHandle } from "../lib/clients/index.ts";
+import type { Config } from "../lib/config/index.ts";
+import { reconcileTelemetryStream } from "../lib/jetstream/index.ts";
+import type { Logger } from "../lib/log/index.ts";
+import { loadAnonymizeSecret } from "./steps/anonymize/index.ts";
+import {
+  type CountryLookup,
+  createCountryLookup,
+  createInstanceLookup,
+  type InstanceLookup,
+} from "./steps/enrich/index.ts";
+
+/** Everything a processor talks to, created once per process. */
+export interface ProcessorDeps {
+  nats: NatsHandle;
+  jsm: JetStreamManager;
+  js: JetStreamClient;
+  clickhouse: ClickHouseClient;
+  pg: pg.Pool;
+  instances: InstanceLookup;
+  countries: CountryLookup;
+  anonymizeSecret: Buffer;
+  close(): Promise<void>;
+}
+
+/** Connects to NATS, ClickHouse and PostgreSQL, reconciles the streams, loads the lookups and the secret. */
+export async function createProcessorDeps(config: Readonly<Config>, log: Logger): Promise<ProcessorDeps> {
+  const nats = await connectNats(config.nats.servers, "smstats-processor", log);
+  const jsm = await jetstreamManager(nats.nc);
+  await reconcileTelemetryStream(jsm, config, log);
+  const clickhouse = createClickHouseClient(config.clickhouse);
+  const pool = createPgPool(config.postgres.url, "smstats-processor", 5);
+  return {
+    nats,
+    jsm,
+    js: jetstream(nats.nc),
+    clickhouse,
+    pg: pool,
+    instances: createInstanceLookup(pool, {
+      ttlMs: config.processor.instanceCacheMs,
+      maxEntries: config.processor.instanceCacheSize,
+    }),
+    countries: createCountryLookup(),
+    anonymizeSecret: await loadAnonymizeSecret(config.dataDir),
+    async close() {
+      await nats.nc.drain();
+      await Promise.allSettled([clickhouse.close(), pool.end()]);
+    },
+  };
+}

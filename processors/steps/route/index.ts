@@ -1,0 +1,121 @@
+import type { AnonymizedBatch } from "../anonymize/index.ts";
+import type { EnrichedBatch } from "../enrich/index.ts";
+import { clickhouseDateTime } from "../flatten/index.ts";
+
+/** The raw tables a batch is routed to, one per telemetry family. */
+export const RAW_TABLES = [
+  "metrics_quality",
+  "events_playback",
+  "events_session",
+  "snapshots_library",
+  "environment",
+] as const;
+
+/** One of the raw tables. */
+export type RawTable = (typeof RAW_TABLES)[number];
+
+/** Rows per table, in ClickHouse's JSONEachRow spelling (Nested columns as dotted arrays). */
+export type TableRows = Record<RawTable, Record<string, unknown>[]>;
+
+/** An empty set of rows for every table. */
+export function emptyRows(): TableRows {
+  return Object.fromEntries(RAW_TABLES.map((t) => [t, []])) as unknown as TableRows;
+}
+
+const nested = (counts: Record<string, number>, key: string, value: string) => {
+  const keys = Object.keys(counts).sort();
+  return { [key]: keys, [value]: keys.map((k) => counts[k] as number) };
+};
+
+/**
+ * Turns an enriched, anonymized batch into rows of every raw table: the common columns first (see
+ * clickhouse/migrations/0002_raw_tables.sql), then each family's own. Absent values become '' or 0, as
+ * the tables have no Nullable columns. `receivedAtMs` is the ingest time from the message header.
+ */
+export function route(
+  batch: AnonymizedBatch<EnrichedBatch>,
+  receivedAtMs: number,
+  into: TableRows = emptyRows(),
+): TableRows {
+  const receivedAt = clickhouseDateTime(receivedAtMs || batch.received_at_ms || batch.timestamp_ms);
+  const common = (timeMs: number | null, rowIndex: number) => ({
+    time: clickhouseDateTime(timeMs ?? batch.timestamp_ms),
+    instance_id: batch.instance_id,
+    tier: batch.tier,
+    app_version: batch.appVersion,
+    platform: batch.platform,
+    country: batch.country,
+    batch_id: batch.batch_id,
+    row_index: rowIndex,
+    received_at: receivedAt,
+  });
+  batch.metrics.forEach((m, i) => {
+    const keys = Object.keys(m.tags).sort();
+    into.metrics_quality.push({
+      ...common(m.time_ms, i),
+      metric_name: m.name,
+      value: m.value,
+      "tags.key": keys,
+      "tags.value": keys.map((k) => m.tags[k] as string),
+    });
+  });
+  batch.playback.forEach((e, i) => {
+    into.events_playback.push({
+      ...common(e.time_ms, i),
+      event_type: e.event_type,
+      session_id: e.session_id ?? "",
+      song_hash: e.song_hash,
+      song_title: e.song_title,
+      song_artist: e.song_artist,
+      song_source: e.song_source,
+      song_file_type: e.file_type,
+      song_duration_sec: e.song_duration_sec ?? 0,
+      skip_reason: e.skip_reason ?? "",
+      wait_time_sec: e.wait_time_sec ?? 0,
+      has_wait: e.wait_time_sec === null ? 0 : 1,
+      songs_played_session: e.songs_played_session ?? 0,
+      songs_played_total: e.songs_played_total ?? 0,
+      user_hash: e.user_hash,
+    });
+  });
+  batch.session.forEach((e, i) => {
+    into.events_session.push({
+      ...common(e.time_ms, i),
+      session_id: e.session_id,
+      event_type: e.event_type,
+      start_time: clickhouseDateTime(e.start_ms ?? e.time_ms),
+      duration_sec: e.duration_sec ?? 0,
+      users_joined_total: e.users_joined_total ?? 0,
+      users_peak_concurrent: e.users_peak_concurrent ?? 0,
+      ...nested(e.users_by_role, "users_by_role.role", "users_by_role.users"),
+      room_count: e.room_count ?? 0,
+      user_hash: e.user_hash,
+      user_role: e.user_role ?? "",
+    });
+  });
+  batch.library.forEach((l, i) => {
+    into.snapshots_library.push({
+      ...common(l.time_ms, i),
+      total_songs: l.total_songs,
+      total_size_gb: l.total_size_gb,
+      growth_rate: l.growth_rate,
+      avg_song_duration_sec: l.avg_song_duration_sec,
+      ...nested(l.songs_by_source, "songs_by_source.source", "songs_by_source.songs"),
+      ...nested(l.file_types, "file_types.file_type", "file_types.songs"),
+    });
+  });
+  if (batch.environment) {
+    const e = batch.environment;
+    into.environment.push({
+      ...common(e.time_ms, 0),
+      version: e.version,
+      os_platform: e.os_platform,
+      os_version: e.os_version,
+      go_version: e.go_version,
+      mpv_version: e.mpv_version,
+      cpu_cores: e.cpu_cores,
+      ram_total_gb: e.ram_total_gb,
+    });
+  }
+  return into;
+}

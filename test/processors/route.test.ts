@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { anonymize } from "../../processors/steps/anonymize/index.ts";
+import { enrich } from "../../processors/steps/enrich/index.ts";
+import { RAW_TABLES, route } from "../../processors/steps/route/index.ts";
+import { exampleBatches } from "../../schemas/index.ts";
+
+const secret = Buffer.alloc(32, 9);
+const instance = { tier: "party_host", platform: "linux", version: "1.4.2" };
+
+function rowsOf(family: keyof typeof exampleBatches, optIn?: boolean) {
+  const batch = structuredClone(exampleBatches[family]);
+  if (optIn !== undefined)
+    batch.privacy = { anonymize_songs: !optIn, anonymize_users: true, exclude_local: true };
+  const enriched = enrich(batch, { instance, country: "NL" });
+  if (enriched.kind !== "ok") throw new Error("enrich failed");
+  return { batch, rows: route(anonymize(enriched.value, { secret }), Date.parse("2026-01-06T21:00:03Z")) };
+}
+
+describe("route", () => {
+  it("makes one row per item in the family's table, with the common columns first", () => {
+    const { batch, rows } = rowsOf("everything");
+    expect(rows.metrics_quality).toHaveLength(batch.metrics.length);
+    expect(rows.events_playback).toHaveLength(batch.playback.length);
+    expect(rows.events_session).toHaveLength(batch.session.length);
+    expect(rows.snapshots_library).toHaveLength(batch.library.length);
+    expect(rows.environment).toHaveLength(batch.environment ? 1 : 0);
+    for (const table of RAW_TABLES) {
+      rows[table].forEach((row, i) => {
+        expect(Object.keys(row).slice(0, 9)).toEqual([
+          "time",
+          "instance_id",
+          "tier",
+          "app_version",
+          "platform",
+          "country",
+          "batch_id",
+          "row_index",
+          "received_at",
+        ]);
+        expect(row).toMatchObject({
+          tier: "party_host",
+          country: "NL",
+          batch_id: batch.batch_id,
+          row_index: i,
+        });
+      });
+    }
+  });
+
+  it("writes absent values as '' or 0 and flags a measured wait", () => {
+    const { rows } = rowsOf("playback");
+    const skipped = rows.events_playback.find((r) => r.event_type === "skipped");
+    expect(skipped?.skip_reason).not.toBe("");
+    const played = rows.events_playback.find((r) => r.event_type === "played");
+    expect(played?.has_wait).toBe(played?.wait_time_sec === 0 ? 0 : 1);
+  });
+
+  it.each([false, true])("carries no file path or user id, and titles only with the opt-in (%s)", (optIn) => {
+    const { batch, rows } = rowsOf("everything", optIn);
+    const text = JSON.stringify(rows);
+    for (const e of batch.playback) {
+      if (e.song.file_path) expect(text).not.toContain(e.song.file_path);
+      if (e.user_id) expect(text).not.toContain(e.user_id);
+      if (e.song.title && e.song.source !== "local") expect(text.includes(e.song.title)).toBe(optIn);
+    }
+  });
+});
