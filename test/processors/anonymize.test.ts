@@ -387,3 +387,16 @@ describe("anonymize: the secret and the rest of the batch", () => {
     });
   });
 });
+
+describe("anonymize: addresses in tags", () => {
+  it.each([
+    ["an IPv4 value", { peer: "198.51.100.23" }, {}],
+    ["an IPv4 with a port inside text", { note: "from 198.51.100.23:8080 at start" }, {}],
+    ["an IPv6 value", { peer: "2001:db8::17" }, {}],
+    ["a key named ip", { ip: "unknown" }, {}],
+    ["a time of day, which is no address", { at: "12:30:45" }, { at: "12:30:45" }],
+    ["a version, which is no address", { version: "1.4.2" }, { version: "1.4.2" }],
+  ])("drops %s", (_name, tags, expected) => {
+    expect(withoutPathTags(tags)).toEqual(expected);
+  });
+});
