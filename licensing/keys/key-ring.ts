@@ -9,8 +9,14 @@ import {
   type JSONWebKeySet,
   type JWK,
 } from "jose";
+import {
+  ensureKeysDir,
+  isAlreadyExists,
+  isMissing,
+  publishKeyFile,
+  writeNewKeyFile,
+} from "../../lib/keys/index.ts";
 import { LicensingError } from "../errors.ts";
-import { ensureKeysDir, isAlreadyExists, isMissing, publishKeyFile, writeNewKeyFile } from "./key-files.ts";
 
 /** The JWS algorithm of every token and lease this service signs (Ed25519). */
 export const SIGNING_ALG = "EdDSA";

@@ -1,8 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { loadOrCreateKey } from "../../lib/keys/index.ts";
 import { LicensingError } from "../errors.ts";
-import { ensureKeysDir, isAlreadyExists, isMissing, publishKeyFile } from "./key-files.ts";
 
 /** File name of the secret-box key inside <dataDir>/keys. */
 export const SECRET_BOX_FILE = "secret-box.key";
@@ -63,32 +61,10 @@ export function createSecretBox(key: Uint8Array): SecretBox {
   };
 }
 
-async function readKey(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-}
-
 /**
  * The secret box keyed by <dataDir>/keys/secret-box.key, generating 32 random bytes at first use. Losing
  * this file makes every stored signing secret unreadable (instances then register again).
  */
 export async function loadSecretBox(dataDir: string): Promise<SecretBox> {
-  const dir = await ensureKeysDir(dataDir);
-  const path = join(dir, SECRET_BOX_FILE);
-  let key = await readKey(path);
-  if (!key) {
-    try {
-      await publishKeyFile(path, randomBytes(KEY_BYTES), false);
-    } catch (err) {
-      // A process starting beside us wrote it first; theirs is as good as ours.
-      if (!isAlreadyExists(err)) throw err;
-    }
-    key = await readKey(path);
-    if (!key) throw new LicensingError("SECRET_BOX_INVALID", `${path} vanished after it was written`);
-  }
-  return createSecretBox(key);
+  return createSecretBox(await loadOrCreateKey(dataDir, SECRET_BOX_FILE, KEY_BYTES));
 }

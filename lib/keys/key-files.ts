@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, link, mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Mode of the keys folder: only the service's user may list or enter it. */
@@ -57,4 +57,39 @@ export function isAlreadyExists(err: unknown): boolean {
 /** Whether an error is "no such file". */
 export function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+/** A key file is unreadable or of the wrong size. */
+export class KeyFileError extends Error {
+  override readonly name = "KeyFileError";
+  readonly code = "KEY_FILE_INVALID";
+}
+
+/**
+ * The `bytes`-long secret in <dataDir>/keys/<fileName>, generated (random) at first use. Processes
+ * starting together agree on one key: the first to publish the file wins and the others read it.
+ */
+export async function loadOrCreateKey(dataDir: string, fileName: string, bytes: number): Promise<Buffer> {
+  const dir = await ensureKeysDir(dataDir);
+  const path = join(dir, fileName);
+  const read = async () => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw new KeyFileError(`cannot read ${path}`, { cause: err });
+    }
+  };
+  let key = await read();
+  if (!key) {
+    try {
+      await publishKeyFile(path, randomBytes(bytes), false);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+    key = await read();
+  }
+  if (key?.length !== bytes)
+    throw new KeyFileError(`${path} must hold ${bytes} bytes, not ${key?.length ?? 0}`);
+  return key;
 }
