@@ -66,6 +66,20 @@ describe("every family through the pipeline", () => {
     expect(tiers).toEqual([{ tier: "starter" }]);
 
     const v = sqlString(version);
+    // An insert makes the raw rows visible before its materialized views have written theirs, so the
+    // rollups are read once they have caught up (or the deadline passes and the assertions say why).
+    const rollupRows = async () =>
+      num(
+        (
+          await one<{ n: string }>(
+            `SELECT (SELECT countMerge(samples) FROM quality_1d WHERE app_version = ${v}) +
+                    (SELECT uniqMerge(instances) FROM active_instances_1d WHERE app_version = ${v}) AS n`,
+          )
+        ).n,
+      );
+    while (Date.now() < deadline + 10_000 && (await rollupRows()) < sent.metrics.length + 1) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
     for (const rollup of ["quality_1m", "quality_1h", "quality_1d"]) {
       const q = await one<{ n: string; s: number }>(
         `SELECT countMerge(samples) AS n, sumMerge(value_sum) AS s FROM ${rollup} WHERE app_version = ${v}`,
