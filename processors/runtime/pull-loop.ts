@@ -63,6 +63,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   const done = (async () => {
     while (!stopping) {
       let msgs: JsMsg[] = [];
+      const fetchStarted = performance.now();
       try {
         const iter = await opts.consumer.fetch({
           max_messages: opts.batchMessages,
@@ -74,7 +75,12 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         opts.log.warn({ err }, "fetch from JetStream failed; retrying");
         await sleep(500);
       }
-      if (msgs.length === 0) continue;
+      if (msgs.length === 0) {
+        // A fetch that ends at once with nothing (consumer deleted, server shutting down) must not turn
+        // this loop into a busy one; a normal empty fetch already waited batchWaitMs.
+        if (performance.now() - fetchStarted < opts.batchWaitMs / 2) await sleep(200);
+        continue;
+      }
       opts.source.received(msgs.length);
       const rows: Row[] = [];
       const toAck: JsMsg[] = [];

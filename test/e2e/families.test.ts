@@ -66,64 +66,66 @@ describe("every family through the pipeline", () => {
     expect(tiers).toEqual([{ tier: "starter" }]);
 
     const v = sqlString(version);
-    // An insert makes the raw rows visible before its materialized views have written theirs, so the
-    // rollups are read once they have caught up (or the deadline passes and the assertions say why).
-    const rollupRows = async () =>
-      num(
-        (
-          await one<{ n: string }>(
-            `SELECT (SELECT countMerge(samples) FROM quality_1d WHERE app_version = ${v}) +
-                    (SELECT uniqMerge(instances) FROM active_instances_1d WHERE app_version = ${v}) AS n`,
-          )
-        ).n,
-      );
-    while (Date.now() < deadline + 10_000 && (await rollupRows()) < sent.metrics.length + 1) {
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    // An insert makes the raw rows visible before its materialized views have written theirs, so each
+    // rollup is polled until it holds the expected values (or the timeout fails it with a diff).
+    const poll = { timeout: 15_000, interval: 250 };
+    const round = (x: number) => Math.round(x * 1e6) / 1e6;
     for (const rollup of ["quality_1m", "quality_1h", "quality_1d"]) {
-      const q = await one<{ n: string; s: number }>(
-        `SELECT countMerge(samples) AS n, sumMerge(value_sum) AS s FROM ${rollup} WHERE app_version = ${v}`,
-      );
-      expect(num(q.n), rollup).toBe(sent.metrics.length);
-      expect(q.s, rollup).toBeCloseTo(
-        sent.metrics.reduce((a, m) => a + m.value, 0),
-        6,
-      );
+      await expect
+        .poll(async () => {
+          const q = await one<{ n: string; s: number }>(
+            `SELECT countMerge(samples) AS n, sumMerge(value_sum) AS s FROM ${rollup} WHERE app_version = ${v}`,
+          );
+          return [num(q.n), round(q.s)];
+        }, poll)
+        .toEqual([sent.metrics.length, round(sent.metrics.reduce((a, m) => a + m.value, 0))]);
     }
     const by = (type: string, reason?: string) =>
       sent.playback.filter((e) => e.event_type === type && (!reason || e.skip_reason === reason)).length;
     for (const rollup of ["playback_1h", "playback_1d"]) {
-      const p = await one<Record<string, string>>(
-        `SELECT sumMerge(plays) AS plays, sumMerge(skips) AS skips, sumMerge(skips_user) AS user,
-                sumMerge(skips_admin) AS admin, sumMerge(skips_error) AS error, sumMerge(queued) AS queued,
-                sumMerge(removed) AS removed FROM ${rollup} WHERE app_version = ${v}`,
-      );
-      expect(Object.fromEntries(Object.entries(p).map(([k, x]) => [k, num(x)])), rollup).toEqual({
-        plays: by("played"),
-        skips: by("skipped"),
-        user: by("skipped", "user"),
-        admin: by("skipped", "admin"),
-        error: by("skipped", "error"),
-        queued: by("queued"),
-        removed: by("removed"),
-      });
+      await expect
+        .poll(async () => {
+          const p = await one<Record<string, string>>(
+            `SELECT sumMerge(plays) AS plays, sumMerge(skips) AS skips, sumMerge(skips_user) AS user,
+                    sumMerge(skips_admin) AS admin, sumMerge(skips_error) AS error, sumMerge(queued) AS queued,
+                    sumMerge(removed) AS removed FROM ${rollup} WHERE app_version = ${v}`,
+          );
+          return Object.fromEntries(Object.entries(p).map(([k, x]) => [k, num(x)]));
+        }, poll)
+        .toEqual({
+          plays: by("played"),
+          skips: by("skipped"),
+          user: by("skipped", "user"),
+          admin: by("skipped", "admin"),
+          error: by("skipped", "error"),
+          queued: by("queued"),
+          removed: by("removed"),
+        });
     }
-    const daily = await ch.rows<{ songs_played: string; songs_skipped: string }>(
-      `SELECT songs_played, songs_skipped FROM daily_playback_stats WHERE instance_id = ${id}`,
-    );
-    expect(daily.map((d) => [num(d.songs_played), num(d.songs_skipped)])).toEqual([
-      [by("played"), by("skipped")],
-    ]);
-
+    await expect
+      .poll(async () => {
+        const daily = await ch.rows<{ songs_played: string; songs_skipped: string }>(
+          `SELECT songs_played, songs_skipped FROM daily_playback_stats WHERE instance_id = ${id}`,
+        );
+        return daily.map((d) => [num(d.songs_played), num(d.songs_skipped)]);
+      }, poll)
+      .toEqual([[by("played"), by("skipped")]]);
     const sessionsBy = (type: string) => sent.session.filter((e) => e.event_type === type).length;
-    const s = await one<{ started: string; ended: string }>(
-      `SELECT sumMerge(started) AS started, sumMerge(ended) AS ended FROM sessions_1d WHERE app_version = ${v}`,
-    );
-    expect([num(s.started), num(s.ended)]).toEqual([sessionsBy("started"), sessionsBy("ended")]);
-
-    const active = await one<{ n: string }>(
-      `SELECT uniqMerge(instances) AS n FROM active_instances_1d WHERE app_version = ${v}`,
-    );
-    expect(num(active.n)).toBe(1);
+    await expect
+      .poll(async () => {
+        const x = await one<{ started: string; ended: string }>(
+          `SELECT sumMerge(started) AS started, sumMerge(ended) AS ended FROM sessions_1d WHERE app_version = ${v}`,
+        );
+        return [num(x.started), num(x.ended)];
+      }, poll)
+      .toEqual([sessionsBy("started"), sessionsBy("ended")]);
+    await expect
+      .poll(async () => {
+        const x = await one<{ n: string }>(
+          `SELECT uniqMerge(instances) AS n FROM active_instances_1d WHERE app_version = ${v}`,
+        );
+        return num(x.n);
+      }, poll)
+      .toBe(1);
   });
 });
