@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Counter } from "prom-client";
 import { HttpErrors } from "../../lib/http/index.ts";
-import { isFreshTimestamp, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../licensing/index.ts";
+import { bearerToken, isFreshTimestamp, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../licensing/index.ts";
 import type { IdentityCache, InstanceIdentity } from "./identity-cache.ts";
 import type { RequestGuard } from "./request-guard.ts";
 
@@ -55,9 +55,8 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
 
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.auth !== "instance") return;
-    const header = request.headers.authorization ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-    if (!token) refuse("TOKEN_MISSING", new HttpErrors.TOKEN_MISSING());
+    const token = bearerToken(request.headers.authorization);
+    if (!token) return refuse("TOKEN_MISSING", new HttpErrors.TOKEN_MISSING());
     let claims: { instanceId: string; tier: string };
     try {
       claims = await opts.verifyToken(token);

@@ -2,7 +2,8 @@ import { headers } from "@nats-io/transport-node";
 import { describe, expect, it } from "vitest";
 import { fromJson } from "../../ingest/routes/v1/stats/from-json.ts";
 import { decode } from "../../processors/steps/decode/index.ts";
-import { flatten } from "../../processors/steps/flatten/index.ts";
+import { enrich } from "../../processors/steps/enrich/index.ts";
+import { route } from "../../processors/steps/route/index.ts";
 import { METRICS_BATCH_SCHEMA, SCHEMA_FINGERPRINT_HEADER, SchemaRegistry } from "../../schemas/index.ts";
 
 const registry = new SchemaRegistry();
@@ -89,7 +90,7 @@ describe("decode", () => {
   });
 });
 
-describe("flatten", () => {
+describe("route (quality metrics)", () => {
   it("makes one metrics_quality row per metric with sorted tag arrays and per-metric times", () => {
     const batch = fromJson(
       {
@@ -101,9 +102,17 @@ describe("flatten", () => {
       },
       0,
     ).batch;
-    const rows = flatten(batch, Date.parse("2026-01-06T12:00:03Z"));
+    const enriched = enrich(batch, {
+      instance: { tier: "starter", platform: "linux", version: "1.2.0" },
+      country: "",
+    });
+    if (enriched.kind !== "ok") throw new Error("enrich failed");
+    const rows = route(
+      { ...enriched.value, playback: [], session: [] },
+      Date.parse("2026-01-06T12:00:03Z"),
+    ).metrics_quality;
     expect(rows).toEqual([
-      {
+      expect.objectContaining({
         time: "2026-01-06 12:00:00",
         instance_id: "abc123",
         metric_name: "x",
@@ -112,7 +121,7 @@ describe("flatten", () => {
         "tags.value": ["1", "2"],
         batch_id: expect.any(String),
         received_at: "2026-01-06 12:00:03",
-      },
+      }),
       expect.objectContaining({ metric_name: "y", time: "2026-01-06 11:00:00" }),
     ]);
   });

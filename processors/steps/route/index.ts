@@ -1,6 +1,10 @@
 import type { AnonymizedBatch } from "../anonymize/index.ts";
 import type { EnrichedBatch } from "../enrich/index.ts";
-import { clickhouseDateTime } from "../flatten/index.ts";
+
+/** Formats epoch milliseconds as ClickHouse's DateTime text in UTC ('YYYY-MM-DD hh:mm:ss'). */
+export function clickhouseDateTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+}
 
 /** The raw tables a batch is routed to, one per telemetry family. */
 export const RAW_TABLES = [

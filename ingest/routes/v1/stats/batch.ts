@@ -8,6 +8,7 @@ import { componentMetrics } from "../../../../lib/metrics/index.ts";
 import {
   METRICS_BATCH_SCHEMA,
   type MetricsBatch,
+  SCHEMA_FINGERPRINT_HEADER,
   SchemaError,
   type SchemaRegistry,
 } from "../../../../schemas/index.ts";
@@ -33,8 +34,8 @@ export interface BatchRouteOptions {
   time: Omit<TimeRules, "receivedAt">;
 }
 
-/** HTTP header naming the writer schema of an Avro body (sha256 of its canonical form, hex). */
-export const FINGERPRINT_HEADER = "sm-schema-fingerprint";
+/** HTTP header naming the writer schema of an Avro body: the same name the NATS message carries it under. */
+export const FINGERPRINT_HEADER = SCHEMA_FINGERPRINT_HEADER.toLowerCase();
 const BATCH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function routeMetrics(registry: Registry) {
