@@ -21,13 +21,14 @@ import {
 } from "../../schemas/index.ts";
 import { uniqueId } from "../support/app.ts";
 import { freshBatch } from "../support/batches.ts";
+import { nsName } from "../support/env.ts";
 
 // Streams of this suite's own, so no other suite's messages reach the processors started here.
 const config: Readonly<Config> = loadConfig({
   ...process.env,
-  SMSTATS_NATS_STREAM: "TELEMETRY_DLQ_TEST",
-  SMSTATS_NATS_SUBJECT_PREFIX: "dlqtest.telemetry",
-  SMSTATS_NATS_CONSUMER: "processor_dlq_test",
+  SMSTATS_NATS_STREAM: nsName("TELEMETRY_DLQ_TEST"),
+  SMSTATS_NATS_SUBJECT_PREFIX: nsName("dlqtest.telemetry"),
+  SMSTATS_NATS_CONSUMER: nsName("processor_dlq_test"),
   SMSTATS_PROCESSOR_WORKERS: "1",
 });
 const log = createLogger("dlq-test", "silent");

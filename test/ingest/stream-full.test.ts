@@ -4,6 +4,7 @@ import type { IngestDeps } from "../../ingest/deps.ts";
 import type { Config } from "../../lib/config/index.ts";
 import { testIngest, uniqueId } from "../support/app.ts";
 import { freshBatch, toJsonBody } from "../support/batches.ts";
+import { nsName } from "../support/env.ts";
 import { postBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
 
 // A stream of its own, a few kilobytes large and with no consumer pulling, so that it fills up.
@@ -14,9 +15,9 @@ let instance: TestInstance;
 
 beforeAll(async () => {
   ({ app, deps, config } = await testIngest({
-    SMSTATS_NATS_STREAM: "TELEMETRY_FULL_TEST",
-    SMSTATS_NATS_SUBJECT_PREFIX: "fulltest.telemetry",
-    SMSTATS_NATS_CONSUMER: "processor_full_test",
+    SMSTATS_NATS_STREAM: nsName("TELEMETRY_FULL_TEST"),
+    SMSTATS_NATS_SUBJECT_PREFIX: nsName("fulltest.telemetry"),
+    SMSTATS_NATS_CONSUMER: nsName("processor_full_test"),
     SMSTATS_NATS_STREAM_MAX_BYTES: String(48 * 1024),
     SMSTATS_INGEST_BODY_LIMIT: String(16 * 1024),
     SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=100000",
