@@ -1,64 +1,28 @@
-import { parseArgs } from "node:util";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connectNats } from "../lib/clients/index.ts";
-import { loadConfig } from "../lib/config/index.ts";
-import { reconcileTelemetryStream } from "../lib/jetstream/index.ts";
-import { createLogger } from "../lib/log/index.ts";
-import { listDeadLetters, replayDeadLetters } from "../processors/dlq/index.ts";
+import { UsageError } from "./usage.ts";
 
-// smstats: the operator's command line. Subcommands grow with the project (retention, licenses, …).
-const USAGE = `usage:
-  smstats dlq list [--limit N] [--json]
-  smstats dlq replay (--seq N [--seq N …] | --all) [--max-replays 3] [--force]`;
+// smstats: the operator's command line. Each area is a module in ./commands exporting `usage` and
+// `run(argv)`; add an area by adding a module and a line below.
+const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): Promise<void> }>> = {
+  dlq: () => import("./commands/dlq.ts"),
+};
 
-const argv = process.argv.slice(2);
-const [area, command] = argv;
-const { values } = parseArgs({
-  args: argv.slice(2),
-  options: {
-    limit: { type: "string", default: "100" },
-    json: { type: "boolean", default: false },
-    seq: { type: "string", multiple: true },
-    all: { type: "boolean", default: false },
-    "max-replays": { type: "string", default: "3" },
-    force: { type: "boolean", default: false },
-  },
-  strict: true,
-});
+async function usage(): Promise<string> {
+  const parts = await Promise.all(Object.values(AREAS).map(async (load) => (await load()).usage));
+  return `usage:\n${parts.join("\n")}`;
+}
 
-if (area !== "dlq" || (command !== "list" && command !== "replay")) {
-  console.error(USAGE);
+const [area, ...rest] = process.argv.slice(2);
+const load = area ? AREAS[area] : undefined;
+if (!load) {
+  console.error(await usage());
   process.exit(2);
 }
-const config = loadConfig();
-const log = createLogger("smstats", "warn");
-const nats = await connectNats(config.nats.servers, "smstats-cli", log);
 try {
-  const jsm = await jetstreamManager(nats.nc);
-  await reconcileTelemetryStream(jsm, config, log);
-  if (command === "list") {
-    const letters = await listDeadLetters(jsm, config.nats, Number(values.limit));
-    if (values.json) console.log(JSON.stringify(letters, null, 2));
-    else if (letters.length === 0) console.log("no dead letters");
-    else
-      for (const d of letters)
-        console.log(`${d.seq}\t${d.at}\t${d.reason}\treplays=${d.replays}\t${d.bytes} B\t${d.detail}`);
-  } else {
-    if (!values.all && !values.seq?.length) {
-      console.error(USAGE);
-      process.exitCode = 2;
-    } else {
-      const report = await replayDeadLetters(jsm, jetstream(nats.nc), config.nats, {
-        seqs: values.all ? undefined : values.seq?.map(Number),
-        maxReplays: Number(values["max-replays"]),
-        force: values.force,
-      });
-      console.log(`replayed ${report.replayed.length}: ${report.replayed.join(" ") || "-"}`);
-      for (const r of report.refused) {
-        console.log(`refused ${r.seq}: replayed ${r.replays} times already; fix the cause or use --force`);
-      }
-    }
+  await (await load()).run(rest);
+} catch (err) {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    console.error(err instanceof UsageError ? `usage:\n${err.message}` : (err as Error).message);
+    process.exit(2);
   }
-} finally {
-  await nats.nc.close();
+  throw err;
 }
