@@ -113,6 +113,31 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
       .optional(),
+    /**
+     * PostgreSQL URL of the service's write role (rows only, no DDL); defaults to the stack's URL with the
+     * role smstats_write and the password `npm run migrate` generated into <data>/secrets/postgres_write.txt.
+     */
+    SMSTATS_POSTGRES_WRITE_URL: z.string().optional(),
+    /** PostgreSQL URL of the read-only role; defaults like the write role's (smstats_read, postgres_read.txt). */
+    SMSTATS_POSTGRES_READ_URL: z.string().optional(),
+    /** Seconds a validation answer's inputs stay in Redis; revocations and bans clear them at once. */
+    SMSTATS_LICENSE_CACHE_TTL_S: positiveInt.default(300),
+    /** Seconds between the heartbeats an instance is asked for. */
+    SMSTATS_LICENSE_HEARTBEAT_INTERVAL_S: positiveInt.default(3600),
+    /** Seconds without a heartbeat after which a seat is dead and freed (default: three missed, plus 10 minutes). */
+    SMSTATS_LICENSE_HEARTBEAT_DEAD_S: positiveInt.default(3 * 3600 + 600),
+    /** Milliseconds between sweeps that free dead seats in each ingest process (seats are also freed on demand). */
+    SMSTATS_LICENSE_REAP_INTERVAL_MS: positiveInt.default(60_000),
+    /** Failed key lookups (unknown keys) one address may make per window before it is throttled (429). */
+    SMSTATS_LICENSE_KEY_GUESSES: positiveInt.default(10),
+    /** The key-guessing window, seconds. */
+    SMSTATS_LICENSE_KEY_GUESS_WINDOW_S: positiveInt.default(600),
+    /** Failed licensing answers (anything but VALID) one instance may get per hour before it is throttled. */
+    SMSTATS_LICENSE_ERRORS_PER_HOUR: positiveInt.default(60),
+    /** Registrations one address may make per hour. */
+    SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: positiveInt.default(60),
+    /** Live seats that may share one fingerprint before more are refused and the fingerprint is flagged as cloned. */
+    SMSTATS_LICENSE_MAX_INSTANCES_PER_FINGERPRINT: positiveInt.default(2),
     /** Redis URL; defaults to the local stack's. */
     SMSTATS_REDIS_URL: z.string().optional(),
     /** Prefix of every Redis key this service writes (tests use their own). */

@@ -1,4 +1,6 @@
-import { type Env, parseEnv, stackDefault } from "./env.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
 
@@ -41,8 +43,52 @@ export interface Config {
     duplicateWindowMs: number;
   };
   clickhouse: { url: string; username: string; password: string; database: string };
-  postgres: { url: string };
+  /**
+   * url: the migrating (owner) role; writeUrl / readUrl: the service's write and read-only roles, undefined
+   * until `npm run migrate` generated their passwords (requirePostgresRole says so).
+   */
+  postgres: { url: string; writeUrl: string | undefined; readUrl: string | undefined };
+  licensing: {
+    cacheTtlSeconds: number;
+    heartbeatIntervalSeconds: number;
+    heartbeatDeadSeconds: number;
+    reapIntervalMs: number;
+    keyGuesses: number;
+    keyGuessWindowSeconds: number;
+    errorsPerHour: number;
+    registrationsPerHour: number;
+    maxInstancesPerFingerprint: number;
+  };
   redis: { url: string; keyPrefix: string };
+}
+
+/** File (in <data>/secrets) holding the generated password of a service database role. */
+export function rolePasswordFile(dataDir: string, role: string): string {
+  return join(dataDir, "secrets", `${role.replace(/^smstats_/, "postgres_")}.txt`);
+}
+
+// The owner URL with another role and the password the migrate step generated for it, if it did.
+function roleUrl(ownerUrl: string, dataDir: string, role: string): string | undefined {
+  let password: string;
+  try {
+    password = readFileSync(rolePasswordFile(dataDir, role), "utf8").trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const u = new URL(ownerUrl);
+  u.username = role;
+  u.password = password;
+  return u.toString();
+}
+
+/** A service role's URL, or a ConfigError saying how to get one. */
+export function requirePostgresRole(config: Readonly<Config>, role: "write" | "read"): string {
+  const url = role === "write" ? config.postgres.writeUrl : config.postgres.readUrl;
+  if (url) return url;
+  throw new ConfigError(
+    `no PostgreSQL ${role} role configured: set SMSTATS_POSTGRES_${role.toUpperCase()}_URL or run \`npm run migrate\`, which generates its password into ${rolePasswordFile(config.dataDir, `smstats_${role}`)}`,
+  );
 }
 
 function withDatabase(url: string, database: string | undefined): string {
@@ -124,11 +170,31 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       ),
       database: env.SMSTATS_CLICKHOUSE_DATABASE,
     },
-    postgres: {
-      url: withDatabase(
+    postgres: (() => {
+      const url = withDatabase(
         fromStack(env.SMSTATS_POSTGRES_URL, "SMSTATS_POSTGRES_URL", (s) => s.postgres.url),
         env.SMSTATS_POSTGRES_DATABASE,
-      ),
+      );
+      const role = (given: string | undefined, name: string) =>
+        given === undefined
+          ? roleUrl(url, dataDir, name)
+          : withDatabase(given, env.SMSTATS_POSTGRES_DATABASE);
+      return {
+        url,
+        writeUrl: role(env.SMSTATS_POSTGRES_WRITE_URL, "smstats_write"),
+        readUrl: role(env.SMSTATS_POSTGRES_READ_URL, "smstats_read"),
+      };
+    })(),
+    licensing: {
+      cacheTtlSeconds: env.SMSTATS_LICENSE_CACHE_TTL_S,
+      heartbeatIntervalSeconds: env.SMSTATS_LICENSE_HEARTBEAT_INTERVAL_S,
+      heartbeatDeadSeconds: env.SMSTATS_LICENSE_HEARTBEAT_DEAD_S,
+      reapIntervalMs: env.SMSTATS_LICENSE_REAP_INTERVAL_MS,
+      keyGuesses: env.SMSTATS_LICENSE_KEY_GUESSES,
+      keyGuessWindowSeconds: env.SMSTATS_LICENSE_KEY_GUESS_WINDOW_S,
+      errorsPerHour: env.SMSTATS_LICENSE_ERRORS_PER_HOUR,
+      registrationsPerHour: env.SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR,
+      maxInstancesPerFingerprint: env.SMSTATS_LICENSE_MAX_INSTANCES_PER_FINGERPRINT,
     },
     redis: {
       url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),

@@ -5,11 +5,13 @@ import { repoRoot } from "../config/index.ts";
 import type { Logger } from "../log/index.ts";
 import { clickhouseTarget } from "./clickhouse-target.ts";
 import { loadMigrations } from "./migrations.ts";
+import { ensureRoleLogins } from "./postgres-roles.ts";
 import { postgresTarget } from "./postgres-target.ts";
 import { type MigrationReport, runMigrations } from "./run.ts";
 
 export { clickhouseTarget } from "./clickhouse-target.ts";
 export { loadMigrations, type Migration, MigrationError } from "./migrations.ts";
+export { ensureRoleLogins, SERVICE_ROLES } from "./postgres-roles.ts";
 export { postgresTarget } from "./postgres-target.ts";
 export { type MigrationReport, type MigrationTarget, runMigrations } from "./run.ts";
 
@@ -42,6 +44,7 @@ export async function migrateAll(
   try {
     const clickhouse = await migrateClickHouse(ch, log);
     const postgres = await migratePostgres(config.postgres.url, log);
+    await ensureRoleLogins(config.postgres.url, config.dataDir);
     return { clickhouse, postgres };
   } finally {
     await ch.close();

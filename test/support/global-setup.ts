@@ -3,7 +3,7 @@ import { connectNats, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
-import { migrateClickHouse, migratePostgres } from "../../lib/migrate/index.ts";
+import { ensureRoleLogins, migrateClickHouse, migratePostgres } from "../../lib/migrate/index.ts";
 import { TEST_ENV } from "./env.ts";
 
 /**
@@ -20,6 +20,7 @@ export default async function setup() {
     await ch.close();
   }
   await migratePostgres(config.postgres.url);
+  await ensureRoleLogins(config.postgres.url, config.dataDir);
   const log = createLogger("test-setup", "warn");
   const nats = await connectNats(config.nats.servers, "smstats-test-setup", log);
   try {
