@@ -3,12 +3,15 @@ import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
 import type { Config } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
-import { verifyRequestSignature } from "../licensing/index.ts";
+import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
-import { refreshRoute } from "./routes/v1/auth/index.ts";
-import { registerRoute } from "./routes/v1/instances/index.ts";
+import { signAnswers } from "./plugins/signed-answers.ts";
+import { adminRoutes } from "./routes/v1/admin/index.ts";
+import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
+import { deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
+import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 
 /**
@@ -37,8 +40,24 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       tags: [
         { name: "telemetry", description: "Telemetry batches" },
         { name: "instances", description: "Registration and tokens" },
+        {
+          name: "licensing",
+          description:
+            "Activation, validation with signed leases, heartbeats, deactivation and the public keys. Every " +
+            "answer is signed (Sm-Signature)",
+        },
+        { name: "admin", description: "Licenses, instances and the audit log; admin token with scopes" },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
+      components: {
+        securitySchemes: {
+          adminToken: {
+            type: "http",
+            scheme: "bearer",
+            description: "admin token smadm_… from `smstats admin token create --scope …`",
+          },
+        },
+      },
     },
   });
   await app.register(errorHandler, {
@@ -94,8 +113,56 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     tokenTtlSeconds: config.tokens.ttlSeconds,
     refreshTtlSeconds: config.tokens.refreshTtlSeconds,
   };
-  await app.register(registerRoute, { ...tokenOptions, box: deps.box });
-  await app.register(refreshRoute, tokenOptions);
+  const abuseCounter = deps.licensingMetrics.abuse;
+  // Licensing answers are signed: the routes in this scope get the Sm-Signature hook.
+  await app.register(async (scope) => {
+    signAnswers(scope, deps.signer);
+    scope.addHook("onError", async (_request, _reply, err) => {
+      if ((err as { code?: string }).code === "RATE_LIMITED")
+        abuseCounter.inc({ rule: "requests_per_minute" });
+    });
+    await scope.register(registerRoute, {
+      ...tokenOptions,
+      box: deps.box,
+      limitRegistrations: async (ip) => {
+        const v = await deps.abuse.hitAndCheck(
+          "registrations_per_address",
+          ip,
+          config.licensing.registrationsPerHour,
+          3600,
+        );
+        if (v.blocked) {
+          throw new LicensingError("REGISTRATIONS_LIMITED", "too many registrations from this address", {
+            retryAfterSeconds: v.retryAfterSeconds,
+          });
+        }
+      },
+      onBanned: () => abuseCounter.inc({ rule: "banned_hwid" }),
+    });
+    await scope.register(refreshRoute, tokenOptions);
+    await scope.register(licenseRoutes, { service: deps.licensing });
+    await scope.register(deactivateRoute, { service: deps.licensing });
+    await scope.register(keysRoute, { ring: deps.ring });
+  });
+  await app.register(adminRoutes, {
+    pool: deps.pg,
+    cache: deps.seatCache,
+    refused: new Counter({
+      name: "smstats_admin_refused_total",
+      help: "Admin API requests refused, by code.",
+      labelNames: ["code"],
+      registers: [deps.metrics],
+    }),
+  });
+  // Seats whose heartbeats stopped are freed in the background too, not only when a seat is wanted.
+  let reaper: NodeJS.Timeout | undefined;
+  app.addHook("onReady", async () => {
+    reaper = setInterval(() => {
+      deps.licensing.reapDeadSeats().catch((err) => deps.log.warn({ err }, "freeing dead seats failed"));
+    }, config.licensing.reapIntervalMs);
+    reaper.unref();
+  });
+  app.addHook("onClose", async () => clearInterval(reaper));
   await app.register(batchRoute, {
     publisher: deps.publisher,
     registry: deps.schemas,

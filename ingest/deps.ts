@@ -10,16 +10,28 @@ import {
   createPgPool,
   type NatsHandle,
 } from "../lib/clients/index.ts";
-import type { Config } from "../lib/config/index.ts";
+import { type Config, requirePostgresRole } from "../lib/config/index.ts";
 import { batchSubject, reconcileTelemetryStream, telemetryStreamConfig } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
 import {
+  type AbuseGuard,
+  type AnswerSigner,
+  createAbuseGuard,
+  createAnswerSigner,
+  createLicensingService,
+  createPolicyBook,
+  createSeatCache,
   createTokenVerifier,
   type KeyRing,
+  type LicensingMetrics,
+  type LicensingService,
+  licensingMetrics,
   loadInstanceAuth,
   loadKeyRing,
+  loadSeatState,
   loadSecretBox,
+  type SeatCache,
   type SecretBox,
   type TokenVerifier,
 } from "../licensing/index.ts";
@@ -47,6 +59,12 @@ export interface IngestDeps {
   identities: IdentityCache;
   guard: RequestGuard;
   sequences: SequenceTracker;
+  /** Licensing: answer signer, seat-state cache, abuse counters, the service, and their counters. */
+  signer: AnswerSigner;
+  seatCache: SeatCache;
+  abuse: AbuseGuard;
+  licensing: LicensingService;
+  licensingMetrics: LicensingMetrics;
   close(): Promise<void>;
 }
 
@@ -64,15 +82,41 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     timeoutMs: config.ingest.publishTimeoutMs,
     maxMessageBytes: telemetryStreamConfig(config.nats, config.ingest.bodyLimit).max_msg_size as number,
   });
-  const pool = createPgPool(config.postgres.url, "smstats-ingest");
+  // The write role: rows only, no DDL, and the audit log append-only (licensing migration 0004).
+  const pool = createPgPool(requirePostgresRole(config, "write"), "smstats-ingest");
   const redis = await connectRedis(config.redis.url, "smstats-ingest");
   const clickhouse = createClickHouseClient(config.clickhouse);
   const ring = await loadKeyRing(config.dataDir);
   const box = await loadSecretBox(config.dataDir);
   const prefix = config.redis.keyPrefix;
+  const metrics = createRegistry("ingest");
+  const lm = licensingMetrics(metrics);
+  const signer = createAnswerSigner(ring);
+  const seatCache = createSeatCache({
+    redis,
+    prefix,
+    ttlSeconds: config.licensing.cacheTtlSeconds,
+    load: (id) => loadSeatState(pool, id),
+    metrics: lm,
+  });
+  const abuse = createAbuseGuard(redis, prefix, lm);
+  const licensing = createLicensingService({
+    pool,
+    cache: seatCache,
+    policies: createPolicyBook(pool),
+    signer,
+    abuse,
+    metrics: lm,
+    limits: config.licensing,
+  });
   return {
     log,
-    metrics: createRegistry("ingest"),
+    metrics,
+    signer,
+    seatCache,
+    abuse,
+    licensing,
+    licensingMetrics: lm,
     nats,
     jsm,
     schemas,

@@ -7,7 +7,17 @@ export type LicensingErrorCode =
   | "REFRESH_INVALID"
   | "INSTANCE_BANNED"
   | "KEYRING_INVALID"
-  | "SECRET_BOX_INVALID";
+  | "SECRET_BOX_INVALID"
+  | "KEY_GUESSING"
+  | "TOO_MANY_ERRORS"
+  | "REGISTRATIONS_LIMITED"
+  | "TRANSFER_LIMIT"
+  | "NOT_ACTIVATED"
+  | "ADMIN_TOKEN_INVALID"
+  | "ADMIN_SCOPE_MISSING"
+  | "LICENSE_NOT_FOUND"
+  | "INSTANCE_NOT_FOUND"
+  | "TIER_UNKNOWN";
 
 /** A licensing failure with a stable code and, where one exists, the underlying cause. */
 export class LicensingError extends Error {
@@ -15,10 +25,13 @@ export class LicensingError extends Error {
   constructor(
     readonly code: LicensingErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { retryAfterSeconds?: number },
   ) {
     super(message, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+  /** For throttling codes: seconds until the client may try again (sent as Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
 }
 
 /** Whether a value is a LicensingError, optionally of one code. */

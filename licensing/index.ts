@@ -1,5 +1,13 @@
+export * from "./abuse/index.ts";
+export * from "./admin/index.ts";
+export * from "./client/index.ts";
 export { isLicensingError, LicensingError, type LicensingErrorCode } from "./errors.ts";
 export * from "./instances/index.ts";
 export * from "./keys/index.ts";
+export * from "./licenses/index.ts";
+export { ABUSE_RULES, type AbuseRule, type LicensingMetrics, licensingMetrics } from "./metrics.ts";
+export * from "./policies/index.ts";
 export * from "./request-signing/index.ts";
+export * from "./seats/index.ts";
+export * from "./signing/index.ts";
 export * from "./tokens/index.ts";

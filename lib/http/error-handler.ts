@@ -35,6 +35,11 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
     const known = typeof err.code === "string" && err.code in HttpErrors;
     const status = known ? (err.statusCode ?? 500) : 500;
     const code = known ? err.code : "INTERNAL";
+    // Throttling errors carry how long to wait (on themselves or on the domain error they wrap).
+    const wait =
+      (err as { retryAfterSeconds?: number }).retryAfterSeconds ??
+      (err as { cause?: { retryAfterSeconds?: number } }).cause?.retryAfterSeconds;
+    if (status === 429 && wait !== undefined) reply.header("retry-after", String(wait));
     if (status >= 500) {
       request.log.error({ err: raw, code }, "request failed");
       if (status === 503) reply.header("retry-after", String(opts.retryAfterSeconds));

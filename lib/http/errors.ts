@@ -53,6 +53,36 @@ export const HttpErrors = {
     "the refresh token is unknown, used or expired; register the instance again",
     401,
   ),
+  KEY_GUESSING: createError(
+    "KEY_GUESSING",
+    "too many unknown license keys from this address; retry after Retry-After",
+    429,
+  ),
+  TOO_MANY_ERRORS: createError(
+    "TOO_MANY_ERRORS",
+    "too many failed licensing requests from this instance; retry after Retry-After",
+    429,
+  ),
+  REGISTRATIONS_LIMITED: createError(
+    "REGISTRATIONS_LIMITED",
+    "too many registrations from this address; retry after Retry-After",
+    429,
+  ),
+  TRANSFER_LIMIT: createError(
+    "TRANSFER_LIMIT",
+    "this license was moved between machines as often as its tier allows in 30 days; retry after Retry-After",
+    429,
+  ),
+  NOT_ACTIVATED: createError("NOT_ACTIVATED", "this instance holds no license seat", 409),
+  ADMIN_TOKEN_INVALID: createError(
+    "ADMIN_TOKEN_INVALID",
+    "a valid admin token is required (Authorization: Bearer smadm_…)",
+    401,
+  ),
+  ADMIN_SCOPE_MISSING: createError("ADMIN_SCOPE_MISSING", "the admin token lacks the scope %s", 403),
+  LICENSE_NOT_FOUND: createError("LICENSE_NOT_FOUND", "no such license", 404),
+  INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", "no such instance", 404),
+  TIER_UNKNOWN: createError("TIER_UNKNOWN", "unknown tier", 400),
 } as const;
 
 /** The JSON shape of every error response. */

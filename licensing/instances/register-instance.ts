@@ -66,6 +66,12 @@ export async function registerInstance(
     );
     const row = rows[0];
     if (!row) throw new Error("the instance upsert returned no row");
+    // A banned hwid stays banned even when its instance row is gone or was never made.
+    const hwidBan = await client.query(
+      "SELECT 1 FROM bans WHERE kind = 'hwid' AND value = $1 AND lifted_at IS NULL",
+      [input.hwid],
+    );
+    if (hwidBan.rowCount) throw new LicensingError("INSTANCE_BANNED", "this machine is banned");
     // Throwing rolls the upsert back: a banned instance's row is left as it was.
     if (row.banned) throw new LicensingError("INSTANCE_BANNED", "this instance is banned");
     const instanceId = row.id;

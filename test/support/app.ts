@@ -11,7 +11,10 @@ export async function testIngest(env: Record<string, string> = {}): Promise<{
   config: Readonly<Config>;
 }> {
   const config = loadConfig({ ...process.env, ...env });
-  const deps = await createIngestDeps(config, createLogger("ingest-test", "silent"));
+  const deps = await createIngestDeps(
+    config,
+    createLogger("ingest-test", (process.env.SMTEST_LOG as "error") ?? "silent"),
+  );
   const app = await buildApp(config, deps);
   return { app, deps, config };
 }

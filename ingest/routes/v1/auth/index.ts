@@ -1,2 +1,3 @@
+export { callerOf, type LicenseRoutesOptions, licenseRoutes } from "./license.ts";
 export { toHttpError } from "./licensing-http-error.ts";
 export { type RefreshBody, type RefreshRouteOptions, refreshRoute, refreshRouteSchema } from "./refresh.ts";

@@ -1,6 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
-import { type KeyRing, registerInstance, type SecretBox } from "../../../../licensing/index.ts";
+import {
+  isLicensingError,
+  type KeyRing,
+  registerInstance,
+  type SecretBox,
+} from "../../../../licensing/index.ts";
 import { toHttpError } from "../auth/licensing-http-error.ts";
 import { type RegisterBody, registerRouteSchema } from "./register-schema.ts";
 
@@ -13,6 +18,10 @@ export interface RegisterRouteOptions {
   tokenTtlSeconds?: number;
   /** Refresh token lifetime in seconds; default 30 days. */
   refreshTtlSeconds?: number;
+  /** Throws (429 REGISTRATIONS_LIMITED) when the address registered too often; absent, nothing is limited. */
+  limitRegistrations?: (ip: string) => Promise<void>;
+  /** Called when a banned hwid tries to register (counted as an abuse rule). */
+  onBanned?: () => void;
 }
 
 /** POST /v1/instances/register: create or re-register an instance, answer 201 with fresh credentials. */
@@ -22,6 +31,7 @@ export async function registerRoute(app: FastifyInstance, opts: RegisterRouteOpt
     { schema: registerRouteSchema },
     async (request, reply) => {
       try {
+        await opts.limitRegistrations?.(request.ip);
         const r = await registerInstance(opts.pool, opts.ring, opts.box, request.body, {
           tokenTtlSeconds: opts.tokenTtlSeconds,
           refreshTtlSeconds: opts.refreshTtlSeconds,
@@ -39,6 +49,7 @@ export async function registerRoute(app: FastifyInstance, opts: RegisterRouteOpt
           consent: r.consent,
         });
       } catch (err) {
+        if (isLicensingError(err, "INSTANCE_BANNED")) opts.onBanned?.();
         throw toHttpError(err);
       }
     },

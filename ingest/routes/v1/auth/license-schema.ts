@@ -1,0 +1,173 @@
+import { errorBodySchema } from "../../../../lib/http/index.ts";
+
+const fingerprintSchema = {
+  type: "object",
+  description:
+    "fingerprint components by name (e.g. machine_id, mac, disk, hostname), each the hex sha256 of the raw " +
+    "value as licensing/client's hashComponent makes it; raw values never leave the machine",
+  minProperties: 1,
+  maxProperties: 16,
+  propertyNames: { pattern: "^[a-z][a-z0-9_]{0,31}$" },
+  additionalProperties: { type: "string", pattern: "^[0-9A-Za-z_-]{16,128}$" },
+} as const;
+
+const nonceSchema = {
+  type: "string",
+  pattern: "^[A-Za-z0-9_-]{16,128}$",
+  description: "fresh random value per request (≥ 96 bits, base64url); echoed in the signed answer and lease",
+} as const;
+
+/** Body of validate and activate: the seed's fields plus a nonce and the fingerprint. */
+export interface LicenseBody {
+  license_key?: string;
+  instance_id?: string;
+  hwid?: string;
+  version?: string;
+  nonce: string;
+  fingerprint: Record<string, string>;
+}
+
+/** Body of a heartbeat. */
+export interface HeartbeatRequestBody {
+  instance_id?: string;
+  nonce: string;
+  fingerprint?: Record<string, string>;
+}
+
+const licenseBody = (keyRequired: boolean) =>
+  ({
+    type: "object",
+    required: keyRequired ? ["license_key", "nonce", "fingerprint"] : ["nonce", "fingerprint"],
+    additionalProperties: false,
+    properties: {
+      license_key: {
+        type: "string",
+        minLength: 1,
+        maxLength: 64,
+        description:
+          "SM-{TIER}-{YYYYMMDD}-{tail}; omitted, the instance's own seat (or Starter) is validated",
+      },
+      instance_id: { type: "string", format: "uuid", description: "must be the token's instance when given" },
+      hwid: {
+        type: "string",
+        maxLength: 64,
+        description: "accepted for the seed's clients; the token decides",
+      },
+      version: { type: "string", maxLength: 32 },
+      nonce: nonceSchema,
+      fingerprint: fingerprintSchema,
+    },
+  }) as const;
+
+const answerProperties = {
+  valid: { type: "boolean" },
+  reason: {
+    type: "string",
+    enum: [
+      "VALID",
+      "NOT_FOUND",
+      "NOT_ACTIVATED",
+      "EXPIRED",
+      "REVOKED",
+      "BANNED",
+      "TOO_MANY_INSTANCES",
+      "FINGERPRINT_MISMATCH",
+      "FINGERPRINT_CLONED",
+      "HEARTBEAT_DEAD",
+    ],
+  },
+  message: { type: "string" },
+  tier: { type: "string", description: "the tier the instance runs as now (Starter unless VALID)" },
+  license_tier: { type: ["string", "null"] },
+  license_id: { type: ["string", "null"] },
+  expires: { type: ["string", "null"], format: "date-time", description: "the license's expiry" },
+  features: { type: "array", items: { type: "string" } },
+  limits: { type: "object", additionalProperties: { type: ["number", "null"] } },
+  enforcement: {
+    type: "object",
+    required: ["mode", "offline_grace_seconds", "on_expiry"],
+    properties: {
+      mode: { type: "string", enum: ["strict", "graceful"] },
+      offline_grace_seconds: { type: "integer" },
+      on_expiry: { type: "string" },
+    },
+  },
+  instance_id: { type: "string" },
+  nonce: { type: "string" },
+  lease: {
+    type: ["string", "null"],
+    description:
+      "Ed25519 JWS (typ lease+jwt) verifiable offline with GET /v1/keys; null when the instance must stop",
+  },
+  lease_expires_at: { type: ["string", "null"], format: "date-time" },
+  issued_at: { type: "string", format: "date-time" },
+} as const;
+
+const answerSchema = {
+  type: "object",
+  required: Object.keys(answerProperties),
+  properties: answerProperties,
+} as const;
+
+const signedNote =
+  ' Every answer (errors included) is signed: `Sm-Signature: kid=…, alg="ed25519", sig=…` over ' +
+  "METHOD\\nPATH\\nDATE\\nSHA256_HEX(body) with the `Date` header; verify with licensing/client.";
+
+const errors = { "4xx": errorBodySchema, "5xx": errorBodySchema } as const;
+
+/** Route schema of POST /v1/auth/validate. */
+export const validateRouteSchema = {
+  summary: "Validate a license",
+  description:
+    "Answers whether the instance may use its license now, with a reason code and a signed lease. Answers " +
+    "with valid=false are still 200: the reason says why. Instance token and request signature required." +
+    signedNote,
+  tags: ["licensing"],
+  body: licenseBody(false),
+  response: { 200: answerSchema, ...errors },
+} as const;
+
+/** Route schema of POST /v1/auth/activate. */
+export const activateRouteSchema = {
+  summary: "Activate a license key on this instance",
+  description:
+    "Takes a seat of the license for the instance, bound to its fingerprint, recording address and user " +
+    "agent. A key activated on another license's seat replaces it. TOO_MANY_INSTANCES when every seat is " +
+    "taken (seats without heartbeats for the configured time are freed first)." +
+    signedNote,
+  tags: ["licensing"],
+  body: licenseBody(true),
+  response: { 200: answerSchema, ...errors },
+} as const;
+
+/** Route schema of POST /v1/auth/heartbeat. */
+export const heartbeatRouteSchema = {
+  summary: "Heartbeat",
+  description:
+    "Keeps the instance's seat (send one before next_heartbeat_at). Answers whether to go on and a fresh " +
+    "lease; banned or revoked → continue false." +
+    signedNote,
+  tags: ["licensing"],
+  body: {
+    type: "object",
+    required: ["nonce"],
+    additionalProperties: false,
+    properties: {
+      instance_id: { type: "string", format: "uuid" },
+      nonce: nonceSchema,
+      fingerprint: fingerprintSchema,
+    },
+  },
+  response: {
+    200: {
+      type: "object",
+      required: [...answerSchema.required, "continue", "next_heartbeat_at"],
+      properties: {
+        continue: { type: "boolean" },
+        next_heartbeat_at: { type: "string", format: "date-time" },
+        ...answerProperties,
+      },
+    },
+    ...errors,
+  },
+} as const;

@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { HttpErrors } from "../../../../lib/http/index.ts";
+import type { Caller, LicensingService } from "../../../../licensing/index.ts";
+import {
+  activateRouteSchema,
+  type HeartbeatRequestBody,
+  heartbeatRouteSchema,
+  type LicenseBody,
+  validateRouteSchema,
+} from "./license-schema.ts";
+import { toHttpError } from "./licensing-http-error.ts";
+
+/** Options of the license routes. */
+export interface LicenseRoutesOptions {
+  service: LicensingService;
+}
+
+/** The caller of an authenticated request; a body naming another instance is refused. */
+export function callerOf(request: FastifyRequest, bodyInstanceId?: string): Caller {
+  const instance = request.instance;
+  if (!instance) throw new HttpErrors.TOKEN_MISSING();
+  if (bodyInstanceId !== undefined && bodyInstanceId !== instance.instanceId)
+    throw new HttpErrors.INSTANCE_MISMATCH();
+  return { instanceId: instance.instanceId, ip: request.ip, userAgent: request.headers["user-agent"] };
+}
+
+const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toHttpError(err);
+  }
+};
+
+/** POST /v1/auth/validate, /v1/auth/activate and /v1/auth/heartbeat (instance token and signature). */
+export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOptions) {
+  const config = { auth: "instance" as const };
+  app.post<{ Body: LicenseBody }>(
+    "/v1/auth/validate",
+    { schema: validateRouteSchema, config },
+    async (request) => {
+      const caller = callerOf(request, request.body.instance_id);
+      return wrap(() =>
+        opts.service.validate(caller, {
+          licenseKey: request.body.license_key,
+          nonce: request.body.nonce,
+          components: request.body.fingerprint,
+        }),
+      );
+    },
+  );
+  app.post<{ Body: LicenseBody }>(
+    "/v1/auth/activate",
+    { schema: activateRouteSchema, config },
+    async (request) => {
+      const caller = callerOf(request, request.body.instance_id);
+      return wrap(() =>
+        opts.service.activate(caller, {
+          licenseKey: request.body.license_key as string,
+          nonce: request.body.nonce,
+          components: request.body.fingerprint,
+        }),
+      );
+    },
+  );
+  app.post<{ Body: HeartbeatRequestBody }>(
+    "/v1/auth/heartbeat",
+    { schema: heartbeatRouteSchema, config },
+    async (request) => {
+      const caller = callerOf(request, request.body.instance_id);
+      return wrap(() =>
+        opts.service.heartbeat(caller, { nonce: request.body.nonce, components: request.body.fingerprint }),
+      );
+    },
+  );
+}

@@ -1,0 +1,1 @@
+export { type AbuseGuard, type AbuseVerdict, createAbuseGuard } from "./abuse-guard.ts";

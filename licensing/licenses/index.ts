@@ -1,0 +1,1 @@
+export { hashLicenseKey, licenseKeyHint, newLicenseKey } from "./license-key.ts";

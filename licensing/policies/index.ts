@@ -1,0 +1,7 @@
+export {
+  createPolicyBook,
+  FREE_TIER,
+  type PolicyBook,
+  readTierPolicies,
+  type TierPolicy,
+} from "./tier-policies.ts";

@@ -1,0 +1,6 @@
+export {
+  type AnswerSigner,
+  createAnswerSigner,
+  type LeaseContent,
+  type SignedLease,
+} from "./answer-signer.ts";
