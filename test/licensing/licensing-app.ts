@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { expect } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
+import type { Config } from "../../lib/config/index.ts";
 import { ANSWER_SIGNATURE_HEADER, type KeyStore, verifyLicenseAnswer } from "../../licensing/index.ts";
 import { testIngest } from "../support/app.ts";
 import type { TestInstance } from "../support/instance-client.ts";
@@ -10,6 +11,7 @@ import { adminToken, instanceCall, newNonce, publishedKeys } from "./license-cli
 export interface LicensingHarness {
   app: FastifyInstance;
   deps: IngestDeps;
+  config: Readonly<Config>;
   keys: KeyStore;
   admin: string;
   adminCall(
@@ -29,7 +31,7 @@ export interface LicensingHarness {
 
 /** Builds the harness; `env` overrides settings (rate limits are raised unless given). */
 export async function licensingHarness(env: Record<string, string> = {}): Promise<LicensingHarness> {
-  const { app, deps } = await testIngest({
+  const { app, deps, config } = await testIngest({
     SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=100000,party_host=100000,venue=100000",
     ...env,
   });
@@ -52,6 +54,7 @@ export async function licensingHarness(env: Record<string, string> = {}): Promis
   return {
     app,
     deps,
+    config,
     keys,
     admin,
     adminCall,
