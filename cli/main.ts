@@ -4,6 +4,9 @@ import { UsageError } from "./usage.ts";
 // `run(argv)`; add an area by adding a module and a line below.
 const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): Promise<void> }>> = {
   dlq: () => import("./commands/dlq.ts"),
+  license: () => import("./commands/license.ts"),
+  instance: () => import("./commands/instance.ts"),
+  admin: () => import("./commands/admin.ts"),
 };
 
 async function usage(): Promise<string> {

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { expect } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
 import type { Config } from "../../lib/config/index.ts";
@@ -19,7 +19,7 @@ export interface LicensingHarness {
     url: string,
     payload?: unknown,
     token?: string | null,
-  ): ReturnType<FastifyInstance["inject"]>;
+  ): Promise<LightMyRequestResponse>;
   issue(
     tier?: string,
     extra?: Record<string, unknown>,

@@ -1,0 +1,78 @@
+import { parseArgs } from "node:util";
+import {
+  ADMIN_SCOPES,
+  type AdminScope,
+  createAdminToken,
+  listAdminTokens,
+  listAudit,
+  revokeAdminToken,
+} from "../../licensing/index.ts";
+import { openLicensingContext, print } from "../licensing-context.ts";
+import { UsageError } from "../usage.ts";
+
+export const usage = `  smstats admin token create --name NAME --scope S [--scope S …] [--days N] [--json]
+      scopes: ${ADMIN_SCOPES.join(", ")}
+  smstats admin token list [--json]
+  smstats admin token revoke <token id>
+  smstats admin audit [--target-type T] [--target-id ID] [--action A] [--limit N] [--json]`;
+
+/** `smstats admin …`: admin API tokens and the audit log. */
+export async function run(argv: string[]): Promise<void> {
+  const [area, ...afterArea] = argv;
+  const [command, ...rest] = area === "token" ? afterArea : ["", ...afterArea];
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      name: { type: "string" },
+      scope: { type: "string", multiple: true },
+      days: { type: "string" },
+      "target-type": { type: "string" },
+      "target-id": { type: "string" },
+      action: { type: "string" },
+      limit: { type: "string", default: "50" },
+      as: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const known =
+    area === "audit" || (area === "token" && ["create", "list", "revoke"].includes(command ?? ""));
+  if (!known) throw new UsageError(usage);
+  if (area === "token" && command === "create" && (!values.name || !values.scope?.length))
+    throw new UsageError(usage);
+  if (area === "token" && command === "revoke" && !positionals[0]) throw new UsageError(usage);
+  const ctx = await openLicensingContext(values.as);
+  try {
+    if (area === "audit") {
+      const rows = await listAudit(ctx.pool, {
+        targetType: values["target-type"],
+        targetId: values["target-id"],
+        action: values.action,
+        limit: Number(values.limit),
+      });
+      if (values.json) print(rows, true);
+      else
+        for (const r of rows)
+          console.log(
+            `${r.at}\t${r.actor}\t${r.action}\t${r.target_type}:${r.target_id}\t${JSON.stringify(r.changes)}`,
+          );
+    } else if (command === "create") {
+      const created = await createAdminToken(ctx.pool, ctx.actor, {
+        name: values.name as string,
+        scopes: values.scope as AdminScope[],
+        expiresAt: values.days ? new Date(Date.now() + Number(values.days) * 86_400_000) : null,
+      });
+      if (values.json) print(created, true);
+      else console.log(`token (shown once): ${created.token}\nid: ${created.id}`);
+    } else if (command === "list") {
+      print(await listAdminTokens(ctx.pool), true);
+    } else {
+      const done = await revokeAdminToken(ctx.pool, ctx.actor, positionals[0] as string);
+      console.log(done ? "revoked" : "no such live token");
+      if (!done) process.exitCode = 1;
+    }
+  } finally {
+    await ctx.close();
+  }
+}

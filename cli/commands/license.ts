@@ -1,0 +1,89 @@
+import { parseArgs } from "node:util";
+import { issueLicense, listLicenses, revokeLicense, showLicense } from "../../licensing/index.ts";
+import { openLicensingContext, print } from "../licensing-context.ts";
+import { UsageError } from "../usage.ts";
+
+export const usage = `  smstats license issue --tier starter|party_host|venue --email OWNER [--days N | --expires ISO]
+                        [--max-instances N] [--billing monthly|yearly|lifetime] [--notes TEXT] [--json]
+  smstats license revoke <license id | key> --reason TEXT [--json]
+  smstats license show <license id | key> [--json]
+  smstats license list [--email OWNER] [--tier T] [--revoked | --active] [--limit N] [--json]`;
+
+/** `smstats license …`: issue, revoke, show and list licenses (every change audited). */
+export async function run(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      tier: { type: "string" },
+      email: { type: "string" },
+      days: { type: "string" },
+      expires: { type: "string" },
+      "max-instances": { type: "string" },
+      billing: { type: "string" },
+      notes: { type: "string" },
+      reason: { type: "string" },
+      revoked: { type: "boolean", default: false },
+      active: { type: "boolean", default: false },
+      limit: { type: "string", default: "100" },
+      as: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const ref = positionals[0];
+  if (command === "issue" && (!values.tier || !values.email)) throw new UsageError(usage);
+  if ((command === "revoke" || command === "show") && !ref) throw new UsageError(usage);
+  if (command === "revoke" && !values.reason) throw new UsageError(usage);
+  if (!["issue", "revoke", "show", "list"].includes(command ?? "")) throw new UsageError(usage);
+  const ctx = await openLicensingContext(values.as);
+  try {
+    if (command === "issue") {
+      const expiresAt = values.expires
+        ? new Date(values.expires)
+        : values.days
+          ? new Date(Date.now() + Number(values.days) * 86_400_000)
+          : null;
+      if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsageError("--expires is not a date");
+      const { license, key } = await issueLicense(ctx.pool, ctx.actor, {
+        tier: values.tier as string,
+        ownerEmail: values.email as string,
+        expiresAt,
+        maxInstances: values["max-instances"] ? Number(values["max-instances"]) : null,
+        billingPeriod: (values.billing as "monthly" | "yearly" | "lifetime" | undefined) ?? null,
+        notes: values.notes ?? null,
+      });
+      if (values.json) print({ key, license }, true);
+      else {
+        console.log(`key (shown once, only its hash is kept): ${key}`);
+        print(license, false);
+      }
+    } else if (command === "revoke") {
+      print(
+        await revokeLicense(ctx.pool, ctx.cache, ctx.actor, ref as string, values.reason as string),
+        values.json,
+      );
+    } else if (command === "show") {
+      print(await showLicense(ctx.pool, ref as string), values.json);
+    } else {
+      const rows = await listLicenses(ctx.pool, {
+        ownerEmail: values.email,
+        tier: values.tier,
+        revoked: values.revoked ? true : values.active ? false : undefined,
+        limit: Number(values.limit),
+      });
+      if (values.json) print(rows, true);
+      else if (rows.length === 0) console.log("no licenses");
+      else
+        for (const l of rows)
+          console.log(
+            `${l.id}\t${l.key_hint}\t${l.tier}\t${l.owner_email}\tseats ${l.seats_used}/${l.max_instances}\t${
+              l.revoked ? "revoked" : l.expires_at ? `expires ${l.expires_at}` : "no expiry"
+            }`,
+          );
+    }
+  } finally {
+    await ctx.close();
+  }
+}
