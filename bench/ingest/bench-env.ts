@@ -26,4 +26,6 @@ export const BENCH_ENV = {
   SMSTATS_INGEST_HOST: "127.0.0.1",
   SMSTATS_INGEST_RATE_LIMIT_PER_MIN: NO_LIMIT,
   SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,
+  // Up to 256 instances register from one address per run (licensing's per-address rule).
+  SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: NO_LIMIT,
 } as const;

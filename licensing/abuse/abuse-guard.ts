@@ -40,13 +40,7 @@ export function createAbuseGuard(redis: Redis, prefix: string, metrics: Licensin
   }
   const r = redis as unknown as { smstatsAbuseHit: Script; smstatsAbusePeek: Script };
   const key = (rule: string, subject: string) => `${prefix}abuse:${rule}:${subject}`;
-  const verdict = (
-    rule: AbuseRule,
-    count: number,
-    ttl: number,
-    limit: number,
-    blockAt: number,
-  ): AbuseVerdict => {
+  const verdict = (rule: AbuseRule, count: number, ttl: number, blockAt: number): AbuseVerdict => {
     const blocked = count >= blockAt;
     if (blocked) metrics.abuse.inc({ rule });
     return { blocked, count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
@@ -54,7 +48,7 @@ export function createAbuseGuard(redis: Redis, prefix: string, metrics: Licensin
   return {
     async check(rule, subject, limit) {
       const [count, ttl] = await r.smstatsAbusePeek.call(redis, key(rule, subject));
-      return verdict(rule, count, ttl, limit, limit);
+      return verdict(rule, count, ttl, limit);
     },
     async hit(rule, subject, windowSeconds) {
       const [count] = await r.smstatsAbuseHit.call(redis, key(rule, subject), windowSeconds * 1000);
@@ -62,7 +56,7 @@ export function createAbuseGuard(redis: Redis, prefix: string, metrics: Licensin
     },
     async hitAndCheck(rule, subject, limit, windowSeconds) {
       const [count, ttl] = await r.smstatsAbuseHit.call(redis, key(rule, subject), windowSeconds * 1000);
-      return verdict(rule, count, ttl, limit, limit + 1);
+      return verdict(rule, count, ttl, limit + 1);
     },
   };
 }

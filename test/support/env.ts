@@ -30,4 +30,7 @@ export const TEST_ENV = {
   SMSTATS_NATS_STREAM_MAX_BYTES: String(256 * 1024 * 1024),
   SMSTATS_NATS_DLQ_MAX_BYTES: String(64 * 1024 * 1024),
   SMSTATS_REDIS_KEY_PREFIX: `smstats-test${TEST_NS}:`,
+  // The suites register hundreds of instances from 127.0.0.1, and the counter lives an hour across runs;
+  // test/licensing/abuse.test.ts sets its own limit to test the rule.
+  SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: "1000000",
 } as const;
