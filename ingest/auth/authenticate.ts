@@ -14,6 +14,11 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** "instance": bearer token + request signature + rate limit. */
     auth?: "instance";
+    /**
+     * Lets a banned instance through to the handler (licensing routes), which answers it with a signed
+     * BANNED / continue: false instead of a bare 403.
+     */
+    allowBanned?: boolean;
   }
 }
 
@@ -74,7 +79,9 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     }
     const identity = await opts.identities.get(claims.instanceId);
     if (!identity) return refuse("INSTANCE_UNKNOWN", new HttpErrors.INSTANCE_UNKNOWN());
-    if (identity.banned) refuse("INSTANCE_BANNED", new HttpErrors.INSTANCE_BANNED());
+    if (identity.banned && !request.routeOptions.config.allowBanned) {
+      refuse("INSTANCE_BANNED", new HttpErrors.INSTANCE_BANNED());
+    }
     const limit = await opts.guard.admit({
       instanceId: identity.instanceId,
       limit: opts.rateLimitFor(claims.tier),

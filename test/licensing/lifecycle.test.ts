@@ -7,8 +7,8 @@ import {
   verifyLease,
   verifyLicenseAnswer,
 } from "../../licensing/index.ts";
-import { testIngest } from "../support/app.ts";
-import { registerInstance, type TestInstance } from "../support/instance-client.ts";
+import { seedBody, testIngest } from "../support/app.ts";
+import { postBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
 import { adminToken, instanceCall, machine, newNonce, publishedKeys } from "./license-client.ts";
 
 let app: FastifyInstance;
@@ -127,5 +127,26 @@ describe("license lifecycle", () => {
 
     const after = await ask(inst, "/v1/auth/heartbeat", { fingerprint: fp });
     expect(after.body).toMatchObject({ continue: false, reason: "REVOKED", lease: null });
+  });
+
+  it("tells a banned instance to stop: BANNED, continue false, no lease, at once and after the identity cache", async () => {
+    const inst = await registerInstance(app);
+    const { key } = await issue("venue");
+    const fp = machine(inst.instanceId);
+    expect((await ask(inst, "/v1/auth/activate", { license_key: key, fingerprint: fp })).body.reason).toBe(
+      "VALID",
+    );
+    expect((await ask(inst, "/v1/auth/heartbeat", { fingerprint: fp })).body.continue).toBe(true);
+    const ban = await adminCall("POST", `/v1/admin/instances/${inst.instanceId}/ban`, { reason: "resale" });
+    expect(ban.statusCode).toBe(200);
+    const now = await ask(inst, "/v1/auth/heartbeat", { fingerprint: fp });
+    expect(now.body).toMatchObject({ continue: false, reason: "BANNED", lease: null, valid: false });
+    // Past the ingest's identity cache (2 s) the answer is the same signed one, not a bare 403.
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await ask(inst, "/v1/auth/validate", { license_key: key, fingerprint: fp })).body.reason).toBe(
+      "BANNED",
+    );
+    // Telemetry, on the other hand, is refused.
+    expect((await postBatch(app, inst, seedBody(inst.instanceId))).statusCode).toBe(403);
   });
 });

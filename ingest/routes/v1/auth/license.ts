@@ -34,7 +34,8 @@ const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
 
 /** POST /v1/auth/validate, /v1/auth/activate and /v1/auth/heartbeat (instance token and signature). */
 export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOptions) {
-  const config = { auth: "instance" as const };
+  // A banned instance reaches the handlers: it is told BANNED (heartbeat: continue false) in a signed answer.
+  const config = { auth: "instance" as const, allowBanned: true };
   app.post<{ Body: LicenseBody }>(
     "/v1/auth/validate",
     { schema: validateRouteSchema, config },
