@@ -59,7 +59,7 @@ export interface LicensingService {
     req: { nonce: string; components?: FingerprintComponents },
   ): Promise<HeartbeatBody>;
   deactivate(caller: Caller): Promise<Deactivation>;
-  /** Frees the seats whose heartbeats stopped; returns how many. */
+  /** Frees the seats whose heartbeats stopped and drops expired licenses' instances to Starter; returns seats freed. */
   reapDeadSeats(): Promise<number>;
 }
 
@@ -465,6 +465,13 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
         metrics.seatsFreed.inc({ reason: "heartbeat_dead" }, rows.length);
         await cache.invalidate(rows.map((r) => r.id));
       }
+      // Instances whose license expired or was revoked run as Starter: what enrichment and tokens read.
+      await pool.query(
+        `UPDATE instances SET tier = 'starter' WHERE tier <> 'starter' AND id IN (
+           SELECT a.instance_id FROM license_activations a JOIN licenses l ON l.id = a.license_id
+           WHERE a.deactivated_at IS NULL AND (COALESCE(l.is_revoked, false) OR l.expires_at <= $1))`,
+        [now],
+      );
       return rows.length;
     },
   };

@@ -130,6 +130,10 @@ describe("seats", () => {
     });
     expect(expired.enforcement).toMatchObject({ mode: "graceful" });
     expect(expired.lease).toEqual(expect.any(String));
+    // The sweep records the drop to Starter where enrichment and new tokens read the tier.
+    await h.deps.licensing.reapDeadSeats();
+    const { rows } = await h.deps.pg.query("SELECT tier FROM instances WHERE id = $1", [inst.instanceId]);
+    expect(rows[0].tier).toBe("starter");
   });
 
   it("gives a free instance without a key a Starter lease", async () => {
