@@ -25,6 +25,23 @@ describe("seats", () => {
     expect(answers[2]).toMatchObject({ valid: false, tier: "starter", lease: expect.any(String) });
   });
 
+  it("gives out exactly the license's seats to concurrent activations", async () => {
+    const { key, license } = await h.issue("venue", { max_instances: 3 });
+    const instances = await Promise.all(Array.from({ length: 8 }, () => registerInstance(h.app)));
+    const answers = await Promise.all(
+      instances.map((inst) =>
+        h.ask(inst, "/v1/auth/activate", { license_key: key, fingerprint: machine(inst.instanceId) }),
+      ),
+    );
+    const reasons = answers.map((a) => a.reason).sort();
+    expect(reasons).toEqual([...Array(5).fill("TOO_MANY_INSTANCES"), ...Array(3).fill("VALID")]);
+    const { rows } = await h.deps.pg.query(
+      "SELECT count(*)::int AS n FROM license_activations WHERE license_id = $1 AND deactivated_at IS NULL",
+      [license.id],
+    );
+    expect(rows[0].n).toBe(3);
+  });
+
   it("takes the tier's seat count when the license does not override it", async () => {
     const { key } = await h.issue("venue");
     const reasons = [];

@@ -162,6 +162,24 @@ describe("signed answers and leases", () => {
     }
   });
 
+  it("signs refusals of the authentication step", async () => {
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/v1/auth/validate",
+      payload: { nonce: newNonce() },
+    });
+    expect([res.statusCode, res.json().error.code]).toEqual([401, "TOKEN_MISSING"]);
+    expect(() =>
+      verifyAnswerSignature(h.keys, {
+        method: "POST",
+        path: "/v1/auth/validate",
+        date: res.headers.date as string,
+        signature: res.headers[ANSWER_SIGNATURE_HEADER] as string,
+        body: res.rawPayload,
+      }),
+    ).not.toThrow();
+  });
+
   it("signs error answers too", async () => {
     const nonce = newNonce();
     const res = await instanceCall(h.app, inst, "POST", "/v1/auth/validate", { nonce, fingerprint: {} });
