@@ -1,11 +1,16 @@
 import { parseArgs } from "node:util";
+import { loadConfig } from "../../lib/config/index.ts";
 import {
   ADMIN_SCOPES,
   type AdminScope,
   createAdminToken,
   listAdminTokens,
   listAudit,
+  loadKeyRing,
   revokeAdminToken,
+  rotateSigningKey,
+  withTransaction,
+  writeAudit,
 } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
 import { UsageError } from "../usage.ts";
@@ -14,11 +19,44 @@ export const usage = `  smstats admin token create --name NAME --scope S [--scop
       scopes: ${ADMIN_SCOPES.join(", ")}
   smstats admin token list [--json]
   smstats admin token revoke <token id>
-  smstats admin audit [--target-type T] [--target-id ID] [--action A] [--limit N] [--json]`;
+  smstats admin audit [--target-type T] [--target-id ID] [--action A] [--limit N] [--json]
+  smstats admin keys rotate      new signing key; old public keys stay published (restart ingest after)`;
 
-/** `smstats admin …`: admin API tokens and the audit log. */
+/**
+ * Rotates the signing key in the data folder: tokens, leases and answers are signed with a new key, and the
+ * previous public keys stay in /v1/keys so what they signed keeps verifying. Audited. Each ingest process
+ * signs with the key it loaded at start: restart them (rolling) after a rotation.
+ */
+async function rotateKeys(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { as: { type: "string" } }, strict: true });
+  const ctx = await openLicensingContext(values.as);
+  try {
+    const before = (await loadKeyRing(loadConfig().dataDir)).current.kid;
+    const ring = await rotateSigningKey(loadConfig().dataDir);
+    await withTransaction(ctx.pool, (c) =>
+      writeAudit(
+        c,
+        ctx.actor,
+        "signing_key.rotate",
+        { type: "signing_key", id: ring.current.kid },
+        {
+          previous: before,
+          published: ring.jwks().keys.map((k) => k.kid),
+        },
+      ),
+    );
+    console.log(
+      `signing key ${ring.current.kid} (was ${before}); restart the ingest processes to sign with it`,
+    );
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `smstats admin …`: admin API tokens, the audit log and signing-key rotation. */
 export async function run(argv: string[]): Promise<void> {
   const [area, ...afterArea] = argv;
+  if (area === "keys" && afterArea[0] === "rotate") return rotateKeys(afterArea.slice(1));
   const [command, ...rest] = area === "token" ? afterArea : ["", ...afterArea];
   const { values, positionals } = parseArgs({
     args: rest,

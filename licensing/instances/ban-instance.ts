@@ -4,7 +4,9 @@ import { revokeRefreshTokens } from "./refresh-instance-token.ts";
 import { withTransaction } from "./transaction.ts";
 
 /**
- * Bans an instance: it can no longer register or refresh, and its refresh tokens are revoked. Tokens
+ * Bans an instance without audit or cache invalidation (a building block; admins use banInstanceByAdmin,
+ * which audits, bans the hwid and makes validation answer BANNED at once): it can no longer register or
+ * refresh, and its refresh tokens are revoked. Tokens
  * already issued stay valid until they expire (at most an hour), so ingest checks the ban itself through
  * loadInstanceAuth. Returns false for an unknown instance.
  */

@@ -173,10 +173,10 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     return { reason: r.revoked ? "REVOKED" : "NOT_ACTIVATED", license };
   };
 
-  const stateOf = async (instanceId: string): Promise<SeatState> => {
-    const { state } = await cache.get(instanceId);
+  const stateOf = async (instanceId: string): Promise<{ state: SeatState; hit: boolean }> => {
+    const { state, hit } = await cache.get(instanceId);
     if (!state) throw new LicensingError("INSTANCE_NOT_FOUND", "the token's instance is not registered");
-    return state;
+    return { state, hit };
   };
 
   // One component changed is accepted, and the seat follows it, so a second change later is judged against
@@ -195,7 +195,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
 
   const validateOnce = async (endpoint: string, caller: Caller, req: LicenseRequest, now: Date) => {
     // The throttle check and the state read are independent: one Redis round trip for both.
-    const [, state] = await Promise.all([refuseIfThrottled(caller), stateOf(caller.instanceId)]);
+    const [, { state, hit }] = await Promise.all([refuseIfThrottled(caller), stateOf(caller.instanceId)]);
     const keyHash = req.licenseKey === undefined ? undefined : hashLicenseKey(req.licenseKey);
     const d = decide(state, { keyHash, components: req.components }, now.getTime(), deadAfterMs);
     const digest = fingerprintDigest(req.components);
@@ -207,12 +207,13 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     if (d.reason === "VALID" && d.seat && d.match && d.match.changed.length > 0) {
       await followDrift(d.seat.activationId, caller.instanceId, req.components);
     }
-    const license = d.seat && d.seat.endedReason === null ? d.seat.license : (d.seat?.license ?? null);
+    const license = d.seat?.license ?? null;
+    // Leases answered from the cache are not recorded: the warm path stays free of writes (see 0003).
     return finish(
       endpoint,
       caller,
       { reason: d.reason, license, nonce: req.nonce, fingerprintDigest: digest, now },
-      false,
+      !hit,
     );
   };
 
@@ -377,7 +378,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     async heartbeat(caller, req) {
       await refuseIfThrottled(caller);
       const now = clock();
-      const state = await stateOf(caller.instanceId);
+      const { state } = await stateOf(caller.instanceId);
       const d = decide(state, { components: req.components }, now.getTime(), deadAfterMs);
       if (d.kind !== "answer") throw new Error("a heartbeat carries no key to look up");
       let reason = d.reason;

@@ -1,12 +1,15 @@
 import { execFile } from "node:child_process";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lib/config/index.ts";
+import { loadKeyRing } from "../../licensing/index.ts";
 import { registerInstance } from "../support/instance-client.ts";
 import { adminToken, machine } from "./license-client.ts";
 import { type LicensingHarness, licensingHarness } from "./licensing-app.ts";
+import { tempDataDir } from "./temp-data-dir.ts";
 
 const run = promisify(execFile);
 let h: LicensingHarness;
@@ -199,6 +202,37 @@ describe("smstats license and instance commands", () => {
     for (const a of actions)
       expect(a).toMatchObject({ source: "cli", actor: expect.stringMatching(/^cli:/) });
     expect(await smstats("admin", "audit", "--target-id", id)).toContain("license.revoke");
+  });
+
+  it("rotates the signing key, keeping the old public key published, audited", async () => {
+    // A data folder of its own: the shared one's keys sign everybody's tokens.
+    const data = tempDataDir();
+    try {
+      copyFileSync(join(h.config.dataDir, "stack.json"), join(data.dir, "stack.json"));
+      const env = {
+        ...process.env,
+        SMSTATS_DATA_DIR: data.dir,
+        SMSTATS_POSTGRES_WRITE_URL: h.config.postgres.writeUrl as string,
+      };
+      const before = (await loadKeyRing(data.dir)).current.kid;
+      const { stdout } = await run(
+        process.execPath,
+        [join(repoRoot, "bin/smstats.mjs"), "admin", "keys", "rotate"],
+        {
+          cwd: repoRoot,
+          env,
+        },
+      );
+      const ring = await loadKeyRing(data.dir);
+      expect(ring.current.kid).not.toBe(before);
+      expect(stdout).toContain(ring.current.kid);
+      expect(ring.jwks().keys.map((k) => k.kid)).toEqual([ring.current.kid, before]);
+      expect((await audit(ring.current.kid)).map((a) => [a.action, a.changes.previous])).toEqual([
+        ["signing_key.rotate", before],
+      ]);
+    } finally {
+      data.remove();
+    }
   });
 
   it("prints the usage and exits 2 on a malformed command", async () => {
