@@ -72,6 +72,31 @@ const envSchema = z
     SMSTATS_PROCESSOR_INSTANCE_CACHE_MS: positiveInt.default(60_000),
     /** Most instances a processor keeps in that cache. */
     SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE: positiveInt.default(100_000),
+    /** A worker inserts its buffered rows once they reach this many (ClickHouse advises 10k–100k per insert). */
+    SMSTATS_PROCESSOR_FLUSH_ROWS: positiveInt.default(50_000),
+    /** …or once its oldest buffered row is this old, in ms (ClickHouse advises about one insert per second). */
+    SMSTATS_PROCESSOR_FLUSH_AGE_MS: positiveInt.default(1000),
+    /** Insert format: "auto" asks the server once at start (ArrowStream where it reads it, else JSONEachRow). */
+    SMSTATS_PROCESSOR_INSERT_FORMAT: z.enum(["auto", "ArrowStream", "JSONEachRow"]).default("auto"),
+    /** Days of raw rows kept per tier, e.g. "starter=90,party_host=365,venue=730"; unlisted tiers keep the starter value. */
+    SMSTATS_RETENTION_RAW_DAYS: z
+      .string()
+      .regex(/^([a-z_]+=\d+)(,[a-z_]+=\d+)*$/, "expected tier=days pairs separated by commas")
+      .default("starter=90,party_host=365,venue=730"),
+    /** Days each rollup grain is kept (all tiers): minute, hour and day tables. */
+    SMSTATS_RETENTION_ROLLUP_DAYS: z
+      .string()
+      .regex(
+        /^(minute|hour|day)=\d+(,(minute|hour|day)=\d+)*$/,
+        "expected grain=days pairs, grains minute|hour|day",
+      )
+      .default("minute=35,hour=400,day=1830"),
+    /** How often the processor runs retention, in ms (0 = never; `smstats retention run` still works). */
+    SMSTATS_RETENTION_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(6 * 3_600_000),
     /** NATS server URL(s), comma-separated; defaults to the local stack. */
     SMSTATS_NATS_URL: z.string().optional(),
     /** JetStream stream holding telemetry batches. */

@@ -1,4 +1,4 @@
-import { type Env, parseEnv, stackDefault } from "./env.ts";
+import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
 
@@ -30,6 +30,15 @@ export interface Config {
     batchWaitMs: number;
     instanceCacheMs: number;
     instanceCacheSize: number;
+    flushRows: number;
+    flushAgeMs: number;
+    insertFormat: "auto" | "ArrowStream" | "JSONEachRow";
+  };
+  retention: {
+    /** Days of raw rows per tier; `default` applies to tiers not listed. */
+    rawDays: { default: number; perTier: Readonly<Record<string, number>> };
+    rollupDays: { minute: number; hour: number; day: number };
+    intervalMs: number;
   };
   nats: {
     servers: string[];
@@ -50,6 +59,33 @@ function withDatabase(url: string, database: string | undefined): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
+}
+
+function pairs(text: string): Record<string, number> {
+  return Object.fromEntries(
+    text.split(",").map((pair) => {
+      const [key, n] = pair.split("=");
+      return [key as string, Number(n)];
+    }),
+  );
+}
+
+function retentionConfig(env: Env): Config["retention"] {
+  const raw = pairs(env.SMSTATS_RETENTION_RAW_DAYS);
+  const rollup = pairs(env.SMSTATS_RETENTION_ROLLUP_DAYS);
+  const rawDefault = raw.starter ?? 90;
+  const rollupDays = { minute: rollup.minute ?? 35, hour: rollup.hour ?? 400, day: rollup.day ?? 1830 };
+  const shortest = Math.min(...Object.values(raw), rawDefault);
+  if (Math.max(...Object.values(rollupDays)) < shortest) {
+    throw new ConfigError(
+      `invalid configuration: SMSTATS_RETENTION_ROLLUP_DAYS keeps every rollup shorter than the raw rows (${shortest} days)`,
+    );
+  }
+  return {
+    rawDays: { default: rawDefault, perTier: raw },
+    rollupDays,
+    intervalMs: env.SMSTATS_RETENTION_INTERVAL_MS,
+  };
 }
 
 /** Builds the configuration from an environment (process.env by default), failing on any bad value. */
@@ -97,7 +133,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       batchWaitMs: env.SMSTATS_PROCESSOR_BATCH_WAIT_MS,
       instanceCacheMs: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_MS,
       instanceCacheSize: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE,
+      flushRows: env.SMSTATS_PROCESSOR_FLUSH_ROWS,
+      flushAgeMs: env.SMSTATS_PROCESSOR_FLUSH_AGE_MS,
+      insertFormat: env.SMSTATS_PROCESSOR_INSERT_FORMAT,
     },
+    retention: retentionConfig(env),
     nats: {
       servers: fromStack(env.SMSTATS_NATS_URL, "SMSTATS_NATS_URL", (s) => s.nats.url)
         .split(",")
