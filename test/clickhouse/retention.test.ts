@@ -69,7 +69,7 @@ async function agesLeft(
   for (const r of rows) {
     const at = Date.parse(r.t.length === 10 ? `${r.t}T00:00:00Z` : `${r.t.replace(" ", "T")}Z`);
     const age = AGES.find((a) => Math.abs(NOW - a * DAY - at) < 2 * DAY) as number;
-    (out[r.tier] ??= []).push(age);
+    out[r.tier] = [...(out[r.tier] ?? []), age];
   }
   for (const k of Object.keys(out)) out[k]?.sort((a, b) => a - b);
   return out;

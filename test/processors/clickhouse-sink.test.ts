@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClickHouseExecutor, serverExecutor } from "../../lib/clients/index.ts";
+import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { sqlIdentifier } from "../../lib/sql/index.ts";
