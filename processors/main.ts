@@ -5,6 +5,7 @@ import { createRegistry } from "../lib/metrics/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
 import { createProcessorDeps } from "./deps.ts";
 import { scheduleRetention } from "./retention/schedule.ts";
+import { streamGauges } from "./stream-gauges.ts";
 import { startTopology } from "./topology.ts";
 
 // The processor process: consumes telemetry from JetStream into ClickHouse, serves /health and
@@ -41,6 +42,7 @@ await http.register(health, {
 });
 const address = await http.listen({ host: config.processor.host, port: config.processor.port });
 
+streamGauges(metrics, deps.jsm, config.nats);
 const topology = await startTopology({ ...deps, config, log, metrics, schemas: new SchemaRegistry() });
 const retention = scheduleRetention({ ch: deps.clickhouse, retention: config.retention, log, metrics });
 log.info({ address, workers: config.processor.workers, format: topology.format }, "processor running");

@@ -145,6 +145,9 @@ describe("a processor killed with -9 mid-load", () => {
       `crash test: ${sent} batches sent, ${accepted.size} got 202 (${expected} metrics); stored ${got.rows} rows, ` +
         `${got.distinct} distinct, ${got.rows - got.distinct} duplicates; ${skipped} re-delivered rows skipped as already inserted by the last processor`,
     );
+    // The lag gauges read from JetStream at scrape time say the same: nothing waits.
+    expect(metrics).toMatch(/smstats_jetstream_consumer_pending_messages\{[^}]*\} 0\n/);
+    expect(metrics).toMatch(/smstats_jetstream_dead_letters\{[^}]*\} \d+\n/);
     expect(got.batches, "every batch that got a 202 is stored").toBe(accepted.size);
     expect(got.distinct, "every accepted metric is stored").toBe(expected);
     expect(got.rows - got.distinct, "duplicates").toBe(0);
