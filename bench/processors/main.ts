@@ -201,7 +201,12 @@ try {
   const port = await freePort();
   child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "processors/main.ts")], {
     cwd: repoRoot,
-    env: { ...process.env, ...BENCH_ENV, SMSTATS_PROCESSOR_PORT: String(port) },
+    env: {
+      ...process.env,
+      ...BENCH_ENV,
+      SMSTATS_PROCESSOR_PORT: String(port),
+      ...(process.env.BENCH_DEBUG ? { SMSTATS_LOG_LEVEL: "debug" } : {}),
+    },
     stdio: ["ignore", "inherit", "inherit"],
   });
   // The clock starts when the process answers ready, which is just before its workers start fetching.

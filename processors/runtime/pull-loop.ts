@@ -58,6 +58,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let buffer: { m: JsMsg; value: Row }[] = [];
   let bufferedRows = 0;
   let oldest = 0;
+  // Time spent per phase since the last flush, for the debug log line of each flush.
+  const spent = { fetch: 0, process: 0 };
   // A poison message is acknowledged only once the dead-letter stream holds it; if that fails it is
   // redelivered later rather than lost.
   const setAside = async (m: JsMsg, reason: string, detail: string) => {
@@ -83,6 +85,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     buffer = [];
     bufferedRows = 0;
     if (batch.length === 0) return;
+    const insertStarted = performance.now();
     try {
       await opts.insert(batch.map((b) => ({ value: b.value, redelivered: b.m.info.redelivered })));
     } catch (err) {
@@ -93,8 +96,22 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       for (const b of batch) b.m.nak(delay);
       return;
     }
+    const ackStarted = performance.now();
     // ackAck waits for the server to confirm, so a stop right after cannot lose the acks.
     const acked = await Promise.allSettled(batch.map((b) => b.m.ackAck()));
+    opts.log.debug(
+      {
+        messages: batch.length,
+        rows,
+        fetchMs: Math.round(spent.fetch),
+        processMs: Math.round(spent.process),
+        insertMs: Math.round(ackStarted - insertStarted),
+        ackMs: Math.round(performance.now() - ackStarted),
+      },
+      "flushed",
+    );
+    spent.fetch = 0;
+    spent.process = 0;
     const failed = acked.filter((a) => a.status === "rejected" || a.value === false).length;
     if (failed) opts.source.error("ack", failed);
     opts.source.sent(batch.length - failed);
@@ -122,6 +139,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         if (performance.now() - fetchStarted < MIN_FETCH_EXPIRES_MS / 2) await sleep(200);
         continue;
       }
+      const processStarted = performance.now();
+      spent.fetch += processStarted - fetchStarted;
       if (msgs.length) opts.source.received(msgs.length);
       const poison: { m: JsMsg; reason: string; detail: string }[] = [];
       for (const m of msgs) {
@@ -153,6 +172,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         }
       }
       for (const p of poison) await setAside(p.m, p.reason, p.detail);
+      spent.process += performance.now() - processStarted;
       if (
         bufferedRows >= opts.flushRows ||
         (buffer.length && performance.now() - oldest >= opts.flushAgeMs)
