@@ -57,14 +57,27 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     "ClickHouse insert duration, per table and flush.",
     ["table"],
   );
-  const format =
-    config.processor.insertFormat === "auto"
-      ? await detectInsertFormat(deps.clickhouse)
-      : config.processor.insertFormat;
+  // The format and the tables' columns come from the server: wait for it if it is away at start.
+  let format: InsertFormat | undefined;
+  let sinks: Record<RawTable, TableSink<Record<string, unknown>>> | undefined;
+  for (let attempt = 1; !sinks; attempt++) {
+    try {
+      const chosen =
+        config.processor.insertFormat === "auto"
+          ? await detectInsertFormat(deps.clickhouse)
+          : config.processor.insertFormat;
+      sinks = Object.fromEntries(
+        await Promise.all(
+          RAW_TABLES.map(async (t) => [t, await tableSink(deps.clickhouse, t, chosen)] as const),
+        ),
+      ) as Record<RawTable, TableSink<Record<string, unknown>>>;
+      format = chosen;
+    } catch (err) {
+      deps.log.warn({ err, attempt }, "ClickHouse not ready; processor waits before consuming");
+      await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
+    }
+  }
   deps.log.info({ format }, "ClickHouse insert format");
-  const sinks = Object.fromEntries(
-    await Promise.all(RAW_TABLES.map(async (t) => [t, await tableSink(deps.clickhouse, t, format)] as const)),
-  ) as Record<RawTable, TableSink<Record<string, unknown>>>;
   const deadLetter = createDeadLetterPublisher(deps.js, config.nats);
 
   const process = async (
@@ -122,7 +135,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         }
         if (!rows.length) return;
         const started = performance.now();
-        await sinks[table].insert(rows);
+        await (sinks as Record<RawTable, TableSink<Record<string, unknown>>>)[table].insert(rows);
         insertSeconds.observe({ table }, (performance.now() - started) / 1000);
         sink.sent(rows.length);
       }),
@@ -150,7 +163,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     );
   }
   return {
-    format,
+    format: format as InsertFormat,
     async stop() {
       await Promise.all(loops.map((l) => l.stop()));
     },

@@ -48,7 +48,8 @@ const MIN_FETCH_EXPIRES_MS = 1_000;
 
 /**
  * Fetches messages, runs the steps on each and buffers the results; inserts the buffer when it holds
- * `flushRows` rows or its oldest message is `flushAgeMs` old, and only then acknowledges its messages.
+ * `flushRows` rows or its oldest message is `flushAgeMs` old, and only then acknowledges its messages;
+ * while one buffer is being inserted the next one fills (at most one insert in flight per loop).
  * If the insert fails every buffered message is nak'ed with backoff, so nothing is acknowledged that
  * ClickHouse does not hold. A crash loses only acks: JetStream redelivers the unacknowledged messages,
  * flagged as redelivered for the sink to check.
@@ -58,6 +59,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let buffer: { m: JsMsg; value: Row }[] = [];
   let bufferedRows = 0;
   let oldest = 0;
+  let inflight: Promise<void> = Promise.resolve();
   // Time spent per phase since the last flush, for the debug log line of each flush.
   const spent = { fetch: 0, process: 0 };
   // A poison message is acknowledged only once the dead-letter stream holds it; if that fails it is
@@ -177,9 +179,12 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         bufferedRows >= opts.flushRows ||
         (buffer.length && performance.now() - oldest >= opts.flushAgeMs)
       ) {
-        await flush();
+        // One insert in flight per worker: the next buffer fills while the last one is inserted.
+        await inflight;
+        inflight = flush();
       }
     }
+    await inflight;
     await flush();
   })();
   return {

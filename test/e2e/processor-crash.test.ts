@@ -131,7 +131,8 @@ describe("a processor killed with -9 mid-load", () => {
     for (;;) {
       const info = await deps.jsm.consumers.info(config.nats.stream, config.nats.consumer);
       if (info.num_pending === 0 && info.num_ack_pending === 0) break;
-      if (Date.now() > settled) throw new Error(`consumer not settled: ${JSON.stringify(info.num_ack_pending)}`);
+      if (Date.now() > settled)
+        throw new Error(`consumer not settled: ${JSON.stringify(info.num_ack_pending)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
     got = await counts();

@@ -11,9 +11,12 @@ export interface TableSink<Row> {
 
 /**
  * Asks the server once which format to insert in: ArrowStream when system.formats lists it as an input
- * format (ClickHouse ≥ 20, chDB), JSONEachRow otherwise (18.16 has no Arrow).
+ * format (ClickHouse ≥ 20, chDB), JSONEachRow otherwise (18.16 has no Arrow). Rejects when the server
+ * cannot be reached.
  */
 export async function detectInsertFormat(ch: ClickHouseExecutor): Promise<InsertFormat> {
+  // An unreachable server must not be mistaken for one without Arrow: this throws then.
+  await ch.rows("SELECT version() AS v");
   try {
     const rows = await ch.rows<{ n: number | string }>(
       "SELECT count() AS n FROM system.formats WHERE name = 'ArrowStream' AND is_input = 1",
