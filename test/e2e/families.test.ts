@@ -6,6 +6,7 @@ import { sqlString } from "../../lib/sql/index.ts";
 import { preaggregate } from "../../processors/steps/downsample/index.ts";
 import { freshBatch, toJsonBody } from "../support/batches.ts";
 import { fetchBatch, registerInstance } from "../support/instance-client.ts";
+import { quantile } from "../support/quantile.ts";
 import { type RunningService, startService } from "../support/services.ts";
 
 // Every family over HTTP into its raw table and every rollup that reads it, with exact counts. The
@@ -73,7 +74,7 @@ describe("every family through the pipeline", () => {
     // An insert makes the raw rows visible before its materialized views have written theirs, so each
     // rollup is polled until it holds the expected values (or the timeout fails it with a diff).
     const poll = { timeout: 15_000, interval: 250 };
-    const round = (x: number) => Math.round(x * 1e6) / 1e6;
+    const round = (x: number) => Math.round(x * 1e9) / 1e9;
     for (const rollup of ["quality_1m", "quality_1h", "quality_1d"]) {
       await expect
         .poll(async () => {
@@ -83,6 +84,24 @@ describe("every family through the pipeline", () => {
           return [num(q.n), round(q.s)];
         }, poll)
         .toEqual([stored.length, round(stored.reduce((a, m) => a + m.value, 0))]);
+    }
+    // Quantiles per metric: the states are exact below 8192 values, so only float rounding is tolerated
+    // (9 decimal digits).
+    const names = [...new Set(stored.map((m) => m.name))].sort();
+    const wantQ = names.map((name) => {
+      const values = stored.filter((m) => m.name === name).map((m) => m.value);
+      return [name, ...[0.5, 0.95, 0.99].map((l) => round(quantile(values, l)))];
+    });
+    for (const rollup of ["quality_1m", "quality_1h", "quality_1d"]) {
+      await expect
+        .poll(async () => {
+          const rows = await ch.rows<{ metric_name: string; q: number[] }>(
+            `SELECT metric_name, quantilesMerge(0.5, 0.95, 0.99)(value_quantiles) AS q FROM ${rollup}
+             WHERE app_version = ${v} GROUP BY metric_name ORDER BY metric_name`,
+          );
+          return rows.map((r) => [r.metric_name, ...r.q.map((x) => round(Number(x)))]);
+        }, poll)
+        .toEqual(wantQ);
     }
     const by = (type: string, reason?: string) =>
       sent.playback.filter((e) => e.event_type === type && (!reason || e.skip_reason === reason)).length;
