@@ -38,10 +38,11 @@ WHERE event_type = 'played' AND $__timeFilter(time) AND ${FLEET_FILTER}`,
         {
           format: "table",
           columns: ["plays", "skips", "skip_rate", "unique_songs"],
-          sql: `SELECT sumMerge(plays) AS plays, sumMerge(skips) AS skips,
-    round(sumMerge(skips) / greatest(sumMerge(plays) + sumMerge(skips), 1), 4) AS skip_rate,
-    uniqIfMerge(unique_songs) AS unique_songs
-${DAILY}`,
+          sql: `SELECT plays, skips, round(skips / greatest(plays + skips, 1), 4) AS skip_rate, unique_songs
+FROM (
+    SELECT sumMerge(plays) AS plays, sumMerge(skips) AS skips, uniqIfMerge(unique_songs) AS unique_songs
+    ${DAILY}
+)`,
         },
       ],
     },
@@ -92,10 +93,13 @@ GROUP BY day ORDER BY day`,
         {
           format: "table",
           columns: ["song_source", "plays", "skips", "skip_rate"],
-          sql: `SELECT song_source, sumMerge(plays) AS plays, sumMerge(skips) AS skips,
-    round(sumMerge(skips) / greatest(sumMerge(plays) + sumMerge(skips), 1), 4) AS skip_rate
-${DAILY}
-GROUP BY song_source ORDER BY plays DESC, song_source`,
+          sql: `SELECT song_source, plays, skips, round(skips / greatest(plays + skips, 1), 4) AS skip_rate
+FROM (
+    SELECT song_source, sumMerge(plays) AS plays, sumMerge(skips) AS skips
+    ${DAILY}
+    GROUP BY song_source
+)
+ORDER BY plays DESC, song_source`,
         },
       ],
     },
