@@ -33,8 +33,8 @@ function provisioned(uid: string): { query: string; above: number; for: string }
   const rule = rules.find((r) => r.uid === uid);
   if (!rule) throw new Error(`no provisioned rule ${uid}`);
   const [a, b] = rule.data;
-  const threshold = (b?.model.conditions as { evaluator: { type: string; params: number[] } }[])[0]
-    ?.evaluator;
+  const conditions = (b?.model.conditions ?? []) as { evaluator: { type: string; params: number[] } }[];
+  const threshold = conditions[0]?.evaluator;
   expect(threshold?.type).toBe("gt");
   return {
     query: (a?.model.rawSql ?? a?.model.expr) as string,

@@ -44,7 +44,8 @@ describe("ClickHouse plugin macros", () => {
 });
 
 describe("Grafana's frontend interpolation", () => {
-  const sql = "WHERE $__conditionalAll(tier IN (${tier:singlequote}), $tier) AND x = $__interval_ms";
+  // Grafana's ${var:format} syntax, not a template literal.
+  const sql = `WHERE $__conditionalAll(tier IN ($\{tier:singlequote}), $tier) AND x = $__interval_ms`;
   it("drops a conditionalAll condition for All and keeps it for a selection", () => {
     expect(interpolateTemplate(sql, { ...ctx, variables: { tier: "all" } })).toBe(
       "WHERE 1=1 AND x = 3600000",
@@ -57,7 +58,7 @@ describe("Grafana's frontend interpolation", () => {
   it("leaves backend macros to the datasource and refuses All outside conditionalAll", () => {
     expect(interpolateTemplate("$__timeFilter(t) $__interval_s", ctx)).toBe("$__timeFilter(t) $__interval_s");
     expect(() =>
-      interpolateTemplate("IN (${tier:singlequote})", { ...ctx, variables: { tier: "all" } }),
+      interpolateTemplate(`IN ($\{tier:singlequote})`, { ...ctx, variables: { tier: "all" } }),
     ).toThrow(MacroError);
     expect(
       clickhousePanelSql("$__conditionalAll(a = 1, $v) AND $__timeFilter(t)", {
