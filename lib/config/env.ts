@@ -42,6 +42,15 @@ const envSchema = z
       .string()
       .regex(/^([a-z_]+=\d+)(,[a-z_]+=\d+)*$/, "expected tier=number pairs separated by commas")
       .default("starter=100,party_host=300,venue=1000"),
+    /**
+     * Addresses or CIDRs of proxies whose X-Forwarded-For ingest trusts for the client address (the country
+     * comes from it), comma-separated, e.g. "127.0.0.1,::1" behind a local load balancer or for `smstats
+     * demo`; empty (the default) trusts none and uses the socket's peer address.
+     */
+    SMSTATS_INGEST_TRUST_PROXY: z
+      .string()
+      .regex(/^([0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)?$/, "expected addresses or CIDRs separated by commas")
+      .default(""),
     /** How far in the future (seconds, by the server's clock) an event time may lie before it is clamped. */
     SMSTATS_INGEST_FUTURE_TOLERANCE_S: positiveInt.default(300),
     /** How old (days) an event may be and still be accepted; venues go offline for weeks. */

@@ -20,6 +20,8 @@ export interface Config {
     maxEventAgeMs: number;
     signatureWindowMs: number;
     identityCacheMs: number;
+    /** Proxies (addresses or CIDRs) whose X-Forwarded-For gives the client address; empty trusts none. */
+    trustProxy: readonly string[];
   };
   tokens: { ttlSeconds: number; refreshTtlSeconds: number; cacheSize: number; clockToleranceSeconds: number };
   processor: {
@@ -118,6 +120,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxEventAgeMs: env.SMSTATS_INGEST_MAX_EVENT_AGE_DAYS * 86_400_000,
       signatureWindowMs: env.SMSTATS_INGEST_SIGNATURE_WINDOW_S * 1000,
       identityCacheMs: env.SMSTATS_INGEST_IDENTITY_CACHE_MS,
+      trustProxy: env.SMSTATS_INGEST_TRUST_PROXY.split(",").filter(Boolean),
     },
     tokens: {
       ttlSeconds: env.SMSTATS_TOKEN_TTL_S,
