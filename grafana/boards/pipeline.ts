@@ -1,9 +1,8 @@
 import type { BoardSpec } from "./spec.ts";
 
 /**
- * Pipeline health from Prometheus: the service's own metrics (every process's /metrics) plus JetStream
- * consumer state from prometheus-nats-exporter (`-jsz=all` against NATS's monitor port), whose metrics
- * start with `jetstream_`.
+ * Pipeline health from Prometheus: the service's own metrics (every process's /metrics); JetStream
+ * consumer state comes from the processors' gauges, which read it from JetStream at scrape time.
  */
 export const pipeline: BoardSpec = {
   uid: "smstats-pipeline",
@@ -55,15 +54,15 @@ export const pipeline: BoardSpec = {
       datasource: "prometheus",
       queries: [
         {
-          expr: "sum by (stream_name, consumer_name) (jetstream_consumer_num_pending)",
-          legend: "pending {{stream_name}}/{{consumer_name}}",
-          metrics: ["jetstream_consumer_num_pending"],
+          expr: "max by (stream, consumer) (smstats_jetstream_consumer_pending_messages)",
+          legend: "pending {{stream}}/{{consumer}}",
+          metrics: ["smstats_jetstream_consumer_pending_messages"],
         },
         {
           refId: "B",
-          expr: "sum by (stream_name, consumer_name) (jetstream_consumer_num_ack_pending)",
-          legend: "unacked {{stream_name}}/{{consumer_name}}",
-          metrics: ["jetstream_consumer_num_ack_pending"],
+          expr: "max by (stream, consumer) (smstats_jetstream_consumer_ack_pending_messages)",
+          legend: "unacked {{stream}}/{{consumer}}",
+          metrics: ["smstats_jetstream_consumer_ack_pending_messages"],
         },
       ],
     },

@@ -142,16 +142,16 @@ describe.skipIf(!promtool)("PromQL alert rules in promtool (baseline quiet, spik
     {
       uid: "smstats-ingestion-lag",
       evalMinutes: 20,
-      labels: { stream_name: "TELEMETRY" },
+      labels: { stream: "TELEMETRY" },
       baseline: [
         {
-          series: 'jetstream_consumer_num_pending{stream_name="TELEMETRY",consumer_name="processor"}',
+          series: 'smstats_jetstream_consumer_pending_messages{stream="TELEMETRY",consumer="processor"}',
           values: "100+0x30",
         },
       ],
       spike: [
         {
-          series: 'jetstream_consumer_num_pending{stream_name="TELEMETRY",consumer_name="processor"}',
+          series: 'smstats_jetstream_consumer_pending_messages{stream="TELEMETRY",consumer="processor"}',
           values: "100+5000x30",
         },
       ],
