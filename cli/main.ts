@@ -7,6 +7,7 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
   license: () => import("./commands/license.ts"),
   instance: () => import("./commands/instance.ts"),
   admin: () => import("./commands/admin.ts"),
+  retention: () => import("./commands/retention.ts"),
 };
 
 async function usage(): Promise<string> {

@@ -22,6 +22,8 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     bodyLimit: config.ingest.bodyLimit,
     return503OnClosing: true,
     requestTimeout: 30_000,
+    // request.ip (the country's source) is the socket peer unless that peer is a configured proxy.
+    trustProxy: config.ingest.trustProxy.length > 0 ? [...config.ingest.trustProxy] : false,
   });
   const errors = new Counter({
     name: "smstats_http_errors_total",

@@ -1,7 +1,14 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type pg from "pg";
-import { connectNats, createClickHouseClient, createPgPool, type NatsHandle } from "../lib/clients/index.ts";
+import {
+  type ClickHouseExecutor,
+  connectNats,
+  createClickHouseClient,
+  createPgPool,
+  type NatsHandle,
+  serverExecutor,
+} from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
 import { reconcileTelemetryStream } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
@@ -18,7 +25,10 @@ export interface ProcessorDeps {
   nats: NatsHandle;
   jsm: JetStreamManager;
   js: JetStreamClient;
-  clickhouse: ClickHouseClient;
+  /** The client, for health checks. */
+  clickhouseClient: ClickHouseClient;
+  /** The sink's and retention's view of the same client. */
+  clickhouse: ClickHouseExecutor;
   pg: pg.Pool;
   instances: InstanceLookup;
   countries: CountryLookup;
@@ -37,7 +47,8 @@ export async function createProcessorDeps(config: Readonly<Config>, log: Logger)
     nats,
     jsm,
     js: jetstream(nats.nc),
-    clickhouse,
+    clickhouseClient: clickhouse,
+    clickhouse: serverExecutor(config.clickhouse, clickhouse),
     pg: pool,
     instances: createInstanceLookup(pool, {
       ttlMs: config.processor.instanceCacheMs,

@@ -4,6 +4,8 @@ import { createLogger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
 import { createProcessorDeps } from "./deps.ts";
+import { scheduleRetention } from "./retention/schedule.ts";
+import { streamGauges } from "./stream-gauges.ts";
 import { startTopology } from "./topology.ts";
 
 // The processor process: consumes telemetry from JetStream into ClickHouse, serves /health and
@@ -31,7 +33,7 @@ await http.register(health, {
       path: "/health/clickhouse",
       required: true,
       run: async () => {
-        const r = await deps.clickhouse.ping();
+        const r = await deps.clickhouseClient.ping();
         if (!r.success) throw r.error;
       },
     },
@@ -40,8 +42,10 @@ await http.register(health, {
 });
 const address = await http.listen({ host: config.processor.host, port: config.processor.port });
 
+streamGauges(metrics, deps.jsm, config.nats);
 const topology = await startTopology({ ...deps, config, log, metrics, schemas: new SchemaRegistry() });
-log.info({ address, workers: config.processor.workers }, "processor running");
+const retention = scheduleRetention({ ch: deps.clickhouse, retention: config.retention, log, metrics });
+log.info({ address, workers: config.processor.workers, format: topology.format }, "processor running");
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -53,7 +57,7 @@ async function shutdown(signal: string) {
     process.exit(1);
   }, 30_000);
   force.unref();
-  await topology.stop();
+  await Promise.all([topology.stop(), retention.stop()]);
   await gracefulClose(http);
   await deps.close();
   log.info("processor stopped");

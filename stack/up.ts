@@ -13,6 +13,7 @@ import { type ExitStatus, isRunning, readPidFile, removePidFile, writePidFile } 
 import type { Service } from "./service.ts";
 import { services } from "./services/index.ts";
 import { buildStackFile, writeStackFile } from "./stack-file-writer.ts";
+import { tools } from "./tools.ts";
 
 /** Options of stackUp. */
 export interface StackUpOptions extends StackOptions {
@@ -158,7 +159,7 @@ async function upWithLog(service: Service, ctx: StackContext, timeoutMs: number)
  */
 export async function stackUp(options: StackUpOptions = {}): Promise<StackUpResult> {
   const timeoutMs = options.timeoutMs ?? 60_000;
-  await ensureInstalled(services, { isRoot: runningAsRoot(), log: options.log ?? (() => {}) });
+  await ensureInstalled([...services, ...tools], { isRoot: runningAsRoot(), log: options.log ?? (() => {}) });
   prepareFolders(stackPaths(resolveDataDir(options.dataDir)));
   const ctx = createContext(options, { createSecrets: true });
 

@@ -1,5 +1,7 @@
+import { Readable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
-import { sqlIdentifier } from "../sql/index.ts";
+import { sqlColumn, sqlIdentifier } from "../sql/index.ts";
 
 /** Connection settings of a ClickHouse server. */
 export interface ClickHouseConfig {
@@ -26,8 +28,22 @@ export interface ClickHouseExecutor {
   exec(sql: string): Promise<void>;
   /** Runs one query and returns its rows as objects. */
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+  /**
+   * Inserts a body already encoded in `format` (JSONEachRow text or an Arrow IPC stream) into a table of
+   * the database, optionally naming the columns the body carries.
+   */
+  insert(table: string, format: InsertFormat, body: Uint8Array, columns?: readonly string[]): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
+}
+
+/** The formats the processors insert in: Arrow where the server reads it, JSONEachRow everywhere. */
+export type InsertFormat = "ArrowStream" | "JSONEachRow";
+
+/** The INSERT statement for a body of `format`, naming `columns` when given. */
+export function insertStatement(table: string, format: InsertFormat, columns?: readonly string[]): string {
+  const cols = columns?.length ? ` (${columns.map(sqlColumn).join(", ")})` : "";
+  return `INSERT INTO ${sqlIdentifier(table)}${cols} FORMAT ${format}`;
 }
 
 /** Creates the @clickhouse/client for a database; its own logging is off (errors reach our handlers). */
@@ -48,8 +64,10 @@ export function createClickHouseClient(
 }
 
 /** An executor over the ClickHouse server's HTTP interface. */
-export function serverExecutor(config: ClickHouseConfig): ClickHouseExecutor {
-  const client = createClickHouseClient(config);
+export function serverExecutor(
+  config: ClickHouseConfig,
+  client: ClickHouseClient = createClickHouseClient(config),
+): ClickHouseExecutor {
   return {
     engine: "server",
     database: config.database,
@@ -68,6 +86,16 @@ export function serverExecutor(config: ClickHouseConfig): ClickHouseExecutor {
     async rows<T>(sql: string) {
       const rs = await client.query({ query: sql, format: "JSONEachRow" });
       return (await rs.json()) as T[];
+    },
+    async insert(table, format, body, columns) {
+      // exec sends the statement as the query parameter and the body as the request body, as is, so
+      // any input format the server knows works (the client's insert() only knows a fixed list).
+      const res = await client.exec({
+        query: insertStatement(table, format, columns),
+        values: Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]),
+      });
+      res.stream.resume();
+      await finished(res.stream);
     },
     close: () => client.close(),
   };

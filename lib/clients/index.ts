@@ -2,6 +2,8 @@ export {
   type ClickHouseConfig,
   type ClickHouseExecutor,
   createClickHouseClient,
+  type InsertFormat,
+  insertStatement,
   serverExecutor,
 } from "./clickhouse.ts";
 export { connectNats, type NatsHandle } from "./nats.ts";

@@ -42,6 +42,15 @@ const envSchema = z
       .string()
       .regex(/^([a-z_]+=\d+)(,[a-z_]+=\d+)*$/, "expected tier=number pairs separated by commas")
       .default("starter=100,party_host=300,venue=1000"),
+    /**
+     * Addresses or CIDRs of proxies whose X-Forwarded-For ingest trusts for the client address (the country
+     * comes from it), comma-separated, e.g. "127.0.0.1,::1" behind a local load balancer or for `smstats
+     * demo`; empty (the default) trusts none and uses the socket's peer address.
+     */
+    SMSTATS_INGEST_TRUST_PROXY: z
+      .string()
+      .regex(/^([0-9a-fA-F.:/]+(,[0-9a-fA-F.:/]+)*)?$/, "expected addresses or CIDRs separated by commas")
+      .default(""),
     /** How far in the future (seconds, by the server's clock) an event time may lie before it is clamped. */
     SMSTATS_INGEST_FUTURE_TOLERANCE_S: positiveInt.default(300),
     /** How old (days) an event may be and still be accepted; venues go offline for weeks. */
@@ -72,6 +81,31 @@ const envSchema = z
     SMSTATS_PROCESSOR_INSTANCE_CACHE_MS: positiveInt.default(60_000),
     /** Most instances a processor keeps in that cache. */
     SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE: positiveInt.default(100_000),
+    /** A worker inserts its buffered rows once they reach this many (ClickHouse advises 10k–100k per insert). */
+    SMSTATS_PROCESSOR_FLUSH_ROWS: positiveInt.default(50_000),
+    /** …or once its oldest buffered row is this old, in ms (ClickHouse advises about one insert per second). */
+    SMSTATS_PROCESSOR_FLUSH_AGE_MS: positiveInt.default(1000),
+    /** Insert format: "auto" asks the server once at start (ArrowStream where it reads it, else JSONEachRow). */
+    SMSTATS_PROCESSOR_INSERT_FORMAT: z.enum(["auto", "ArrowStream", "JSONEachRow"]).default("auto"),
+    /** Days of raw rows kept per tier, e.g. "starter=90,party_host=365,venue=730"; unlisted tiers keep the starter value. */
+    SMSTATS_RETENTION_RAW_DAYS: z
+      .string()
+      .regex(/^([a-z_]+=\d+)(,[a-z_]+=\d+)*$/, "expected tier=days pairs separated by commas")
+      .default("starter=90,party_host=365,venue=730"),
+    /** Days each rollup grain is kept (all tiers): minute, hour and day tables. */
+    SMSTATS_RETENTION_ROLLUP_DAYS: z
+      .string()
+      .regex(
+        /^(minute|hour|day)=\d+(,(minute|hour|day)=\d+)*$/,
+        "expected grain=days pairs, grains minute|hour|day",
+      )
+      .default("minute=35,hour=400,day=1830"),
+    /** How often the processor runs retention, in ms (0 = never; `smstats retention run` still works). */
+    SMSTATS_RETENTION_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(6 * 3_600_000),
     /** NATS server URL(s), comma-separated; defaults to the local stack. */
     SMSTATS_NATS_URL: z.string().optional(),
     /** JetStream stream holding telemetry batches. */

@@ -22,6 +22,8 @@ export interface Config {
     maxEventAgeMs: number;
     signatureWindowMs: number;
     identityCacheMs: number;
+    /** Proxies (addresses or CIDRs) whose X-Forwarded-For gives the client address; empty trusts none. */
+    trustProxy: readonly string[];
   };
   tokens: { ttlSeconds: number; refreshTtlSeconds: number; cacheSize: number; clockToleranceSeconds: number };
   processor: {
@@ -32,6 +34,15 @@ export interface Config {
     batchWaitMs: number;
     instanceCacheMs: number;
     instanceCacheSize: number;
+    flushRows: number;
+    flushAgeMs: number;
+    insertFormat: "auto" | "ArrowStream" | "JSONEachRow";
+  };
+  retention: {
+    /** Days of raw rows per tier; `default` applies to tiers not listed. */
+    rawDays: { default: number; perTier: Readonly<Record<string, number>> };
+    rollupDays: { minute: number; hour: number; day: number };
+    intervalMs: number;
   };
   nats: {
     servers: string[];
@@ -98,6 +109,33 @@ function withDatabase(url: string, database: string | undefined): string {
   return u.toString();
 }
 
+function pairs(text: string): Record<string, number> {
+  return Object.fromEntries(
+    text.split(",").map((pair) => {
+      const [key, n] = pair.split("=");
+      return [key as string, Number(n)];
+    }),
+  );
+}
+
+function retentionConfig(env: Env): Config["retention"] {
+  const raw = pairs(env.SMSTATS_RETENTION_RAW_DAYS);
+  const rollup = pairs(env.SMSTATS_RETENTION_ROLLUP_DAYS);
+  const rawDefault = raw.starter ?? 90;
+  const rollupDays = { minute: rollup.minute ?? 35, hour: rollup.hour ?? 400, day: rollup.day ?? 1830 };
+  const shortest = Math.min(...Object.values(raw), rawDefault);
+  if (Math.max(...Object.values(rollupDays)) < shortest) {
+    throw new ConfigError(
+      `invalid configuration: SMSTATS_RETENTION_ROLLUP_DAYS keeps every rollup shorter than the raw rows (${shortest} days)`,
+    );
+  }
+  return {
+    rawDays: { default: rawDefault, perTier: raw },
+    rollupDays,
+    intervalMs: env.SMSTATS_RETENTION_INTERVAL_MS,
+  };
+}
+
 /** Builds the configuration from an environment (process.env by default), failing on any bad value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const env = parseEnv(source);
@@ -128,6 +166,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxEventAgeMs: env.SMSTATS_INGEST_MAX_EVENT_AGE_DAYS * 86_400_000,
       signatureWindowMs: env.SMSTATS_INGEST_SIGNATURE_WINDOW_S * 1000,
       identityCacheMs: env.SMSTATS_INGEST_IDENTITY_CACHE_MS,
+      trustProxy: env.SMSTATS_INGEST_TRUST_PROXY.split(",").filter(Boolean),
     },
     tokens: {
       ttlSeconds: env.SMSTATS_TOKEN_TTL_S,
@@ -143,7 +182,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       batchWaitMs: env.SMSTATS_PROCESSOR_BATCH_WAIT_MS,
       instanceCacheMs: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_MS,
       instanceCacheSize: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE,
+      flushRows: env.SMSTATS_PROCESSOR_FLUSH_ROWS,
+      flushAgeMs: env.SMSTATS_PROCESSOR_FLUSH_AGE_MS,
+      insertFormat: env.SMSTATS_PROCESSOR_INSERT_FORMAT,
     },
+    retention: retentionConfig(env),
     nats: {
       servers: fromStack(env.SMSTATS_NATS_URL, "SMSTATS_NATS_URL", (s) => s.nats.url)
         .split(",")

@@ -21,3 +21,11 @@ export function sqlIdentifier(name: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new RangeError(`not a plain SQL identifier: ${name}`);
   return `\`${name}\``;
 }
+
+/** Quotes a column name, which may name a Nested subcolumn (`tags.key`), after checking its shape. */
+export function sqlColumn(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(name)) {
+    throw new RangeError(`not a plain SQL column name: ${name}`);
+  }
+  return `\`${name}\``;
+}

@@ -1,2 +1,2 @@
-export { sqlIdentifier, sqlNumber, sqlString } from "./escape.ts";
+export { sqlColumn, sqlIdentifier, sqlNumber, sqlString } from "./escape.ts";
 export { splitStatements } from "./split.ts";

@@ -5,6 +5,7 @@ import { loadConfig } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { chdbExecutor } from "../support/chdb.ts";
+import { quantile } from "../support/quantile.ts";
 import {
   A,
   B,
@@ -70,15 +71,6 @@ function sorted(rows: Row[], keys: readonly string[]): Row[] {
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const distinct = (xs: readonly string[]) => new Set(xs).size;
 const count = <T>(rows: readonly T[], test: (r: T) => boolean) => rows.filter(test).length;
-
-/** The quantile ClickHouse's `quantiles` computes below 8192 values: linear interpolation between ranks. */
-function quantile(values: readonly number[], level: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  const pos = level * (s.length - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, s.length - 1);
-  return (s[lo] as number) + (pos - lo) * ((s[hi] as number) - (s[lo] as number));
-}
 
 function latest<T extends { at: string; daysAgo: number }>(rows: readonly T[]): T {
   return [...rows].sort((a, b) => (clock.time(a) < clock.time(b) ? -1 : 1)).at(-1) as T;

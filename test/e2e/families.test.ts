@@ -3,8 +3,10 @@ import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { freePort } from "../../lib/net/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
+import { preaggregate } from "../../processors/steps/downsample/index.ts";
 import { freshBatch, toJsonBody } from "../support/batches.ts";
 import { fetchBatch, registerInstance } from "../support/instance-client.ts";
+import { quantile } from "../support/quantile.ts";
 import { type RunningService, startService } from "../support/services.ts";
 
 // Every family over HTTP into its raw table and every rollup that reads it, with exact counts. The
@@ -34,9 +36,12 @@ describe("every family through the pipeline", () => {
     const res = await fetchBatch(url, instance, toJsonBody(sent));
     expect(res.status, await res.text()).toBe(202);
 
+    // mpv health samples of one minute become one row (processors/steps/downsample); the example has two
+    // 30 s apart, which share a minute or not depending on the clock, so the expectation follows the step.
+    const stored = preaggregate(sent).batch.metrics;
     const id = sqlString(instance.instanceId);
     const expected = {
-      metrics_quality: sent.metrics.length,
+      metrics_quality: stored.length,
       events_playback: sent.playback.length,
       events_session: sent.session.length,
       snapshots_library: sent.library.length,
@@ -69,7 +74,7 @@ describe("every family through the pipeline", () => {
     // An insert makes the raw rows visible before its materialized views have written theirs, so each
     // rollup is polled until it holds the expected values (or the timeout fails it with a diff).
     const poll = { timeout: 15_000, interval: 250 };
-    const round = (x: number) => Math.round(x * 1e6) / 1e6;
+    const round = (x: number) => Math.round(x * 1e9) / 1e9;
     for (const rollup of ["quality_1m", "quality_1h", "quality_1d"]) {
       await expect
         .poll(async () => {
@@ -78,7 +83,25 @@ describe("every family through the pipeline", () => {
           );
           return [num(q.n), round(q.s)];
         }, poll)
-        .toEqual([sent.metrics.length, round(sent.metrics.reduce((a, m) => a + m.value, 0))]);
+        .toEqual([stored.length, round(stored.reduce((a, m) => a + m.value, 0))]);
+    }
+    // Quantiles per metric: the states are exact below 8192 values, so only float rounding is tolerated
+    // (9 decimal digits).
+    const names = [...new Set(stored.map((m) => m.name))].sort();
+    const wantQ = names.map((name) => {
+      const values = stored.filter((m) => m.name === name).map((m) => m.value);
+      return [name, ...[0.5, 0.95, 0.99].map((l) => round(quantile(values, l)))];
+    });
+    for (const rollup of ["quality_1m", "quality_1h", "quality_1d"]) {
+      await expect
+        .poll(async () => {
+          const rows = await ch.rows<{ metric_name: string; q: number[] }>(
+            `SELECT metric_name, quantilesMerge(0.5, 0.95, 0.99)(value_quantiles) AS q FROM ${rollup}
+             WHERE app_version = ${v} GROUP BY metric_name ORDER BY metric_name`,
+          );
+          return rows.map((r) => [r.metric_name, ...r.q.map((x) => round(Number(x)))]);
+        }, poll)
+        .toEqual(wantQ);
     }
     const by = (type: string, reason?: string) =>
       sent.playback.filter((e) => e.event_type === type && (!reason || e.skip_reason === reason)).length;

@@ -1,7 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { anonymize } from "../../processors/steps/anonymize/index.ts";
 import { enrich } from "../../processors/steps/enrich/index.ts";
-import { RAW_TABLES, route } from "../../processors/steps/route/index.ts";
+import { clickhouseDateTime, RAW_TABLES, route } from "../../processors/steps/route/index.ts";
 import { exampleBatches } from "../../schemas/index.ts";
 
 const secret = Buffer.alloc(32, 9);
@@ -63,5 +64,17 @@ describe("route", () => {
       if (e.user_id) expect(text).not.toContain(e.user_id);
       if (e.song.title && e.song.source !== "local") expect(text.includes(e.song.title)).toBe(optIn);
     }
+  });
+});
+
+describe("clickhouseDateTime", () => {
+  it("formats any instant as toISOString does, to the second", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e12, max: 8.64e12 }), (ms) => {
+        const expected = new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19).replace("T", " ");
+        expect(clickhouseDateTime(ms)).toBe(expected);
+      }),
+      { numRuns: 5000 },
+    );
   });
 });

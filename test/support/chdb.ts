@@ -1,14 +1,15 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Session } from "chdb";
-import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
-import { sqlIdentifier } from "../../lib/sql/index.ts";
+import { type ClickHouseExecutor, insertStatement } from "../../lib/clients/index.ts";
+import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 
 /** A ClickHouse executor over chDB (ClickHouse 26.x in-process) in a temporary folder. */
 export function chdbExecutor(database = "smstats"): ClickHouseExecutor {
   const dir = mkdtempSync(join(tmpdir(), "smstats-chdb-"));
   const session = new Session(dir);
+  let inserts = 0;
   return {
     engine: "chdb",
     database,
@@ -25,6 +26,18 @@ export function chdbExecutor(database = "smstats"): ClickHouseExecutor {
         .split("\n")
         .filter((l) => l.trim())
         .map((l) => JSON.parse(l) as T);
+    },
+    async insert(table, format, body, columns) {
+      // chDB reads no request body: the body goes through a file, as clickhouse-local would take it.
+      const file = join(dir, `insert-${++inserts}.${format === "ArrowStream" ? "arrows" : "ndjson"}`);
+      writeFileSync(file, body);
+      try {
+        session.query(
+          `${insertStatement(table, format, columns).replace(/ FORMAT /, ` FROM INFILE ${sqlString(file)} FORMAT `)}`,
+        );
+      } finally {
+        rmSync(file, { force: true });
+      }
     },
     async close() {
       session.cleanup();

@@ -1,21 +1,3 @@
-import type { ClickHouseClient } from "@clickhouse/client";
-
-/** Inserts rows into one ClickHouse table. */
-export interface ClickHouseSink<Row> {
-  readonly table: string;
-  insert(rows: Row[]): Promise<void>;
-}
-
-/** A sink writing JSONEachRow, which both ClickHouse 18.16 and current versions accept. */
-export function clickhouseSink<Row extends object>(
-  client: ClickHouseClient,
-  table: string,
-): ClickHouseSink<Row> {
-  return {
-    table,
-    async insert(rows) {
-      if (rows.length === 0) return;
-      await client.insert({ table, values: rows, format: "JSONEachRow" });
-    },
-  };
-}
+export { alreadyInserted, type RowOrigin } from "./already-inserted.ts";
+export { type ArrowEncoder, arrowColumnType, arrowEncoder, type ColumnSpec } from "./arrow-encoder.ts";
+export { detectInsertFormat, type TableSink, tableColumns, tableSink } from "./table-sink.ts";

@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { repoRoot } from "../lib/config/index.ts";
+import { freePort } from "../lib/net/index.ts";
+
+/** Ingest + processor started by a load tool, in their own process group. */
+export interface PipelineProcess {
+  ingestUrl: string;
+  processorUrl: string;
+  child: ChildProcess;
+  output(): string;
+  /** SIGINT to the group (as Ctrl-C): in-flight work drains; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Settings that give a load run its own databases, stream, consumer and Redis prefix on the shared local
+ * stack (`ns` = "loadtest" → smstats_loadtest, TELEMETRY_LOADTEST, …), so it never mixes with `npm start`'s
+ * data or the tests'.
+ */
+export function namespaceEnv(ns: string): Record<string, string> {
+  return {
+    SMSTATS_CLICKHOUSE_DATABASE: `smstats_${ns}`,
+    SMSTATS_POSTGRES_DATABASE: `smstats_${ns}`,
+    SMSTATS_NATS_STREAM: `TELEMETRY_${ns.toUpperCase()}`,
+    SMSTATS_NATS_SUBJECT_PREFIX: `${ns}.telemetry`,
+    SMSTATS_NATS_CONSUMER: `processor_${ns}`,
+    SMSTATS_NATS_STREAM_MAX_BYTES: String(512 * 1024 * 1024),
+    SMSTATS_NATS_DLQ_MAX_BYTES: String(64 * 1024 * 1024),
+    SMSTATS_REDIS_KEY_PREFIX: `smstats-${ns}:`,
+  };
+}
+
+/**
+ * Runs scripts/start.ts --no-stack (migrations, then ingest and processor) with the given settings on free
+ * loopback ports, and waits until both are ready.
+ */
+export async function startPipeline(
+  env: Record<string, string>,
+  readyWithinMs = 90_000,
+): Promise<PipelineProcess> {
+  const [ingestPort, processorPort] = [await freePort(), await freePort()];
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", join(repoRoot, "scripts/start.ts"), "--no-stack"],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        SMSTATS_LOG_LEVEL: "warn",
+        ...env,
+        SMSTATS_INGEST_HOST: "127.0.0.1",
+        SMSTATS_PROCESSOR_HOST: "127.0.0.1",
+        SMSTATS_INGEST_PORT: String(ingestPort),
+        SMSTATS_PROCESSOR_PORT: String(processorPort),
+      },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  const keep = (d: Buffer) => {
+    out = (out + d).slice(-64_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const ingestUrl = `http://127.0.0.1:${ingestPort}`;
+  const processorUrl = `http://127.0.0.1:${processorPort}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.pid) process.kill(-child.pid, "SIGINT");
+    return exited;
+  };
+  const deadline = Date.now() + readyWithinMs;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`ingest/processor exited early (${child.exitCode}):\n${out}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`ingest/processor not ready within ${readyWithinMs} ms:\n${out}`);
+    }
+    const ready = await Promise.all(
+      [ingestUrl, processorUrl].map((u) =>
+        fetch(`${u}/health/ready`)
+          .then((r) => r.ok)
+          .catch(() => false),
+      ),
+    );
+    if (ready.every(Boolean)) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { ingestUrl, processorUrl, child, output: () => out, stop };
+}

@@ -1,0 +1,77 @@
+import type { ClickHouseExecutor, InsertFormat } from "../../../lib/clients/index.ts";
+import { sqlString } from "../../../lib/sql/index.ts";
+import { type ArrowEncoder, arrowEncoder, type ColumnSpec } from "./arrow-encoder.ts";
+
+/** Inserts rows into one ClickHouse table in the format chosen for the server. */
+export interface TableSink<Row> {
+  readonly table: string;
+  readonly format: InsertFormat;
+  insert(rows: readonly Row[]): Promise<void>;
+}
+
+/**
+ * Asks the server once which format to insert in: ArrowStream when system.formats lists it as an input
+ * format (ClickHouse ≥ 20, chDB), JSONEachRow otherwise (18.16 has no Arrow). Rejects when the server
+ * cannot be reached.
+ */
+export async function detectInsertFormat(ch: ClickHouseExecutor): Promise<InsertFormat> {
+  // An unreachable server must not be mistaken for one without Arrow: this throws then.
+  await ch.rows("SELECT version() AS v");
+  try {
+    const rows = await ch.rows<{ n: number | string }>(
+      "SELECT count() AS n FROM system.formats WHERE name = 'ArrowStream' AND is_input = 1",
+    );
+    return Number(rows[0]?.n ?? 0) > 0 ? "ArrowStream" : "JSONEachRow";
+  } catch {
+    return "JSONEachRow";
+  }
+}
+
+/** The columns of a table of the executor's database, as system.columns lists them. */
+export async function tableColumns(ch: ClickHouseExecutor, table: string): Promise<ColumnSpec[]> {
+  const columns = await ch.rows<ColumnSpec>(
+    `SELECT name, type FROM system.columns WHERE database = ${sqlString(ch.database)} AND table = ${sqlString(table)}`,
+  );
+  if (columns.length === 0) throw new Error(`table ${ch.database}.${table} does not exist`);
+  return columns;
+}
+
+/**
+ * A sink for one table. Rows are objects keyed by column name (Nested subcolumns dotted), as the route
+ * step makes them; every row of one insert carries the same columns. ArrowStream batches are typed from
+ * the table's own column types.
+ */
+export async function tableSink<Row extends Record<string, unknown>>(
+  ch: ClickHouseExecutor,
+  table: string,
+  format: InsertFormat,
+): Promise<TableSink<Row>> {
+  const spec = format === "ArrowStream" ? await tableColumns(ch, table) : [];
+  const encoders = new Map<string, { columns: string[]; encode: ArrowEncoder }>();
+  const encoderFor = (row: Row) => {
+    const columns = Object.keys(row);
+    const key = columns.join(",");
+    let e = encoders.get(key);
+    if (!e) {
+      e = { columns, encode: arrowEncoder(spec, columns) };
+      encoders.set(key, e);
+    }
+    return e;
+  };
+  return {
+    table,
+    format,
+    async insert(rows) {
+      const first = rows[0];
+      if (!first) return;
+      if (format === "ArrowStream") {
+        const { columns, encode } = encoderFor(first);
+        await ch.insert(table, format, encode(rows), columns);
+      } else {
+        let text = "";
+        for (const r of rows) text += `${JSON.stringify(r)}\n`;
+        await ch.insert(table, format, Buffer.from(text));
+      }
+    },
+  };
+}

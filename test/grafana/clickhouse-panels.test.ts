@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BOARDS } from "../../grafana/boards/index.ts";
+import { clickhousePanelSql, panelInterval } from "../../grafana/macros/index.ts";
+import { type ClickHouseExecutor, serverExecutor } from "../../lib/clients/index.ts";
+import { loadConfig } from "../../lib/config/index.ts";
+import { migrateClickHouse } from "../../lib/migrate/index.ts";
+import { sqlIdentifier } from "../../lib/sql/index.ts";
+import { createFleet } from "../../loadtest/fleet/index.ts";
+import { chdbExecutor } from "../support/chdb.ts";
+import { TEST_NS } from "../support/env.ts";
+import { loadBatches } from "../support/fleet-loader.ts";
+import { panelContext, panelRange, RAW_TABLE_PATTERN, sqlPanelQueries } from "../support/grafana-panels.ts";
+
+// Every ClickHouse panel query of every board, as Grafana would send it (template variables and the
+// ClickHouse plugin's macros expanded), on the ClickHouse 18.16 server and on chDB (26.x), over
+// fleet-simulator data loaded through the processors' own steps.
+const config = loadConfig();
+const database = `smstats_graf_${TEST_NS || "x"}_${process.pid}`;
+const engines: ClickHouseExecutor[] = [
+  serverExecutor({ ...config.clickhouse, database }),
+  chdbExecutor(database),
+];
+// The simulated fleet ends at the last 22:00 UTC: an evening, when parties are on, so the last-hour panels
+// have rows whatever the hour the test runs at.
+const HOUR = 3_600_000;
+const now = new Date(Math.floor((Date.now() - 22 * HOUR) / (24 * HOUR)) * 24 * HOUR + 22 * HOUR);
+const fleet = createFleet({ seed: 7, instances: 40, days: 8, end: now.getTime() });
+const queries = sqlPanelQueries("clickhouse");
+let ran = 0;
+
+beforeAll(async () => {
+  for (const e of engines) {
+    await e.ensureDatabase();
+    await migrateClickHouse(e);
+  }
+  await loadBatches(engines, fleet.batches(), { secret: Buffer.alloc(32, 7) });
+});
+
+afterAll(async () => {
+  console.log(
+    `ClickHouse panel queries: ${ran} runs of ${queries.length} panel queries on ${engines.length} engines`,
+  );
+  await (engines[0] as ClickHouseExecutor).exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(database)}`);
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+describe("ClickHouse boards on both engines over simulated fleet data", () => {
+  it("covers every ClickHouse panel of every board", () => {
+    const panels = BOARDS.flatMap((b) => b.panels.filter((p) => p.datasource === "clickhouse"));
+    expect(queries.length).toBeGreaterThanOrEqual(panels.length);
+    expect(panels.length).toBeGreaterThan(30);
+  });
+
+  it("panels over more than a day read rollups, never raw tables", () => {
+    for (const q of queries) {
+      const { from, to } = panelRange(q.board, q.panel, now);
+      if (to.getTime() - from.getTime() > 24 * HOUR)
+        expect(q.query.sql, q.name).not.toMatch(RAW_TABLE_PATTERN);
+    }
+  });
+
+  for (const engineIndex of [0, 1]) {
+    const engineName = engineIndex === 0 ? "ClickHouse 18.16" : "chDB";
+    it.each(queries.map((q) => [q.name, q] as const))(
+      `${engineName}: %s returns its columns`,
+      async (_n, q) => {
+        const engine = engines[engineIndex] as ClickHouseExecutor;
+        const sql = clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now));
+        const rows = await engine.rows<Record<string, unknown>>(sql);
+        ran++;
+        expect(rows.length, `${q.name} returned no rows`).toBeGreaterThan(0);
+        expect(Object.keys(rows[0] as object)).toEqual([...q.query.columns]);
+        // A time series must be ordered by time, as Grafana draws it.
+        if (q.query.format === "time_series") {
+          const times = rows.map((r) => String(r.time));
+          expect(times).toEqual([...times].sort());
+        }
+      },
+    );
+
+    it(`${engineName}: template variables list values and filter every panel`, async () => {
+      const engine = engines[engineIndex] as ClickHouseExecutor;
+      for (const board of BOARDS.filter((b) => b.variables.length > 0)) {
+        const from = new Date(now.getTime() - 30 * 24 * HOUR);
+        const picked: Record<string, string[]> = {};
+        for (const v of board.variables) {
+          const sql = clickhousePanelSql(v.sql, { from, to: now, intervalMs: panelInterval(from, now) });
+          const values = (await engine.rows<Record<string, string>>(sql)).map(
+            (r) => Object.values(r)[0] as string,
+          );
+          expect(values.length, `${board.uid} variable ${v.name}`).toBeGreaterThan(0);
+          picked[v.name] = [values[0] as string];
+        }
+        // One concrete value per variable: the filtered queries must run and may only narrow the result.
+        for (const q of queries.filter((x) => x.board === board)) {
+          const sql = clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now, picked));
+          expect(sql).toContain("IN ('");
+          const rows = await engine.rows<Record<string, unknown>>(sql);
+          if (rows.length > 0) expect(Object.keys(rows[0] as object)).toEqual([...q.query.columns]);
+        }
+      }
+    });
+  }
+});

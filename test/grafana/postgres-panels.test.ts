@@ -1,0 +1,91 @@
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresPanelSql } from "../../grafana/macros/index.ts";
+import { createPgPool } from "../../lib/clients/index.ts";
+import { loadConfig } from "../../lib/config/index.ts";
+import { migratePostgres } from "../../lib/migrate/index.ts";
+import { createFleet } from "../../loadtest/fleet/index.ts";
+import { panelContext, sqlPanelQueries } from "../support/grafana-panels.ts";
+
+// The licensing board's queries, macros expanded as Grafana's PostgreSQL datasource does, on the local
+// PostgreSQL (the tests' database), over licensing rows made for a simulated fleet.
+const config = loadConfig();
+const DAY = 86_400_000;
+const now = new Date();
+const fleet = createFleet({ seed: 11, instances: 30, days: 1, end: now.getTime() });
+const queries = sqlPanelQueries("postgres");
+let pool: pg.Pool;
+const hwids = fleet.instances.map((i) => `graf-${i.hwid}`);
+
+async function cleanup() {
+  await pool.query(
+    `DELETE FROM license_activations WHERE instance_id IN (SELECT id FROM instances WHERE hwid = ANY($1))`,
+    [hwids],
+  );
+  await pool.query(
+    `DELETE FROM licenses WHERE instance_id IN (SELECT id FROM instances WHERE hwid = ANY($1))`,
+    [hwids],
+  );
+  await pool.query(`DELETE FROM instances WHERE hwid = ANY($1)`, [hwids]);
+}
+
+beforeAll(async () => {
+  await migratePostgres(config.postgres.url);
+  pool = createPgPool(config.postgres.url, "grafana-panels-test", 2);
+  await cleanup();
+  // Every instance registered within the last 20 days; paid tiers hold a licence activated since; every
+  // seventh licence revoked, every fifth expired, every ninth instance banned.
+  for (const [i, inst] of fleet.instances.entries()) {
+    const registered = new Date(now.getTime() - (1 + (i % 20)) * DAY);
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO instances (hwid, platform, version, tier, registered_at, is_banned, ban_reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+      [
+        hwids[i],
+        inst.platform,
+        inst.version,
+        inst.tier,
+        registered,
+        i % 9 === 0,
+        i % 9 === 0 ? "abuse" : null,
+      ],
+    );
+    const id = rows[0]?.id;
+    const { rows: lic } = await pool.query<{ id: string }>(
+      `INSERT INTO licenses (license_key, tier, owner_email, instance_id, created_at, expires_at, is_revoked, revoke_reason)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+      [
+        `graf-key-${inst.hwid}`,
+        inst.tier,
+        `owner${i}@example.test`,
+        id,
+        registered,
+        new Date(now.getTime() + (i % 5 === 0 ? -1 : 10 + i) * DAY),
+        i % 7 === 0,
+        i % 7 === 0 ? "chargeback" : null,
+      ],
+    );
+    await pool.query(
+      `INSERT INTO license_activations (license_id, instance_id, activated_at, ip_address, user_agent)
+       VALUES ($1, $2, $3, '192.0.2.1', 'SongMartyn-sim')`,
+      [lic[0]?.id, id, new Date(registered.getTime() + 3_600_000)],
+    );
+  }
+});
+
+afterAll(async () => {
+  console.log(`PostgreSQL panel queries: ${queries.length} run`);
+  await cleanup();
+  await pool.end();
+});
+
+describe("licensing board on the local PostgreSQL", () => {
+  it("has PostgreSQL panels", () => expect(queries.length).toBeGreaterThanOrEqual(6));
+
+  it.each(queries.map((q) => [q.name, q] as const))("%s returns its columns", async (_n, q) => {
+    const sql = postgresPanelSql(q.query.sql, panelContext(q.board, q.panel, now));
+    const { rows, fields } = await pool.query(sql);
+    expect(rows.length, `${q.name} returned no rows`).toBeGreaterThan(0);
+    expect(fields.map((f) => f.name)).toEqual([...q.query.columns]);
+  });
+});
