@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
 import autocannon from "autocannon";
@@ -19,7 +20,7 @@ import { startCpuMeter } from "../ingest/cpu.ts";
 import { deleteBenchKeys } from "../ingest/redis-keys.ts";
 import { type ChildServer, spawnServer, startIngest, stopAll, waitUntil } from "../ingest/servers.ts";
 
-// `npm run bench:licensing [-- --duration 10 --warmup 3 --connections 32 --instances 16]`
+// `npm run bench:licensing [-- --duration 10 --warmup 3 --connections 32 --instances 16 --cpu-prof]`
 // Measures, in one run, POST /v1/auth/validate answered by the real ingest (token, request signature,
 // replay guard, rate limit, seat state from the Redis cache, Ed25519-signed lease and answer) against a
 // bare Fastify handler, each in a child process of its own; prints requests/s, p50/p99 and the ratio.
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     instances: { type: "string", default: "16" },
+    // Runs the ingest under --cpu-prof; the profile lands in .data/bench/profiles/ when it stops.
+    "cpu-prof": { type: "boolean", default: false },
   },
 });
 const settings = {
@@ -195,7 +198,8 @@ async function load(url: string, instances: Instance[], seconds: number, watchPi
 try {
   await migratePostgres(config.postgres.url);
   await ensureRoleLogins(config.postgres.url, config.dataDir);
-  const ingest = await startIngest(ENV);
+  const profileDir = values["cpu-prof"] ? join(config.dataDir, "bench", "profiles") : undefined;
+  const ingest = await startIngest(ENV, profileDir);
   servers.push(ingest);
   console.error(`registering and activating ${settings.instances} instances…`);
   const instances = await setUp(ingest.url);
