@@ -1,4 +1,7 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { repoRoot } from "../../lib/config/index.ts";
 import {
   decide,
   fingerprintDigest,
@@ -126,5 +129,18 @@ describe("decide", () => {
     ["lookup_key", { instanceId: "i", banned: false, seat: null }, {}],
   ])("%s for %o", (expected, state, presented) => {
     expect(reason(state as SeatState, presented)).toBe(expected);
+  });
+});
+
+describe("the client verifier", () => {
+  it("imports nothing but node:crypto and its own files, so instances can ship it as it is", () => {
+    const dir = join(repoRoot, "licensing", "client");
+    const specifiers = readdirSync(dir)
+      .filter((f) => f.endsWith(".ts"))
+      .flatMap((f) =>
+        [...readFileSync(join(dir, f), "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1] as string),
+      );
+    expect(specifiers.length).toBeGreaterThan(0);
+    for (const s of specifiers) expect(s).toMatch(/^(node:crypto|\.\/[a-z-]+\.ts)$/);
   });
 });
