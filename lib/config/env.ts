@@ -166,7 +166,7 @@ const envSchema = z
     SMSTATS_LICENSE_KEY_GUESSES: positiveInt.default(10),
     /** The key-guessing window, seconds. */
     SMSTATS_LICENSE_KEY_GUESS_WINDOW_S: positiveInt.default(600),
-    /** Failed licensing answers (anything but VALID) one instance may get per hour before it is throttled. */
+    /** Failed licensing requests (unknown key, no seat, another machine) one instance may make per hour before it is throttled. */
     SMSTATS_LICENSE_ERRORS_PER_HOUR: positiveInt.default(60),
     /** Registrations one address may make per hour. */
     SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: positiveInt.default(60),

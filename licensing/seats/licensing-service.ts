@@ -77,6 +77,17 @@ export interface LicensingServiceDeps {
 
 const TRANSFER_WINDOW_MS = 30 * 86_400_000;
 
+// Answers that mean the request was wrong (a bad key, another machine, no seat), which an honest instance
+// does not repeat all day. States an instance merely reports on (EXPIRED, REVOKED, BANNED, HEARTBEAT_DEAD)
+// are not counted: it is told them every time, signed.
+const FAILED_REQUESTS: ReadonlySet<ReasonCode> = new Set([
+  "NOT_FOUND",
+  "NOT_ACTIVATED",
+  "FINGERPRINT_MISMATCH",
+  "FINGERPRINT_CLONED",
+  "TOO_MANY_INSTANCES",
+]);
+
 /** The licensing service over PostgreSQL (truth), Redis (cache, counters) and the signing key. */
 export function createLicensingService(deps: LicensingServiceDeps): LicensingService {
   const { pool, cache, policies, signer, abuse, metrics, limits } = deps;
@@ -120,7 +131,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     const effective = await policies.get(granted ? (input.license as SeatLicense).tier : FREE_TIER);
     const built = buildAnswer(signer, { ...input, instanceId: caller.instanceId, effective });
     metrics.answers.inc({ endpoint, reason: input.reason });
-    if (input.reason !== "VALID") await abuse.hit("instance_errors", caller.instanceId, 3600);
+    if (FAILED_REQUESTS.has(input.reason)) await abuse.hit("instance_errors", caller.instanceId, 3600);
     if (record && built.lease) {
       await pool.query(
         `INSERT INTO leases (id, instance_id, license_id, activation_id, tier, reason, fingerprint_digest, nonce,
@@ -181,7 +192,14 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
 
   // One component changed is accepted, and the seat follows it, so a second change later is judged against
   // the machine as it is now.
-  const followDrift = async (activationId: string, instanceId: string, components: FingerprintComponents) => {
+  const followDrift = async (
+    activationId: string,
+    instanceId: string,
+    stored: FingerprintComponents,
+    presented: FingerprintComponents,
+  ) => {
+    // Components the instance did not send this time are kept; changed and new ones are taken.
+    const components = { ...stored, ...presented };
     await withTransaction(pool, async (c) => {
       await c.query("DELETE FROM activation_components WHERE activation_id = $1", [activationId]);
       await insertComponents(c, activationId, components);
@@ -205,7 +223,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     }
     if (d.reason === "BANNED" && d.seat?.fingerprintBanned) metrics.abuse.inc({ rule: "banned_fingerprint" });
     if (d.reason === "VALID" && d.seat && d.match && d.match.changed.length > 0) {
-      await followDrift(d.seat.activationId, caller.instanceId, req.components);
+      await followDrift(d.seat.activationId, caller.instanceId, d.seat.components, req.components);
     }
     const license = d.seat?.license ?? null;
     // Leases answered from the cache are not recorded: the warm path stays free of writes (see 0003).

@@ -80,6 +80,22 @@ describe("seats", () => {
     expect(refused).toMatchObject({ valid: false, reason: "FINGERPRINT_MISMATCH", tier: "starter" });
   });
 
+  it("keeps a component the instance left out once, rather than forgetting it", async () => {
+    const inst = await registerInstance(h.app);
+    const { key } = await h.issue();
+    const raw = { machine_id: "m-1", mac: "aa", disk: "d-1", hostname: "bar" };
+    await h.ask(inst, "/v1/auth/activate", { license_key: key, fingerprint: fingerprint(raw) });
+    const { hostname: _, ...withoutHost } = raw;
+    expect((await h.ask(inst, "/v1/auth/validate", { fingerprint: fingerprint(withoutHost) })).reason).toBe(
+      "VALID",
+    );
+    // Still four stored components: two of four match (had hostname been dropped, one of three would not).
+    const twoChanged = { ...raw, machine_id: "m-2", mac: "bb" };
+    expect((await h.ask(inst, "/v1/auth/validate", { fingerprint: fingerprint(twoChanged) })).reason).toBe(
+      "VALID",
+    );
+  });
+
   it("frees a dead instance's seat after the configured time and says HEARTBEAT_DEAD to it", async () => {
     const { key } = await h.issue("party_host", { max_instances: 1 });
     const a = await registerInstance(h.app);
