@@ -11,6 +11,7 @@ import { type AnswerInput, type BuiltAnswer, buildAnswer, type LicenseAnswerBody
 import { decide, type ReasonCode, STOPPING_REASONS } from "./decide.ts";
 import type { SeatCache } from "./seat-cache.ts";
 import type { SeatLicense, SeatState } from "./seat-state.ts";
+import { insertComponents, takeSeat } from "./take-seat.ts";
 
 /** Limits of the licensing service (see SMSTATS_LICENSE_* in lib/config/env.ts). */
 export interface LicensingLimits {
@@ -256,137 +257,26 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
         await countGuess(caller, req.licenseKey);
         return (await answer("NOT_FOUND", null)).body;
       }
-      const keyHash = hashLicenseKey(req.licenseKey);
-      const touched = new Set<string>([caller.instanceId]);
-      const outcome = await withTransaction(pool, async (c) => {
-        // The license row lock serialises activations of one license: seats are counted and taken at once.
-        const lic = await c.query(
-          `SELECT l.id, l.license_key, l.tier, l.expires_at, COALESCE(l.is_revoked, false) AS revoked,
-             COALESCE(l.max_instances, p.max_instances) AS max_instances
-           FROM licenses l JOIN tier_policies p ON p.tier = l.tier WHERE l.license_key = $1 FOR UPDATE OF l`,
-          [keyHash],
-        );
-        const r = lic.rows[0];
-        if (!r) return { reason: "NOT_FOUND" as const, license: null };
-        const license: SeatLicense = {
-          id: r.id,
-          keyHash: r.license_key,
-          tier: r.tier,
-          expiresAt: r.expires_at ? (r.expires_at as Date).getTime() : null,
-          revoked: r.revoked,
-        };
-        if (license.revoked) return { reason: "REVOKED" as const, license };
-        const inst = await c.query(
-          "SELECT COALESCE(is_banned, false) AS banned FROM instances WHERE id = $1 FOR UPDATE",
-          [caller.instanceId],
-        );
-        if (!inst.rows[0])
-          throw new LicensingError("INSTANCE_NOT_FOUND", "the token's instance is not registered");
-        if (inst.rows[0].banned) return { reason: "BANNED" as const, license };
-        const fpBan = await c.query(
-          "SELECT 1 FROM bans WHERE kind = 'fingerprint' AND value = $1 AND lifted_at IS NULL",
-          [digest],
-        );
-        if (fpBan.rowCount) {
-          metrics.abuse.inc({ rule: "banned_fingerprint" });
-          return { reason: "BANNED" as const, license };
-        }
-        if (license.expiresAt !== null && license.expiresAt <= now.getTime())
-          return { reason: "EXPIRED" as const, license };
-        // Seats whose heartbeats stopped are freed before seats are counted.
-        const freed = await c.query(
-          `UPDATE license_activations SET deactivated_at = $3, deactivation_reason = 'heartbeat_dead'
-           WHERE license_id = $1 AND deactivated_at IS NULL AND last_heartbeat_at < $3::timestamptz - make_interval(secs => $2)
-           RETURNING instance_id`,
-          [license.id, limits.heartbeatDeadSeconds, now],
-        );
-        for (const f of freed.rows) touched.add(f.instance_id);
-        if (freed.rowCount) metrics.seatsFreed.inc({ reason: "heartbeat_dead" }, freed.rowCount);
-        const mine = await c.query(
-          `SELECT a.id, a.license_id,
-             (SELECT COALESCE(json_object_agg(component, value_hash), '{}'::json)
-                FROM activation_components WHERE activation_id = a.id) AS components
-           FROM license_activations a WHERE a.instance_id = $1 AND a.deactivated_at IS NULL`,
-          [caller.instanceId],
-        );
-        const current = mine.rows[0];
-        if (current && current.license_id === license.id) {
-          // Activating the same key again on the same instance: a validation that also counts as a heartbeat.
-          const d = decide(
-            {
-              instanceId: caller.instanceId,
-              banned: false,
-              seat: {
-                activationId: current.id,
-                lastHeartbeatAt: now.getTime(),
-                fingerprintDigest: null,
-                components: current.components,
-                fingerprintBanned: false,
-                endedReason: null,
-                license,
-              },
-            },
-            { components: req.components },
-            now.getTime(),
-            deadAfterMs,
-          );
-          if (d.kind === "answer" && d.reason !== "VALID") return { reason: d.reason, license };
-          await c.query("DELETE FROM activation_components WHERE activation_id = $1", [current.id]);
-          await insertComponents(c, current.id, req.components);
-          await c.query(
-            "UPDATE license_activations SET last_heartbeat_at = $2, fingerprint_digest = $3 WHERE id = $1",
-            [current.id, now, digest],
-          );
-          return { reason: "VALID" as const, license };
-        }
-        const seats = await c.query(
-          "SELECT count(*)::int AS n FROM license_activations WHERE license_id = $1 AND deactivated_at IS NULL",
-          [license.id],
-        );
-        if (seats.rows[0].n >= r.max_instances) return { reason: "TOO_MANY_INSTANCES" as const, license };
-        const clones = await c.query(
-          `SELECT count(DISTINCT instance_id)::int AS n FROM license_activations
-           WHERE fingerprint_digest = $1 AND deactivated_at IS NULL AND instance_id <> $2`,
-          [digest, caller.instanceId],
-        );
-        if (clones.rows[0].n >= limits.maxInstancesPerFingerprint) {
-          metrics.abuse.inc({ rule: "fingerprint_clones" });
-          return { reason: "FINGERPRINT_CLONED" as const, license, flag: clones.rows[0].n + 1 };
-        }
-        if (current) {
-          await c.query(
-            "UPDATE license_activations SET deactivated_at = $2, deactivation_reason = 'replaced' WHERE id = $1",
-            [current.id, now],
-          );
-          metrics.seatsFreed.inc({ reason: "replaced" });
-        }
-        const ins = await c.query(
-          `INSERT INTO license_activations (license_id, instance_id, activated_at, ip_address, user_agent,
-             last_heartbeat_at, fingerprint_digest)
-           VALUES ($1, $2, $3, $4, $5, $3, $6) RETURNING id`,
-          [license.id, caller.instanceId, now, caller.ip, caller.userAgent?.slice(0, 512) ?? null, digest],
-        );
-        await insertComponents(c, ins.rows[0].id, req.components);
-        await c.query("UPDATE instances SET tier = $2, last_seen_at = $3 WHERE id = $1", [
-          caller.instanceId,
-          license.tier,
-          now,
-        ]);
-        // Instances whose seats were freed run as Starter until they activate again.
-        if (freed.rowCount) {
-          await c.query(
-            `UPDATE instances SET tier = 'starter' WHERE id = ANY($1::uuid[])
-             AND NOT EXISTS (SELECT 1 FROM license_activations a WHERE a.instance_id = instances.id AND a.deactivated_at IS NULL)`,
-            [freed.rows.map((f) => f.instance_id)],
-          );
-        }
-        return { reason: "VALID" as const, license };
+      const outcome = await takeSeat(pool, {
+        instanceId: caller.instanceId,
+        keyHash: hashLicenseKey(req.licenseKey),
+        components: req.components,
+        digest,
+        now,
+        ip: caller.ip,
+        userAgent: caller.userAgent,
+        deadSeconds: limits.heartbeatDeadSeconds,
+        maxInstancesPerFingerprint: limits.maxInstancesPerFingerprint,
       });
-      await cache.invalidate(touched);
-      if ("flag" in outcome) {
+      if (outcome.freed) metrics.seatsFreed.inc({ reason: "heartbeat_dead" }, outcome.freed);
+      if (outcome.replaced) metrics.seatsFreed.inc({ reason: "replaced" });
+      if (outcome.fingerprintBanned) metrics.abuse.inc({ rule: "banned_fingerprint" });
+      if (outcome.clones !== undefined) metrics.abuse.inc({ rule: "fingerprint_clones" });
+      await cache.invalidate(outcome.touched);
+      if (outcome.clones !== undefined) {
         await pool.query(
           "INSERT INTO abuse_flags (rule, subject, details) VALUES ('fingerprint_clones', $1, $2)",
-          [digest, { instance_id: caller.instanceId, instances: outcome.flag }],
+          [digest, { instance_id: caller.instanceId, instances: outcome.clones }],
         );
       }
       if (outcome.reason === "NOT_FOUND") await countGuess(caller, req.licenseKey);
@@ -494,13 +384,4 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       return rows.length;
     },
   };
-}
-
-async function insertComponents(c: pg.ClientBase, activationId: string, components: FingerprintComponents) {
-  const names = Object.keys(components);
-  await c.query(
-    `INSERT INTO activation_components (activation_id, component, value_hash)
-     SELECT $1, n, v FROM unnest($2::text[], $3::text[]) AS t(n, v)`,
-    [activationId, names, names.map((n) => components[n])],
-  );
 }
