@@ -102,15 +102,15 @@ HAVING sum(cur_errors) >= 10`,
     summary: "{{ $values.A }}× the usual share of failed licence validations in the last 10 minutes.",
     datasource: "prometheus",
     // Failed share of the last 10 minutes against the trailing day's; at least 20 failures to count.
-    // smstats_license_validations_total{reason} is the licensing service's counter (licensing issue).
+    // smstats_licensing_answers_total{endpoint="validate",reason} counts every validate answer.
     query: `(
-  sum(increase(smstats_license_validations_total{reason!="VALID"}[10m]))
-    / clamp_min(sum(increase(smstats_license_validations_total[10m])), 1)
+  sum(increase(smstats_licensing_answers_total{endpoint="validate",reason!="VALID"}[10m]))
+    / clamp_min(sum(increase(smstats_licensing_answers_total{endpoint="validate"}[10m])), 1)
 ) / clamp_min(
-  sum(increase(smstats_license_validations_total{reason!="VALID"}[1d] offset 10m))
-    / clamp_min(sum(increase(smstats_license_validations_total[1d] offset 10m)), 1),
+  sum(increase(smstats_licensing_answers_total{endpoint="validate",reason!="VALID"}[1d] offset 10m))
+    / clamp_min(sum(increase(smstats_licensing_answers_total{endpoint="validate"}[1d] offset 10m)), 1),
   0.01
-) and on () sum(increase(smstats_license_validations_total{reason!="VALID"}[10m])) >= 20`,
+) and on () sum(increase(smstats_licensing_answers_total{endpoint="validate",reason!="VALID"}[10m])) >= 20`,
     rangeSeconds: 600,
     above: 3,
     for: "5m",

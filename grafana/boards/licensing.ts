@@ -86,6 +86,37 @@ GROUP BY 1, 2 ORDER BY 1, 2`,
       ],
     },
     {
+      title: "Validation answers by reason code",
+      description:
+        "Answers of POST /v1/auth/validate per reason code (VALID, NOT_FOUND, EXPIRED, REVOKED, …) from the ingest processes' counters.",
+      kind: "timeseries",
+      datasource: "prometheus",
+      width: 12,
+      queries: [
+        {
+          expr: 'sum by (reason) (increase(smstats_licensing_answers_total{endpoint="validate"}[$__rate_interval]))',
+          legend: "{{reason}}",
+          metrics: ["smstats_licensing_answers_total"],
+        },
+      ],
+    },
+    {
+      title: "Revocations and bans",
+      description: "Licence revocations and instance bans per day, from the admin audit log.",
+      kind: "timeseries",
+      datasource: "postgres",
+      width: 12,
+      queries: [
+        {
+          format: "time_series",
+          columns: ["time", "action", "actions"],
+          sql: `SELECT $__timeGroupAlias(at, '1d'), action, count(*) AS actions
+FROM audit_log WHERE action IN ('license.revoke', 'instance.ban') AND $__timeFilter(at)
+GROUP BY 1, action ORDER BY 1, action`,
+        },
+      ],
+    },
+    {
       title: "Revoked licences by reason",
       description:
         "Revoked licences per tier and reason (all time: the licences table keeps no revocation time).",

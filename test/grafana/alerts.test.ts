@@ -180,12 +180,24 @@ describe.skipIf(!promtool)("PromQL alert rules in promtool (baseline quiet, spik
       evalMinutes: 1500,
       labels: {},
       baseline: [
-        { series: 'smstats_license_validations_total{reason="VALID"}', values: "0+100x1500" },
-        { series: 'smstats_license_validations_total{reason="EXPIRED"}', values: "0+2x1500" },
+        {
+          series: 'smstats_licensing_answers_total{endpoint="validate",reason="VALID"}',
+          values: "0+100x1500",
+        },
+        {
+          series: 'smstats_licensing_answers_total{endpoint="validate",reason="EXPIRED"}',
+          values: "0+2x1500",
+        },
       ],
       spike: [
-        { series: 'smstats_license_validations_total{reason="VALID"}', values: "0+100x1500" },
-        { series: 'smstats_license_validations_total{reason="EXPIRED"}', values: "0+2x1470 2940+50x30" },
+        {
+          series: 'smstats_licensing_answers_total{endpoint="validate",reason="VALID"}',
+          values: "0+100x1500",
+        },
+        {
+          series: 'smstats_licensing_answers_total{endpoint="validate",reason="EXPIRED"}',
+          values: "0+2x1470 2940+50x30",
+        },
       ],
     },
   ];

@@ -27,7 +27,9 @@ async function cleanup() {
     [hwids],
   );
   await pool.query(`DELETE FROM instances WHERE hwid = ANY($1)`, [hwids]);
+  await pool.query(`DELETE FROM audit_log WHERE actor = $1`, [AUDIT_ACTOR]);
 }
+const AUDIT_ACTOR = `graf-test-${process.pid}`;
 
 beforeAll(async () => {
   await migratePostgres(config.postgres.url);
@@ -65,6 +67,18 @@ beforeAll(async () => {
         i % 7 === 0 ? "chargeback" : null,
       ],
     );
+    // What the admin commands write for a revocation or a ban (the revocations-and-bans panel).
+    for (const [action, type, target, flag] of [
+      ["license.revoke", "license", lic[0]?.id, i % 7 === 0],
+      ["instance.ban", "instance", id, i % 9 === 0],
+    ] as const) {
+      if (!flag) continue;
+      await pool.query(
+        `INSERT INTO audit_log (at, actor, action, target_type, target_id, changes, source)
+         VALUES ($1, $2, $3, $4, $5, '{}', 'cli')`,
+        [new Date(registered.getTime() + 7_200_000), AUDIT_ACTOR, action, type, target],
+      );
+    }
     await pool.query(
       `INSERT INTO license_activations (license_id, instance_id, activated_at, ip_address, user_agent)
        VALUES ($1, $2, $3, '192.0.2.1', 'SongMartyn-sim')`,
