@@ -4,6 +4,7 @@ import { UsageError } from "./usage.ts";
 // `run(argv)`; add an area by adding a module and a line below.
 const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): Promise<void> }>> = {
   dlq: () => import("./commands/dlq.ts"),
+  demo: () => import("./commands/demo.ts"),
 };
 
 async function usage(): Promise<string> {
