@@ -32,6 +32,8 @@ export interface DemoReport {
   visibleSeconds: number;
   /** Registered id of the busiest venue (for per-instance queries). */
   sampleInstanceId: string;
+  /** Registered ids of every instance, in the simulator's order. */
+  instanceIds: string[];
 }
 
 /**
@@ -89,6 +91,7 @@ export async function fillStack(config: Readonly<Config>, opts: DemoOptions): Pr
       sendSeconds: 0,
       visibleSeconds: 0,
       sampleInstanceId: "",
+      instanceIds: fleet.instances.map((i) => registered.get(i.instance_id)?.id ?? ""),
     };
     const sendStart = Date.now();
     const inFlight = new Set<Promise<void>>();
@@ -147,11 +150,18 @@ export async function runAnalystQueries(
   return out;
 }
 
-/** Instances of the demo seen in ClickHouse per tier and country (a check that enrichment worked). */
+/**
+ * Simulated instances seen in ClickHouse per tier and country (a check that enrichment worked), only the
+ * given ones when ids are given.
+ */
 export async function demoBreakdown(
   ch: ClickHouseExecutor,
+  instanceIds: string[] = [],
 ): Promise<{ tier: string; country: string; n: string }[]> {
+  const only = instanceIds.length
+    ? `AND instance_id IN (${instanceIds.map((id) => sqlString(id)).join(", ")})`
+    : "";
   return ch.rows(
-    `SELECT tier, country, toString(uniqExact(instance_id)) AS n FROM environment WHERE batch_id LIKE ${sqlString("sim-%")} GROUP BY tier, country ORDER BY tier, toUInt64(n) DESC, country`,
+    `SELECT tier, country, toString(uniqExact(instance_id)) AS n FROM environment WHERE batch_id LIKE 'sim-%' ${only} GROUP BY tier, country ORDER BY tier, toUInt64(n) DESC, country`,
   );
 }

@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<void> {
         `sent in ${report.sendSeconds.toFixed(1)} s (${(report.batches / report.sendSeconds).toFixed(0)} batches/s), ` +
         `all visible ${report.visibleSeconds.toFixed(1)} s later (${report.visible} batches in ClickHouse)`,
     );
-    const breakdown = await demoBreakdown(ch);
+    const breakdown = await demoBreakdown(ch, report.instanceIds);
     console.log(
       `instances by tier/country: ${breakdown.map((r) => `${r.tier}/${r.country || "??"}=${r.n}`).join(" ")}`,
     );
