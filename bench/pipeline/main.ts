@@ -273,6 +273,13 @@ try {
       `gen ${fmt(c.generator, 2)}${c.generator > 0.9 ? " (SATURATED)" : ""}`,
       ...Object.entries(c.others).map(([k, v]) => `${k} ${fmt(v, 2)}`),
       `box ${fmt(c.machine, 2)}`,
+      // What the box spent beyond the processes above: other people's work on the shared machine.
+      `not ours ≈ ${fmt(
+        c.machine === undefined
+          ? undefined
+          : c.machine - c.generator - Object.values(c.others).reduce<number>((a, v) => a + (v ?? 0), 0),
+        2,
+      )}`,
     ].join(", ");
   const mark = (ok: boolean) => (ok ? "met" : "MISSED");
   const lines = [
@@ -289,7 +296,7 @@ try {
     `lost ${lost}, duplicated ${duplicated} of ${expectedRows} accepted metrics (${mark(lost === 0 && duplicated === 0 && acceptedIds.size === max.accepted + half.accepted)}); ${unanswered} more batches were in flight when a phase stopped and are stored`,
     `refused: ${JSON.stringify(report.refused)}`,
     "",
-    "CPU, cores (generator = this process; box = whole machine):",
+    "CPU, cores (gen = this process, the load generator; box = whole machine; not ours = box minus the rest):",
     `  (a) ${cpu(ceiling.cpu)}`,
     ...Object.entries(phases).map(([k, p]) => `  ${k}: ${cpu(p.cpu)}`),
     "",
