@@ -1,13 +1,13 @@
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { serverExecutor } from "../../lib/clients/index.ts";
+import { createPgPool, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig, repoRoot } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { migrateAll } from "../../lib/migrate/index.ts";
 import { freePort } from "../../lib/net/index.ts";
-import { sqlString } from "../../lib/sql/index.ts";
-import { namespaceEnv } from "../../loadtest/service.ts";
+import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
+import { namespaceEnv, removeNamespaceStreams } from "../../loadtest/service.ts";
 import { stackStatus } from "../../stack/index.ts";
 import { createFleet, METRICS_PER_BATCH } from "../ingest/bodies.ts";
 import { registerInstances } from "../ingest/instances.ts";
@@ -47,6 +47,8 @@ const settings = {
 const NO_LIMIT = "100000000";
 const ENV: Record<string, string> = {
   ...namespaceEnv("benchpipe"),
+  // Room for a 20 s burst at the ingest's full speed (~1k batches/s of ~8 KB) before the processor drains it.
+  SMSTATS_NATS_STREAM_MAX_BYTES: String(512 * 1024 * 1024),
   SMSTATS_LOG_LEVEL: "warn",
   SMSTATS_INGEST_HOST: "127.0.0.1",
   SMSTATS_PROCESSOR_HOST: "127.0.0.1",
@@ -304,10 +306,21 @@ try {
     `chart  ${svgPath}`,
   ];
   console.log(lines.join("\n"));
-  await ch.close();
 } catch (err) {
   console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exitCode = 1;
 } finally {
   await stopAll();
+  // Nothing of the run stays behind: its stream (which reserves JetStream space), its ClickHouse database
+  // (millions of rows per run) and the PostgreSQL alternative's table. The next run migrates afresh.
+  await removeNamespaceStreams(ENV).catch((err) =>
+    console.error(`could not delete the bench streams: ${err}`),
+  );
+  await ch
+    .exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`)
+    .catch((err) => console.error(`could not drop ${config.clickhouse.database}: ${err}`));
+  await ch.close().catch(() => {});
+  const pool = createPgPool(config.postgres.url, "bench-cleanup", 1);
+  await pool.query("DROP TABLE IF EXISTS bench_direct_metrics").catch(() => {});
+  await pool.end();
 }
