@@ -28,6 +28,8 @@ declare module "autocannon" {
       pipelining?: number;
       /** Seconds. */
       duration?: number;
+      /** Requests per second over all connections; unlimited when absent. */
+      overallRate?: number;
       /** Seconds a request may take before it counts as a timeout. */
       timeout?: number;
       requests?: Request[];

@@ -8,6 +8,7 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
   instance: () => import("./commands/instance.ts"),
   admin: () => import("./commands/admin.ts"),
   retention: () => import("./commands/retention.ts"),
+  demo: () => import("./commands/demo.ts"),
 };
 
 async function usage(): Promise<string> {

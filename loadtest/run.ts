@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { repoRoot } from "../lib/config/index.ts";
 import { failedThresholds, runScenario, SCENARIOS, type ScenarioName } from "./runner.ts";
-import { namespaceEnv, type PipelineProcess, startPipeline } from "./service.ts";
+import { namespaceEnv, type PipelineProcess, removeNamespaceStreams, startPipeline } from "./service.ts";
 
 // `npm run loadtest -- <scenario> [options]`: one k6 scenario against the local stack. Without --url it
 // starts its own ingest + processor on the "loadtest" namespace (own databases and stream) and stops them.
@@ -49,10 +49,11 @@ const summaryFile =
 
 let pipeline: PipelineProcess | undefined;
 let baseUrl = values.url;
+const nsEnv = namespaceEnv("loadtest");
 if (!baseUrl) {
   console.error("starting ingest + processor on namespace loadtest …");
   pipeline = await startPipeline({
-    ...namespaceEnv("loadtest"),
+    ...nsEnv,
     // Synthetic scenarios send from a few instances far above a real one's rate; the fleet keeps real limits.
     ...(scenario === "fleet" ? {} : { SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=1000000" }),
     SMSTATS_INGEST_TRUST_PROXY: "127.0.0.1,::1",
@@ -77,6 +78,11 @@ try {
     `\n${scenario}: k6 exit ${exitCode}${failed.length ? `; failed thresholds: ${failed.join(", ")}` : ""}; summary ${summaryFile}`,
   );
 } finally {
-  await pipeline?.stop();
+  if (pipeline) {
+    await pipeline.stop();
+    await removeNamespaceStreams(nsEnv).catch((err) =>
+      console.error(`could not delete the loadtest streams: ${err}`),
+    );
+  }
 }
 process.exit(exitCode);

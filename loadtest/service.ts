@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { repoRoot } from "../lib/config/index.ts";
+import { JetStreamApiError, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { loadConfig, repoRoot } from "../lib/config/index.ts";
+import { deadLetterStreamName } from "../lib/jetstream/index.ts";
 import { freePort } from "../lib/net/index.ts";
 
 /** Ingest + processor started by a load tool, in their own process group. */
@@ -25,7 +28,7 @@ export function namespaceEnv(ns: string): Record<string, string> {
     SMSTATS_NATS_STREAM: `TELEMETRY_${ns.toUpperCase()}`,
     SMSTATS_NATS_SUBJECT_PREFIX: `${ns}.telemetry`,
     SMSTATS_NATS_CONSUMER: `processor_${ns}`,
-    SMSTATS_NATS_STREAM_MAX_BYTES: String(512 * 1024 * 1024),
+    SMSTATS_NATS_STREAM_MAX_BYTES: String(256 * 1024 * 1024),
     SMSTATS_NATS_DLQ_MAX_BYTES: String(64 * 1024 * 1024),
     SMSTATS_REDIS_KEY_PREFIX: `smstats-${ns}:`,
   };
@@ -90,4 +93,23 @@ export async function startPipeline(
     await new Promise((r) => setTimeout(r, 250));
   }
   return { ingestUrl, processorUrl, child, output: () => out, stop };
+}
+
+/**
+ * Deletes a namespace's stream and its dead-letter stream once a run is over: each reserves its max_bytes
+ * in the shared JetStream store, and a load run's data is not worth keeping there.
+ */
+export async function removeNamespaceStreams(env: Record<string, string>): Promise<void> {
+  const config = loadConfig({ ...process.env, ...env });
+  const nc = await connect({ servers: config.nats.servers, name: "smstats-loadtest-cleanup" });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of [config.nats.stream, deadLetterStreamName(config.nats)]) {
+      await jsm.streams.delete(name).catch((err) => {
+        if (!(err instanceof JetStreamApiError && err.status === 404)) throw err;
+      });
+    }
+  } finally {
+    await nc.close();
+  }
 }

@@ -1,0 +1,166 @@
+import autocannon from "autocannon";
+import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
+import { sqlString } from "../../lib/sql/index.ts";
+import { BATCH_PATH, METRICS_PER_BATCH, type SignedBatch } from "../ingest/bodies.ts";
+import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
+import { startTreeCpuMeter } from "./tree-cpu.ts";
+
+/** One load phase: what was sent, when each batch was accepted, and when ClickHouse had it. */
+export interface PhaseResult {
+  name: string;
+  /** Requests/s asked of autocannon; undefined = as fast as the server answers. */
+  targetRate: number | undefined;
+  seconds: number;
+  /** Batches answered 202 with every metric accepted. */
+  accepted: number;
+  /** Other answers by status (and "partial" 202s), connection errors and timeouts. */
+  refused: Record<string, number>;
+  latencyMs: { p50: number; p99: number };
+  /** ms since the phase started at which each accepted batch was answered, in order. */
+  acceptedAtMs: number[];
+  /** Batch ids of the accepted batches, as ingest's answers name them (empty for servers that do not). */
+  acceptedIds: string[];
+  /** [ms since start, batches visible in ClickHouse] samples until all were visible (or the wait ended). */
+  visibleSamples: [number, number][];
+  /** ms from the phase's start until the last accepted batch was visible; undefined if never. */
+  allVisibleAtMs: number | undefined;
+  cpu: CpuShare;
+}
+
+/** What to run a phase against. */
+export interface PhaseOptions {
+  name: string;
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  overallRate?: number;
+  next: () => SignedBatch;
+  watch: Record<string, number | undefined>;
+  /** Processes measured with all their descendants (overriding `watch` entries of the same name). */
+  watchTrees?: Record<string, number | undefined>;
+  /** ClickHouse and the instances whose rows count as this run's; absent for servers that store elsewhere. */
+  visibility?: {
+    ch: ClickHouseExecutor;
+    instanceIds: string[];
+    table: string;
+    maxWaitSeconds: number;
+    baseRows: number;
+  };
+}
+
+const ALL_ACCEPTED = new RegExp(`^\\{"accepted":${METRICS_PER_BATCH}[,}]`);
+const BATCH_ID = /"batch_id":"([^"]+)"/;
+
+/**
+ * Drives one phase with autocannon and, while it runs and afterwards, polls ClickHouse every 250 ms for the
+ * run's rows, so accept → visible lag and throughput over time can be read off the two timelines.
+ */
+export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
+  const start = performance.now();
+  const acceptedAtMs: number[] = [];
+  const acceptedIds: string[] = [];
+  let partial = 0;
+  const visibleSamples: [number, number][] = [];
+  const v = opts.visibility;
+  const countSql = v
+    ? `SELECT count() AS n FROM ${v.table} WHERE instance_id IN (${v.instanceIds.map((id) => sqlString(id)).join(", ")})`
+    : "";
+  let polling = Boolean(v);
+  const poll = (async () => {
+    while (polling && v) {
+      const at = performance.now() - start;
+      const rows = await v.ch.rows<{ n: string }>(countSql).catch(() => [{ n: "-1" }]);
+      const n = Number(rows[0]?.n);
+      if (n >= 0) visibleSamples.push([Math.round(at), Math.floor((n - v.baseRows) / METRICS_PER_BATCH)]);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const meter = startCpuMeter(opts.watch);
+  const treeMeter = startTreeCpuMeter(opts.watchTrees ?? {});
+  const result = await autocannon({
+    url: opts.url,
+    connections: opts.connections,
+    pipelining: 1,
+    duration: opts.durationSeconds,
+    timeout: 10,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+    requests: [
+      {
+        method: "POST",
+        path: BATCH_PATH,
+        setupRequest: (request) => {
+          const batch = opts.next();
+          return { ...request, headers: batch.headers, body: batch.body };
+        },
+        onResponse: (status, body) => {
+          if (status !== 202 && status !== 200) return;
+          if (!ALL_ACCEPTED.test(body)) {
+            partial++;
+            return;
+          }
+          acceptedAtMs.push(Math.round(performance.now() - start));
+          const id = BATCH_ID.exec(body)?.[1];
+          if (id) acceptedIds.push(id);
+        },
+      },
+    ],
+  });
+  const cpu = meter();
+  Object.assign(cpu.others, treeMeter());
+  const refused: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats)) {
+    if (status !== "202" && status !== "200") refused[status] = count;
+  }
+  if (partial) refused.partial = partial;
+  if (result.errors - result.timeouts) refused.errors = result.errors - result.timeouts;
+  if (result.timeouts) refused.timeouts = result.timeouts;
+  let allVisibleAtMs: number | undefined;
+  if (v) {
+    const deadline = performance.now() + v.maxWaitSeconds * 1000;
+    for (;;) {
+      const last = visibleSamples.at(-1);
+      if (last && last[1] >= acceptedAtMs.length) {
+        allVisibleAtMs = last[0];
+        break;
+      }
+      if (performance.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    polling = false;
+    await poll;
+  }
+  return {
+    name: opts.name,
+    targetRate: opts.overallRate,
+    seconds: result.duration,
+    accepted: acceptedAtMs.length,
+    refused,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    acceptedAtMs,
+    acceptedIds,
+    visibleSamples,
+    allVisibleAtMs,
+    cpu,
+  };
+}
+
+/** Quantiles of a sorted array (nearest rank). */
+export function quantile(sorted: number[], q: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/**
+ * Accept → visible lag of each batch, ms: the k-th accepted batch counts as visible at the first sample
+ * showing at least k batches (JetStream hands batches out in order; the 250 ms polling bounds the error).
+ */
+export function lagsMs(phase: PhaseResult): number[] {
+  const lags: number[] = [];
+  let s = 0;
+  phase.acceptedAtMs.forEach((at, k) => {
+    while (s < phase.visibleSamples.length && (phase.visibleSamples[s] as [number, number])[1] < k + 1) s++;
+    const sample = phase.visibleSamples[s];
+    if (sample) lags.push(Math.max(0, sample[0] - at));
+  });
+  return lags;
+}
