@@ -199,7 +199,9 @@ try {
     `published ${batches.length} batches in ${((performance.now() - published) / 1000).toFixed(2)} s`,
   );
   const port = await freePort();
-  child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "processors/main.ts")], {
+  // BENCH_CPU_PROF=<dir> writes the processor's CPU profile there when it stops.
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  child = spawn(process.execPath, [...prof, "--import", "tsx", join(repoRoot, "processors/main.ts")], {
     cwd: repoRoot,
     env: {
       ...process.env,

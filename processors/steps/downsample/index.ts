@@ -43,6 +43,8 @@ export function preaggregate<T extends Pick<MetricsBatch, "metrics" | "timestamp
   rules: Readonly<Record<string, PreaggregateRule>> = PREAGGREGATE,
 ): { batch: T; report: PreaggregateReport } {
   const report: PreaggregateReport = { samples: 0, rows: 0 };
+  // Most batches carry no such metric: hand them on as they are, without copying.
+  if (!batch.metrics.some((m) => rules[m.name] !== undefined)) return { batch, report };
   const buckets = new Map<string, { index: number; metric: T["metrics"][number]; samples: number }>();
   const out: T["metrics"] = [];
   for (const m of batch.metrics) {
