@@ -113,7 +113,7 @@ export function postBatch(cred, index, seq) {
   return res;
 }
 
-/** A signed licensing call (the licensing branch's POST /v1/auth/validate and /v1/auth/heartbeat). */
+/** A signed licensing call (POST /v1/auth/validate and /v1/auth/heartbeat). */
 export function licensingCall(cred, path, payload, endpoint) {
   const body = JSON.stringify({ instance_id: cred.id, hwid: cred.sim.hwid, ...payload });
   const res = http.post(`${BASE_URL}${path}`, body, {
@@ -124,16 +124,23 @@ export function licensingCall(cred, path, payload, endpoint) {
   return res;
 }
 
-/** POST /v1/auth/validate with a fresh nonce (exists once the licensing branch is merged). */
+/** A fresh nonce per request (base64url, ≥ 16 characters), as the licensing API requires. */
+const nonce = () => `n${RUN_ID}-${exec.vu.idInTest}-${exec.vu.iterationInInstance}-${Date.now()}`;
+
+/** The instance's machine fingerprint: hashed components derived from its simulated hwid. */
+const fingerprint = (cred) => ({
+  machine_id: crypto.sha256(`machine_id:${cred.sim.hwid}`, "hex"),
+  mac: crypto.sha256(`mac:${cred.sim.hwid}`, "hex"),
+  disk: crypto.sha256(`disk:${cred.sim.hwid}`, "hex"),
+  hostname: crypto.sha256(`hostname:${cred.sim.hwid}`, "hex"),
+});
+
+/** POST /v1/auth/validate without a key: the instance's own seat, or Starter. */
 export const validate = (cred) =>
-  licensingCall(
-    cred,
-    "/v1/auth/validate",
-    { nonce: `${RUN_ID}-${exec.vu.idInTest}-${Date.now()}` },
-    "validate",
-  );
-/** POST /v1/auth/heartbeat (exists once the licensing branch is merged). */
-export const heartbeat = (cred) => licensingCall(cred, "/v1/auth/heartbeat", {}, "heartbeat");
+  licensingCall(cred, "/v1/auth/validate", { nonce: nonce(), fingerprint: fingerprint(cred) }, "validate");
+/** POST /v1/auth/heartbeat: keeps the seat, answers continue and the next heartbeat time. */
+export const heartbeat = (cred) =>
+  licensingCall(cred, "/v1/auth/heartbeat", { nonce: nonce(), fingerprint: fingerprint(cred) }, "heartbeat");
 
 /**
  * A scenario's thresholds plus the runner's extra ones (SM_EXTRA_THRESHOLDS, JSON {metric: [expr]}), e.g.

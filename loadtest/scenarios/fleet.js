@@ -22,16 +22,13 @@ const pace = bounded("SM_PACE_S", 1, 60);
 
 /**
  * What an instance does besides sending batches, every `every` batches (batch n counts from 1). Adding an
- * endpoint is one line; validate and heartbeat wait for the licensing branch (POST /v1/auth/validate and
- * /v1/auth/heartbeat): uncomment their lines once it is merged.
+ * endpoint is one line (refresh, validate and heartbeat below).
  */
 const ACTIONS = [
   { endpoint: "refresh", every: 12, run: refresh },
-  // { endpoint: "validate", every: 6, run: validate },
-  // { endpoint: "heartbeat", every: 12, run: heartbeat },
+  { endpoint: "validate", every: 6, run: validate },
+  { endpoint: "heartbeat", every: 12, run: heartbeat },
 ];
-void validate;
-void heartbeat;
 
 export const options = {
   summaryTrendStats,
