@@ -200,7 +200,9 @@ try {
   );
   const port = await freePort();
   // BENCH_CPU_PROF=<dir> writes the processor's CPU profile there when it stops.
-  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const prof = process.env.BENCH_CPU_PROF
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
   child = spawn(process.execPath, [...prof, "--import", "tsx", join(repoRoot, "processors/main.ts")], {
     cwd: repoRoot,
     env: {
