@@ -136,7 +136,10 @@ export function anonymize<T extends MetricsBatch>(batch: T, opts: AnonymizeOptio
   });
   return {
     ...batch,
-    metrics: batch.metrics.map((m) => ({ ...m, tags: withoutPathTags(m.tags) })),
+    metrics: batch.metrics.map((m) => {
+      const tags = withoutPathTags(m.tags);
+      return tags === m.tags ? m : { ...m, tags };
+    }),
     library: batch.library.map((l) => ({ ...l, file_types: fileTypeCounts(l.file_types) })),
     playback: batch.playback.map(playback),
     session: batch.session.map(session),
