@@ -9,12 +9,25 @@ import type { SchemaRegistry } from "../schemas/index.ts";
 import { createDeadLetterPublisher } from "./dlq/dead-letter-publisher.ts";
 import { type Buffered, type PullLoop, startPullLoop } from "./runtime/pull-loop.ts";
 import { ok, type StepResult } from "./runtime/result.ts";
-import { alreadyInserted, detectInsertFormat, type TableSink, tableSink } from "./sinks/clickhouse/index.ts";
+import {
+  alreadyInserted,
+  detectInsertFormat,
+  type RowOrigin,
+  type TableSink,
+  tableSink,
+} from "./sinks/clickhouse/index.ts";
 import { anonymize } from "./steps/anonymize/index.ts";
 import { decode } from "./steps/decode/index.ts";
 import { preaggregate } from "./steps/downsample/index.ts";
 import { type CountryLookup, enrich, type InstanceLookup } from "./steps/enrich/index.ts";
-import { RAW_TABLES, type RawTable, route, type TableRows } from "./steps/route/index.ts";
+import {
+  type MetricsJson,
+  metricsJsonEachRow,
+  RAW_TABLES,
+  type RawTable,
+  route,
+  type TableRows,
+} from "./steps/route/index.ts";
 
 /** Dependencies of the topology. */
 export interface TopologyDeps {
@@ -38,7 +51,17 @@ export interface Topology {
   stop(): Promise<void>;
 }
 
-const rowCount = (rows: TableRows) => RAW_TABLES.reduce((n, t) => n + rows[t].length, 0);
+/**
+ * One message's rows. For a JSONEachRow sink the metric rows (most of them) come as ready JSON text
+ * (`metricsJson`, route's rows serialized without building them); `rows.metrics_quality` is then empty.
+ */
+interface Routed {
+  rows: TableRows;
+  metricsJson?: MetricsJson;
+}
+
+const rowCount = (r: Routed) =>
+  RAW_TABLES.reduce((n, t) => n + r.rows[t].length, 0) + (r.metricsJson?.count ?? 0);
 
 /**
  * jetstream source → decode → enrich → anonymize → downsample → route → buffer → clickhouse sink (one
@@ -83,7 +106,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
   const process = async (
     data: Uint8Array,
     headers: Parameters<typeof decode>[2],
-  ): Promise<StepResult<TableRows>> => {
+  ): Promise<StepResult<Routed>> => {
     const decoded = decode(deps.schemas, data, headers);
     if (decoded.kind !== "ok") return decoded;
     enrichStep.received();
@@ -104,49 +127,85 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
       downsampleStep.sent(report.rows);
     }
     const receivedAt = Number(headers?.get(PIPELINE_HEADERS.receivedAt) || 0);
-    return ok(route(batch, receivedAt));
+    if (format === "JSONEachRow") {
+      return ok({
+        rows: route(batch, receivedAt, undefined, { metrics: false }),
+        metricsJson: metricsJsonEachRow(batch, receivedAt),
+      });
+    }
+    return ok({ rows: route(batch, receivedAt) });
   };
 
-  const insert = async (buffered: Buffered<TableRows>[]) => {
+  const tableSinks = sinks as Record<RawTable, TableSink<Record<string, unknown>>>;
+  /** Batch ids of redelivered messages a table already holds (the crash de-duplication). */
+  const alreadyThere = async (table: RawTable, again: RowOrigin[]) => {
+    if (!again.length) return new Set<string>();
+    const present = await alreadyInserted(deps.clickhouse, table, again);
+    if (present.size)
+      deps.log.info({ table, batches: present.size }, "redelivered batches already inserted; skipped");
+    return present;
+  };
+  const timed = async (table: RawTable, rows: number, write: () => Promise<void>) => {
+    if (!rows) return;
+    const started = performance.now();
+    await write();
+    insertSeconds.observe({ table }, (performance.now() - started) / 1000);
+    sink.sent(rows);
+  };
+
+  const insert = async (buffered: Buffered<Routed>[]) => {
     // All tables at once; if one fails the whole buffer is redelivered, and the tables that had it skip
-    // it then (below).
-    await Promise.all(
-      RAW_TABLES.map(async (table) => {
+    // it then (alreadyThere).
+    const jsonMetrics = async () => {
+      const again: RowOrigin[] = [];
+      for (const b of buffered) {
+        const j = b.value.metricsJson;
+        if (b.redelivered && j?.count) {
+          again.push({ ...j, time: j.minTime }, { ...j, time: j.maxTime });
+        }
+      }
+      const present = await alreadyThere("metrics_quality", again);
+      let text = "";
+      let count = 0;
+      for (const b of buffered) {
+        const j = b.value.metricsJson;
+        if (!j?.count) continue;
+        if (b.redelivered && present.has(j.batch_id)) {
+          sink.dropped("already_inserted", j.count);
+          continue;
+        }
+        text += j.text;
+        count += j.count;
+      }
+      await timed("metrics_quality", count, () => tableSinks.metrics_quality.insertText(text));
+    };
+    await Promise.all([
+      jsonMetrics(),
+      ...RAW_TABLES.map(async (table) => {
         let rows: Record<string, unknown>[] = [];
-        const again: Record<string, unknown>[] = [];
+        const again: RowOrigin[] = [];
         for (const b of buffered) {
-          const r = b.value[table];
+          const r = b.value.rows[table];
           if (!r.length) continue;
           for (const row of r) rows.push(row);
-          if (b.redelivered) for (const row of r) again.push(row);
+          if (b.redelivered) for (const row of r) again.push(row as unknown as RowOrigin);
         }
-        if (again.length) {
-          const present = await alreadyInserted(
-            deps.clickhouse,
-            table,
-            again as unknown as Parameters<typeof alreadyInserted>[2],
-          );
-          if (present.size) {
-            const before = rows.length;
-            rows = rows.filter((row) => !present.has(row.batch_id as string));
-            sink.dropped("already_inserted", before - rows.length);
-            deps.log.info({ table, batches: present.size }, "redelivered batches already inserted; skipped");
-          }
+        const present = await alreadyThere(table, again);
+        if (present.size) {
+          const before = rows.length;
+          rows = rows.filter((row) => !present.has(row.batch_id as string));
+          sink.dropped("already_inserted", before - rows.length);
         }
-        if (!rows.length) return;
-        const started = performance.now();
-        await (sinks as Record<RawTable, TableSink<Record<string, unknown>>>)[table].insert(rows);
-        insertSeconds.observe({ table }, (performance.now() - started) / 1000);
-        sink.sent(rows.length);
+        await timed(table, rows.length, () => tableSinks[table].insert(rows));
       }),
-    );
+    ]);
   };
 
   const loops: PullLoop[] = [];
   for (let i = 0; i < config.processor.workers; i++) {
     const consumer = await deps.js.consumers.get(config.nats.stream, config.nats.consumer);
     loops.push(
-      startPullLoop<TableRows>({
+      startPullLoop<Routed>({
         consumer,
         log: deps.log.child({ worker: i }),
         batchMessages: config.processor.batchMessages,

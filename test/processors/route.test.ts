@@ -2,7 +2,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { anonymize } from "../../processors/steps/anonymize/index.ts";
 import { enrich } from "../../processors/steps/enrich/index.ts";
-import { clickhouseDateTime, RAW_TABLES, route } from "../../processors/steps/route/index.ts";
+import {
+  clickhouseDateTime,
+  metricsJsonEachRow,
+  RAW_TABLES,
+  route,
+} from "../../processors/steps/route/index.ts";
 import { exampleBatches } from "../../schemas/index.ts";
 
 const secret = Buffer.alloc(32, 9);
@@ -75,6 +80,46 @@ describe("clickhouseDateTime", () => {
         expect(clickhouseDateTime(ms)).toBe(expected);
       }),
       { numRuns: 5000 },
+    );
+  });
+});
+
+describe("metricsJsonEachRow", () => {
+  const enriched = (batch: (typeof exampleBatches)["quality"]) => {
+    const e = enrich(batch, { instance, country: "NL" });
+    if (e.kind !== "ok") throw new Error("enrich failed");
+    return anonymize(e.value, { secret });
+  };
+  const asRouteWouldWrite = (b: ReturnType<typeof enriched>, at: number) =>
+    route(b, at)
+      .metrics_quality.map((r) => `${JSON.stringify(r)}\n`)
+      .join("");
+
+  it("writes exactly the JSON of route's metric rows, and leaves them out of route when asked", () => {
+    const b = enriched(structuredClone(exampleBatches.everything));
+    const at = Date.parse("2026-01-06T21:00:03Z");
+    const json = metricsJsonEachRow(b, at);
+    expect(json.text).toBe(asRouteWouldWrite(b, at));
+    expect(json.count).toBe(b.metrics.length);
+    const times = route(b, at).metrics_quality.map((r) => r.time as string);
+    expect([json.minTime, json.maxTime]).toEqual([times.sort()[0], times.at(-1)]);
+    expect(route(b, at, undefined, { metrics: false }).metrics_quality).toEqual([]);
+  });
+
+  it("matches JSON.stringify for any names, values, tags and times", () => {
+    const text = fc.string({ unit: "binary", maxLength: 12 });
+    const metric = fc.record({
+      name: text,
+      value: fc.double(),
+      tags: fc.dictionary(text, text, { maxKeys: 4 }),
+      time_ms: fc.option(fc.integer({ min: 0, max: 4e12 }), { nil: null }),
+    });
+    fc.assert(
+      fc.property(fc.array(metric, { maxLength: 6 }), text, (metrics, batchId) => {
+        const b = enriched({ ...structuredClone(exampleBatches.quality), batch_id: batchId, metrics });
+        expect(metricsJsonEachRow(b, 1_700_000_000_000).text).toBe(asRouteWouldWrite(b, 1_700_000_000_000));
+      }),
+      { numRuns: 500 },
     );
   });
 });

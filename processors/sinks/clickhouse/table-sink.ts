@@ -7,6 +7,8 @@ export interface TableSink<Row> {
   readonly table: string;
   readonly format: InsertFormat;
   insert(rows: readonly Row[]): Promise<void>;
+  /** Inserts rows already written as JSONEachRow text (one object per line); JSONEachRow sinks only. */
+  insertText(text: string): Promise<void>;
 }
 
 /**
@@ -72,6 +74,10 @@ export async function tableSink<Row extends Record<string, unknown>>(
         for (const r of rows) text += `${JSON.stringify(r)}\n`;
         await ch.insert(table, format, Buffer.from(text));
       }
+    },
+    async insertText(text) {
+      if (format !== "JSONEachRow") throw new Error(`${table}: insertText needs a JSONEachRow sink`);
+      if (text) await ch.insert(table, format, Buffer.from(text));
     },
   };
 }

@@ -28,7 +28,12 @@ export function withoutPathTags(tags: Record<string, string>): Record<string, st
   for (const key in tags) {
     const value = tags[key] as string;
     const k = key.toLowerCase();
-    if (PATH_KEYS.has(k) || ABSOLUTE_PATH.test(value.trim()) || ADDRESS_KEYS.has(k) || containsAddress(value)) {
+    if (
+      PATH_KEYS.has(k) ||
+      ABSOLUTE_PATH.test(value.trim()) ||
+      ADDRESS_KEYS.has(k) ||
+      containsAddress(value)
+    ) {
       removed = true;
       continue;
     }

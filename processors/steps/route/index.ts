@@ -40,10 +40,8 @@ export function emptyRows(): TableRows {
   return Object.fromEntries(RAW_TABLES.map((t) => [t, []])) as unknown as TableRows;
 }
 
-const nested = (counts: Record<string, number>, key: string, value: string) => {
-  const keys = Object.keys(counts).sort();
-  return { [key]: keys, [value]: keys.map((k) => counts[k] as number) };
-};
+/** A map's keys in order, for Nested columns (pairs of arrays) whose order must not depend on the sender. */
+const sortedKeys = (counts: Record<string, number>) => Object.keys(counts).sort();
 
 /**
  * Turns an enriched, anonymized batch into rows of every raw table: the common columns first (see
@@ -54,25 +52,35 @@ export function route(
   batch: AnonymizedBatch<EnrichedBatch>,
   receivedAtMs: number,
   into: TableRows = emptyRows(),
+  opts: { metrics?: boolean } = {},
 ): TableRows {
   const receivedAt = clickhouseDateTime(receivedAtMs || batch.received_at_ms || batch.timestamp_ms);
-  const common = (timeMs: number | null, rowIndex: number) => ({
-    time: clickhouseDateTime(timeMs ?? batch.timestamp_ms),
-    instance_id: batch.instance_id,
-    tier: batch.tier,
-    app_version: batch.appVersion,
-    platform: batch.platform,
-    country: batch.country,
-    batch_id: batch.batch_id,
-    row_index: rowIndex,
-    received_at: receivedAt,
-  });
-  // Most rows are metrics: built as one literal (no spread), the common columns spelled out.
-  batch.metrics.forEach((m, i) => {
-    const keys = Object.keys(m.tags);
-    if (keys.length > 1) keys.sort();
-    into.metrics_quality.push({
-      time: clickhouseDateTime(m.time_ms ?? batch.timestamp_ms),
+  // Every row is one object literal with the common columns spelled out (no spread: this runs per row).
+  // Most rows are metrics. A JSON sink
+  // takes them from metricsJsonEachRow instead (opts.metrics false).
+  if (opts.metrics !== false)
+    batch.metrics.forEach((m, i) => {
+      const keys = Object.keys(m.tags);
+      if (keys.length > 1) keys.sort();
+      into.metrics_quality.push({
+        time: clickhouseDateTime(m.time_ms ?? batch.timestamp_ms),
+        instance_id: batch.instance_id,
+        tier: batch.tier,
+        app_version: batch.appVersion,
+        platform: batch.platform,
+        country: batch.country,
+        batch_id: batch.batch_id,
+        row_index: i,
+        received_at: receivedAt,
+        metric_name: m.name,
+        value: m.value,
+        "tags.key": keys,
+        "tags.value": keys.map((k) => m.tags[k] as string),
+      });
+    });
+  batch.playback.forEach((e, i) => {
+    into.events_playback.push({
+      time: clickhouseDateTime(e.time_ms ?? batch.timestamp_ms),
       instance_id: batch.instance_id,
       tier: batch.tier,
       app_version: batch.appVersion,
@@ -81,15 +89,6 @@ export function route(
       batch_id: batch.batch_id,
       row_index: i,
       received_at: receivedAt,
-      metric_name: m.name,
-      value: m.value,
-      "tags.key": keys,
-      "tags.value": keys.map((k) => m.tags[k] as string),
-    });
-  });
-  batch.playback.forEach((e, i) => {
-    into.events_playback.push({
-      ...common(e.time_ms, i),
       event_type: e.event_type,
       session_id: e.session_id ?? "",
       song_hash: e.song_hash,
@@ -107,35 +106,65 @@ export function route(
     });
   });
   batch.session.forEach((e, i) => {
+    const roles = sortedKeys(e.users_by_role);
     into.events_session.push({
-      ...common(e.time_ms, i),
+      time: clickhouseDateTime(e.time_ms ?? batch.timestamp_ms),
+      instance_id: batch.instance_id,
+      tier: batch.tier,
+      app_version: batch.appVersion,
+      platform: batch.platform,
+      country: batch.country,
+      batch_id: batch.batch_id,
+      row_index: i,
+      received_at: receivedAt,
       session_id: e.session_id,
       event_type: e.event_type,
       start_time: clickhouseDateTime(e.start_ms ?? e.time_ms),
       duration_sec: e.duration_sec ?? 0,
       users_joined_total: e.users_joined_total ?? 0,
       users_peak_concurrent: e.users_peak_concurrent ?? 0,
-      ...nested(e.users_by_role, "users_by_role.role", "users_by_role.users"),
+      "users_by_role.role": roles,
+      "users_by_role.users": roles.map((k) => e.users_by_role[k] as number),
       room_count: e.room_count ?? 0,
       user_hash: e.user_hash,
       user_role: e.user_role ?? "",
     });
   });
   batch.library.forEach((l, i) => {
+    const sources = sortedKeys(l.songs_by_source);
+    const types = sortedKeys(l.file_types);
     into.snapshots_library.push({
-      ...common(l.time_ms, i),
+      time: clickhouseDateTime(l.time_ms ?? batch.timestamp_ms),
+      instance_id: batch.instance_id,
+      tier: batch.tier,
+      app_version: batch.appVersion,
+      platform: batch.platform,
+      country: batch.country,
+      batch_id: batch.batch_id,
+      row_index: i,
+      received_at: receivedAt,
       total_songs: l.total_songs,
       total_size_gb: l.total_size_gb,
       growth_rate: l.growth_rate,
       avg_song_duration_sec: l.avg_song_duration_sec,
-      ...nested(l.songs_by_source, "songs_by_source.source", "songs_by_source.songs"),
-      ...nested(l.file_types, "file_types.file_type", "file_types.songs"),
+      "songs_by_source.source": sources,
+      "songs_by_source.songs": sources.map((k) => l.songs_by_source[k] as number),
+      "file_types.file_type": types,
+      "file_types.songs": types.map((k) => l.file_types[k] as number),
     });
   });
   if (batch.environment) {
     const e = batch.environment;
     into.environment.push({
-      ...common(e.time_ms, 0),
+      time: clickhouseDateTime(e.time_ms ?? batch.timestamp_ms),
+      instance_id: batch.instance_id,
+      tier: batch.tier,
+      app_version: batch.appVersion,
+      platform: batch.platform,
+      country: batch.country,
+      batch_id: batch.batch_id,
+      row_index: 0,
+      received_at: receivedAt,
       version: e.version,
       os_platform: e.os_platform,
       os_version: e.os_version,
@@ -146,4 +175,61 @@ export function route(
     });
   }
   return into;
+}
+
+/** The metrics_quality rows of one batch as JSONEachRow text, with what the sink needs to know of them. */
+export interface MetricsJson {
+  /** One JSON object per line, each line ending in a newline; exactly JSON.stringify of route's rows. */
+  text: string;
+  count: number;
+  batch_id: string;
+  tier: string;
+  instance_id: string;
+  /** Earliest and latest `time` of the rows (DateTime text), for the redelivery check. */
+  minTime: string;
+  maxTime: string;
+}
+
+const jsonNumber = (n: number) => (Number.isFinite(n) ? String(n) : "null");
+
+/**
+ * The metric rows route() makes, written straight as JSONEachRow text: the columns every row of the
+ * batch shares are serialized once, so a JSON sink skips building and stringifying an object per row
+ * (most rows are metrics). test/processors/route.test.ts holds it to JSON.stringify(route(...)) exactly.
+ */
+export function metricsJsonEachRow(batch: AnonymizedBatch<EnrichedBatch>, receivedAtMs: number): MetricsJson {
+  const receivedAt = clickhouseDateTime(receivedAtMs || batch.received_at_ms || batch.timestamp_ms);
+  const shared =
+    `","instance_id":${JSON.stringify(batch.instance_id)},"tier":${JSON.stringify(batch.tier)}` +
+    `,"app_version":${JSON.stringify(batch.appVersion)},"platform":${JSON.stringify(batch.platform)}` +
+    `,"country":${JSON.stringify(batch.country)},"batch_id":${JSON.stringify(batch.batch_id)},"row_index":`;
+  const afterIndex = `,"received_at":"${receivedAt}","metric_name":`;
+  let text = "";
+  let minTime = "";
+  let maxTime = "";
+  const metrics = batch.metrics;
+  for (let i = 0; i < metrics.length; i++) {
+    const m = metrics[i] as (typeof metrics)[number];
+    const time = clickhouseDateTime(m.time_ms ?? batch.timestamp_ms);
+    if (i === 0 || time < minTime) minTime = time;
+    if (i === 0 || time > maxTime) maxTime = time;
+    const keys = Object.keys(m.tags);
+    let tagKeys = "[]";
+    let tagValues = "[]";
+    if (keys.length) {
+      if (keys.length > 1) keys.sort();
+      tagKeys = JSON.stringify(keys);
+      tagValues = JSON.stringify(keys.map((k) => m.tags[k] as string));
+    }
+    text += `{"time":"${time}${shared}${i}${afterIndex}${JSON.stringify(m.name)},"value":${jsonNumber(m.value)},"tags.key":${tagKeys},"tags.value":${tagValues}}\n`;
+  }
+  return {
+    text,
+    count: metrics.length,
+    batch_id: batch.batch_id,
+    tier: batch.tier,
+    instance_id: batch.instance_id,
+    minTime,
+    maxTime,
+  };
 }
