@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import avro from "avsc";
+import { checkAvroShape } from "./shape-check.ts";
 
 /** Folder holding every version of every telemetry schema, as `<kebab-name>.v<N>.avsc`. */
 export const telemetrySchemaDir = join(dirname(fileURLToPath(import.meta.url)), "telemetry");
@@ -94,6 +95,8 @@ export class SchemaRegistry {
     }
     try {
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      // Bounded walk first: avsc trusts block counts and would loop on a corrupted one.
+      checkAvroShape(writer.type, buf);
       const value = (resolver ? reader.type.fromBuffer(buf, resolver) : reader.type.fromBuffer(buf)) as T;
       return { value, writer };
     } catch (err) {

@@ -139,4 +139,22 @@ describe("fuzzing POST /v1/stats/batch", () => {
       { numRuns: 200 },
     );
   });
+
+  it("answers 400 at once to Avro whose map claims 2^40 entries (it used to pin a core)", async () => {
+    const batch = freshBatch("everything", instance.instanceId, "fz-bomb");
+    const lib = batch.library[0] as (typeof batch.library)[number];
+    const none = latest.type.toBuffer({ ...batch, library: [{ ...lib, songs_by_source: {} }] });
+    const one = latest.type.toBuffer({ ...batch, library: [{ ...lib, songs_by_source: { a: 1 } }] });
+    let at = 0;
+    while (none[at] === one[at]) at++;
+    // zigzag(2^40) as a varint, in place of the block count 1
+    const count = [0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+    const bomb = Buffer.concat([one.subarray(0, at), Buffer.from(count), one.subarray(at + 1)]);
+    const before = await streamMessages();
+    const started = performance.now();
+    const res = await postBatch(app, instance, bomb, { avro: { fingerprint: latest.fingerprint } });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(res.statusCode, res.body).toBe(400);
+    expect(await streamMessages()).toBe(before);
+  });
 });
