@@ -39,20 +39,25 @@ export function checkAvroShape(type: avro.Type, buf: Uint8Array): void {
       case "null":
         return;
       case "boolean":
-        return skip(1);
+        skip(1);
+        return;
       case "int":
       case "long":
         long();
         return;
       case "float":
-        return skip(4);
+        skip(4);
+        return;
       case "double":
-        return skip(8);
+        skip(8);
+        return;
       case "bytes":
       case "string":
-        return skip(long());
+        skip(long());
+        return;
       case "fixed":
-        return skip(any.size as number);
+        skip(any.size as number);
+        return;
       case "enum": {
         const i = long();
         if (i < 0 || i >= (any.symbols as string[]).length) fail(`enum index ${i}`);
@@ -85,10 +90,14 @@ export function checkAvroShape(type: avro.Type, buf: Uint8Array): void {
         const branches = any.types as avro.Type[];
         const i = long();
         if (i < 0 || i >= branches.length) fail(`union branch ${i}`);
-        return walk(branches[i] as avro.Type);
+        walk(branches[i] as avro.Type);
+        return;
       }
       default:
-        if (t.typeName.startsWith("logical:")) return walk(any.underlyingType as avro.Type);
+        if (t.typeName.startsWith("logical:")) {
+          walk(any.underlyingType as avro.Type);
+          return;
+        }
         fail(`unsupported type ${t.typeName}`);
     }
   };
