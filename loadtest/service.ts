@@ -12,8 +12,8 @@ export interface PipelineProcess {
   processorUrl: string;
   child: ChildProcess;
   output(): string;
-  /** SIGINT to the group (as Ctrl-C): in-flight work drains; resolves with the exit code. */
-  stop(): Promise<number | null>;
+  /** Signals the group (SIGINT by default, as Ctrl-C): in-flight work drains; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /**
@@ -41,8 +41,11 @@ export function namespaceEnv(ns: string): Record<string, string> {
 export async function startPipeline(
   env: Record<string, string>,
   readyWithinMs = 90_000,
+  /** Fixed ports (a restart on the same address); free ones when absent. */
+  ports?: { ingest: number; processor: number },
 ): Promise<PipelineProcess> {
-  const [ingestPort, processorPort] = [await freePort(), await freePort()];
+  const ingestPort = ports?.ingest ?? (await freePort());
+  const processorPort = ports?.processor ?? (await freePort());
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(repoRoot, "scripts/start.ts"), "--no-stack"],
@@ -70,8 +73,8 @@ export async function startPipeline(
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const ingestUrl = `http://127.0.0.1:${ingestPort}`;
   const processorUrl = `http://127.0.0.1:${processorPort}`;
-  const stop = async () => {
-    if (child.exitCode === null && child.pid) process.kill(-child.pid, "SIGINT");
+  const stop = async (signal: NodeJS.Signals = "SIGINT") => {
+    if (child.exitCode === null && child.pid) process.kill(-child.pid, signal);
     return exited;
   };
   const deadline = Date.now() + readyWithinMs;

@@ -16,10 +16,9 @@ import {
   type TableSink,
   tableSink,
 } from "./sinks/clickhouse/index.ts";
-import { anonymize } from "./steps/anonymize/index.ts";
 import { decode } from "./steps/decode/index.ts";
-import { preaggregate } from "./steps/downsample/index.ts";
-import { type CountryLookup, enrich, type InstanceLookup } from "./steps/enrich/index.ts";
+import type { CountryLookup, InstanceLookup } from "./steps/enrich/index.ts";
+import { prepareBatch } from "./steps/index.ts";
 import {
   type MetricsJson,
   metricsJsonEachRow,
@@ -63,6 +62,30 @@ interface Routed {
 const rowCount = (r: Routed) =>
   RAW_TABLES.reduce((n, t) => n + r.rows[t].length, 0) + (r.metricsJson?.count ?? 0);
 
+type Sinks = Record<RawTable, TableSink<Record<string, unknown>>>;
+
+/**
+ * The insert format and one sink per raw table, both read from the server (formats, columns). A server
+ * away at start is waited for, with backoff, before any message is fetched.
+ */
+async function openSinks(deps: TopologyDeps): Promise<{ format: InsertFormat; sinks: Sinks }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const format =
+        deps.config.processor.insertFormat === "auto"
+          ? await detectInsertFormat(deps.clickhouse)
+          : deps.config.processor.insertFormat;
+      const entries = await Promise.all(
+        RAW_TABLES.map(async (t) => [t, await tableSink(deps.clickhouse, t, format)] as const),
+      );
+      return { format, sinks: Object.fromEntries(entries) as Sinks };
+    } catch (err) {
+      deps.log.warn({ err, attempt }, "ClickHouse not ready; processor waits before consuming");
+      await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
+    }
+  }
+}
+
 /**
  * jetstream source → decode → enrich → anonymize → downsample → route → buffer → clickhouse sink (one
  * insert per raw table and flush), run by `config.processor.workers` pull loops sharing one durable
@@ -80,26 +103,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     "ClickHouse insert duration, per table and flush.",
     ["table"],
   );
-  // The format and the tables' columns come from the server: wait for it if it is away at start.
-  let format: InsertFormat | undefined;
-  let sinks: Record<RawTable, TableSink<Record<string, unknown>>> | undefined;
-  for (let attempt = 1; !sinks; attempt++) {
-    try {
-      const chosen =
-        config.processor.insertFormat === "auto"
-          ? await detectInsertFormat(deps.clickhouse)
-          : config.processor.insertFormat;
-      sinks = Object.fromEntries(
-        await Promise.all(
-          RAW_TABLES.map(async (t) => [t, await tableSink(deps.clickhouse, t, chosen)] as const),
-        ),
-      ) as Record<RawTable, TableSink<Record<string, unknown>>>;
-      format = chosen;
-    } catch (err) {
-      deps.log.warn({ err, attempt }, "ClickHouse not ready; processor waits before consuming");
-      await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
-    }
-  }
+  const { format, sinks } = await openSinks(deps);
   deps.log.info({ format }, "ClickHouse insert format");
   const deadLetter = createDeadLetterPublisher(deps.js, config.nats);
 
@@ -111,20 +115,20 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     if (decoded.kind !== "ok") return decoded;
     enrichStep.received();
     // The client's address becomes a country here and goes no further.
-    const country = deps.countries(headers?.get(PIPELINE_HEADERS.clientIp) ?? "");
-    const enriched = enrich(decoded.value, {
+    const prepared = prepareBatch(decoded.value, {
       instance: await deps.instances(decoded.value.instance_id),
-      country,
+      country: deps.countries(headers?.get(PIPELINE_HEADERS.clientIp) ?? ""),
+      secret: deps.anonymizeSecret,
     });
-    if (enriched.kind !== "ok") {
-      if (enriched.kind === "drop") enrichStep.dropped(enriched.reason);
-      return enriched;
+    if (prepared.kind !== "ok") {
+      if (prepared.kind === "drop") enrichStep.dropped(prepared.reason);
+      return prepared;
     }
     enrichStep.sent();
-    const { batch, report } = preaggregate(anonymize(enriched.value, { secret: deps.anonymizeSecret }));
-    if (report.samples) {
-      downsampleStep.received(report.samples);
-      downsampleStep.sent(report.rows);
+    const { batch, downsampled } = prepared.value;
+    if (downsampled.samples) {
+      downsampleStep.received(downsampled.samples);
+      downsampleStep.sent(downsampled.rows);
     }
     const receivedAt = Number(headers?.get(PIPELINE_HEADERS.receivedAt) || 0);
     if (format === "JSONEachRow") {
@@ -136,7 +140,6 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     return ok({ rows: route(batch, receivedAt) });
   };
 
-  const tableSinks = sinks as Record<RawTable, TableSink<Record<string, unknown>>>;
   /** Batch ids of redelivered messages a table already holds (the crash de-duplication). */
   const alreadyThere = async (table: RawTable, again: RowOrigin[]) => {
     if (!again.length) return new Set<string>();
@@ -177,7 +180,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         text += j.text;
         count += j.count;
       }
-      await timed("metrics_quality", count, () => tableSinks.metrics_quality.insertText(text));
+      await timed("metrics_quality", count, () => sinks.metrics_quality.insertText(text));
     };
     await Promise.all([
       jsonMetrics(),
@@ -196,7 +199,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
           rows = rows.filter((row) => !present.has(row.batch_id as string));
           sink.dropped("already_inserted", before - rows.length);
         }
-        await timed(table, rows.length, () => tableSinks[table].insert(rows));
+        await timed(table, rows.length, () => sinks[table].insert(rows));
       }),
     ]);
   };
@@ -222,7 +225,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     );
   }
   return {
-    format: format as InsertFormat,
+    format,
     async stop() {
       await Promise.all(loops.map((l) => l.stop()));
     },

@@ -12,10 +12,8 @@ import { migrateClickHouse, migratePostgres } from "../../lib/migrate/index.ts";
 import { freePort } from "../../lib/net/index.ts";
 import { sqlIdentifier } from "../../lib/sql/index.ts";
 import { detectInsertFormat, tableSink } from "../../processors/sinks/clickhouse/index.ts";
-import { anonymize } from "../../processors/steps/anonymize/index.ts";
-import { preaggregate } from "../../processors/steps/downsample/index.ts";
-import { enrich } from "../../processors/steps/enrich/index.ts";
-import { emptyRows, RAW_TABLES, route, type TableRows } from "../../processors/steps/route/index.ts";
+import { batchToRows } from "../../processors/steps/index.ts";
+import { emptyRows, RAW_TABLES, type TableRows } from "../../processors/steps/route/index.ts";
 import { exampleBatches, type MetricsBatch, SchemaRegistry } from "../../schemas/index.ts";
 import { startCpuMeter } from "../ingest/cpu.ts";
 
@@ -129,11 +127,8 @@ try {
   const rows: TableRows = emptyRows();
   const tierOf = new Map(instances.map((i) => [i.id, i.tier]));
   for (const batch of batches) {
-    const e = enrich(batch, {
-      instance: { tier: tierOf.get(batch.instance_id) as string, platform: "linux", version: "1.4.2" },
-      country: "DE",
-    });
-    if (e.kind === "ok") route(preaggregate(anonymize(e.value, { secret })).batch, Date.now(), rows);
+    const instance = { tier: tierOf.get(batch.instance_id) as string, platform: "linux", version: "1.4.2" };
+    batchToRows(batch, { instance, country: "DE", secret }, Date.now(), rows);
   }
   const total = RAW_TABLES.reduce((n, t) => n + rows[t].length, 0);
   await ch.ensureDatabase();

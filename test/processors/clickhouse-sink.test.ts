@@ -4,10 +4,8 @@ import { loadConfig } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { sqlIdentifier } from "../../lib/sql/index.ts";
 import { alreadyInserted, detectInsertFormat, tableSink } from "../../processors/sinks/clickhouse/index.ts";
-import { anonymize } from "../../processors/steps/anonymize/index.ts";
-import { preaggregate } from "../../processors/steps/downsample/index.ts";
-import { enrich } from "../../processors/steps/enrich/index.ts";
-import { emptyRows, RAW_TABLES, route, type TableRows } from "../../processors/steps/route/index.ts";
+import { batchToRows } from "../../processors/steps/index.ts";
+import { emptyRows, RAW_TABLES, type TableRows } from "../../processors/steps/route/index.ts";
 import { freshBatch } from "../support/batches.ts";
 import { chdbExecutor } from "../support/chdb.ts";
 
@@ -25,12 +23,8 @@ function exampleRows(): TableRows {
   const tiers = ["starter", "party_host", "venue"];
   ["quality", "library", "playback", "session", "environment", "everything"].forEach((family, i) => {
     const batch = freshBatch(family as "quality", `00000000-0000-4000-8000-00000000000${i}`, `sink-${i}`);
-    const enriched = enrich(batch, {
-      instance: { tier: tiers[i % 3] as string, platform: "linux", version: "1.2.3" },
-      country: "DE",
-    });
-    if (enriched.kind !== "ok") throw new Error("enrich refused the example");
-    route(preaggregate(anonymize(enriched.value, { secret })).batch, Date.now(), rows);
+    const instance = { tier: tiers[i % 3] as string, platform: "linux", version: "1.2.3" };
+    batchToRows(batch, { instance, country: "DE", secret }, Date.now(), rows);
   });
   return rows;
 }

@@ -1,14 +1,13 @@
 import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
 import { sqlIdentifier } from "../../lib/sql/index.ts";
-import { anonymize } from "../../processors/steps/anonymize/index.ts";
-import { enrich } from "../../processors/steps/enrich/index.ts";
-import { emptyRows, RAW_TABLES, route, type TableRows } from "../../processors/steps/route/index.ts";
+import { batchToRows } from "../../processors/steps/index.ts";
+import { emptyRows, RAW_TABLES, type TableRows } from "../../processors/steps/route/index.ts";
 import type { MetricsBatch } from "../../schemas/index.ts";
 
 /**
  * Puts fleet-simulator batches into ClickHouse engines (server and chDB alike) without HTTP or NATS: each
- * batch goes through the processors' own pure steps in the topology's order (enrich with the instance's
- * record and country → anonymize → route) and the rows are inserted as JSONEachRow, so the raw tables and
+ * batch goes through the processors' own pure steps (processors/steps: enrich with the instance's record
+ * and country → anonymize → downsample → route) and the rows are inserted as JSONEachRow, so the raw tables and
  * every materialized view see exactly what the pipeline would write.
  */
 
@@ -40,13 +39,14 @@ export interface LoadOptions {
 /** Rows per raw table for one batch, as the processor topology would insert them. */
 export function batchRows(sent: SentBatch, secret: Buffer, into: TableRows = emptyRows()): TableRows {
   const { instance, batch } = sent;
-  const enriched = enrich(batch, {
-    instance: { tier: instance.tier, version: instance.version, platform: instance.platform },
-    country: instance.country,
-  });
-  if (enriched.kind !== "ok") throw new Error(`enrich refused a simulated batch: ${enriched.kind}`);
+  const record = { tier: instance.tier, version: instance.version, platform: instance.platform };
   // The simulator's batches arrive when they are sent; received_at is the batch's sending time.
-  return route(anonymize(enriched.value, { secret }), batch.sent_at_ms || batch.timestamp_ms, into);
+  return batchToRows(
+    batch,
+    { instance: record, country: instance.country, secret },
+    batch.sent_at_ms || batch.timestamp_ms,
+    into,
+  );
 }
 
 /** Inserts rows into one table of every engine as JSONEachRow. */

@@ -1,0 +1,46 @@
+import type { MetricsBatch } from "../../schemas/index.ts";
+import { ok, type StepResult } from "../runtime/result.ts";
+import { type AnonymizedBatch, anonymize } from "./anonymize/index.ts";
+import { type PreaggregateReport, preaggregate } from "./downsample/index.ts";
+import { type EnrichedBatch, enrich, type InstanceRecord } from "./enrich/index.ts";
+import { emptyRows, route, type TableRows } from "./route/index.ts";
+
+/** What the pure steps need besides the batch: the looked-up instance, the country, the hash secret. */
+export interface StepContext {
+  /** The instance's record from PostgreSQL; undefined drops the batch (unknown instance). */
+  instance: InstanceRecord | undefined;
+  /** ISO country from the client's address ('' when unknown). */
+  country: string;
+  /** The anonymize step's keyed-hash secret. */
+  secret: Buffer;
+}
+
+/** A batch after enrich → anonymize → downsample, ready to route, and what downsample combined. */
+export interface PreparedBatch {
+  batch: AnonymizedBatch<EnrichedBatch>;
+  downsampled: PreaggregateReport;
+}
+
+/**
+ * The processors' pure steps between decode and route, in the topology's order. The topology and every
+ * loader that writes rows without a processor (tests, benchmarks) use this one function, so they store
+ * exactly what the pipeline stores.
+ */
+export function prepareBatch(batch: MetricsBatch, ctx: StepContext): StepResult<PreparedBatch> {
+  const enriched = enrich(batch, { instance: ctx.instance, country: ctx.country });
+  if (enriched.kind !== "ok") return enriched;
+  const { batch: prepared, report } = preaggregate(anonymize(enriched.value, { secret: ctx.secret }));
+  return ok({ batch: prepared, downsampled: report });
+}
+
+/** prepareBatch, then route: the rows the processor would insert for a batch (throws if a step refuses it). */
+export function batchToRows(
+  batch: MetricsBatch,
+  ctx: StepContext,
+  receivedAtMs: number,
+  into: TableRows = emptyRows(),
+): TableRows {
+  const prepared = prepareBatch(batch, ctx);
+  if (prepared.kind !== "ok") throw new Error(`the steps refused batch ${batch.batch_id}: ${prepared.kind}`);
+  return route(prepared.value.batch, receivedAtMs, into);
+}
