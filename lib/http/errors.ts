@@ -7,6 +7,15 @@ import createError from "@fastify/error";
 export const HttpErrors = {
   MALFORMED_BODY: createError("MALFORMED_BODY", "request body is not valid JSON: %s", 400),
   INVALID_BODY: createError("INVALID_BODY", "request body is invalid: %s", 400),
+  INVALID_CHARACTER: createError(
+    "INVALID_CHARACTER",
+    "the request holds a character that cannot be stored (NUL or a lone surrogate): %s",
+    400,
+  ),
+  UNKNOWN_FIELD: createError("UNKNOWN_FIELD", "unknown field: %s", 400),
+  DUPLICATE_KEY: createError("DUPLICATE_KEY", "the JSON body repeats a key in one object: %s", 400),
+  METHOD_NOT_ALLOWED: createError("METHOD_NOT_ALLOWED", "method not allowed: %s", 405),
+  URL_TOO_LONG: createError("URL_TOO_LONG", "the URL or one of its path parameters is too long", 414),
   BODY_TOO_LARGE: createError("BODY_TOO_LARGE", "request body exceeds %s bytes", 413),
   UNSUPPORTED_MEDIA_TYPE: createError("UNSUPPORTED_MEDIA_TYPE", "unsupported content type: %s", 415),
   NOT_FOUND: createError("NOT_FOUND", "no route %s", 404),

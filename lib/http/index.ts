@@ -4,3 +4,4 @@ export { gracefulClose } from "./graceful-close.ts";
 export { default as health, type HealthCheck, type HealthOptions } from "./health.ts";
 export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";
 export { createHttpServer } from "./server.ts";
+export { unstorableText } from "./unstorable-text.ts";

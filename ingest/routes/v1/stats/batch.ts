@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { Ajv } from "ajv";
-import addFormats from "ajv-formats";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpErrors } from "../../../../lib/http/index.ts";
+import { HttpErrors, unstorableText } from "../../../../lib/http/index.ts";
+import { dateTimeFormat } from "../../../../lib/time/index.ts";
 import { componentMetrics } from "../../../../lib/metrics/index.ts";
 import {
   METRICS_BATCH_SCHEMA,
@@ -21,7 +21,7 @@ import {
   envelopeSchema,
   type FamilyField,
 } from "./batch-schema.ts";
-import { checkItems, type TimeRules } from "./check-items.ts";
+import { checkItems, envelopeProblem, type TimeRules } from "./check-items.ts";
 import { fromJson, type JsonBatchBody, type RejectedItem } from "./from-json.ts";
 
 /** Options of the batch route. */
@@ -34,6 +34,8 @@ export interface BatchRouteOptions {
   time: Omit<TimeRules, "receivedAt">;
 }
 
+/** Response header carrying how many items had their future time clamped (absent when none). */
+export const CLAMPED_HEADER = "sm-clamped-items";
 /** HTTP header naming the writer schema of an Avro body: the same name the NATS message carries it under. */
 export const FINGERPRINT_HEADER = SCHEMA_FINGERPRINT_HEADER.toLowerCase();
 const BATCH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -90,7 +92,7 @@ function countItems(batch: MetricsBatch): Record<FamilyField, number> {
 export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) {
   const m = routeMetrics(opts.metrics);
   const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
-  addFormats.default(ajv, ["date-time"]);
+  ajv.addFormat("date-time", dateTimeFormat);
   const envelope = ajv.compile(envelopeSchema({ maxItems: opts.maxItems }));
   const latest = opts.registry.latest(METRICS_BATCH_SCHEMA);
 
@@ -143,6 +145,12 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
           throw err;
         }
         original = { bytes: request.body, fingerprint };
+        // The JSON body's rules, met by the Avro one: no text PostgreSQL or the JSON path would refuse,
+        // and an envelope within its rules (schemas/item-rules.ts); items are checked with the JSON ones.
+        const bad = unstorableText(batch);
+        if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
+        const problem = envelopeProblem(batch);
+        if (problem) throw new HttpErrors.INVALID_BODY(problem);
         if (!BATCH_ID.test(batch.batch_id)) {
           if (batch.batch_id !== "")
             return invalid(reply, "batch_id must match ^[A-Za-z0-9._:-]{1,128}$", []);
@@ -179,7 +187,10 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
         });
       }
       for (const r of rejected) m.items.inc({ family: r.family, outcome: "rejected" });
-      if (checked.clamped) m.clamped.inc(checked.clamped);
+      if (checked.clamped) {
+        m.clamped.inc(checked.clamped);
+        reply.header(CLAMPED_HEADER, String(checked.clamped));
+      }
       const clockSkewMs = batch.sent_at_ms > 0 ? receivedAt - batch.sent_at_ms : 0;
       if (batch.sent_at_ms > 0) m.skew.observe(clockSkewMs / 1000);
 
