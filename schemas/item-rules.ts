@@ -155,7 +155,10 @@ export function latestRecords(): Map<string, AvroJson> {
   const json = registry.latest("songmartyn.stats.telemetry.MetricsBatch").json as AvroJson;
   const records = new Map<string, AvroJson>();
   const visit = (t: AvroJson): void => {
-    if (Array.isArray(t)) return t.forEach(visit);
+    if (Array.isArray(t)) {
+      for (const branch of t) visit(branch);
+      return;
+    }
     if (!t || typeof t !== "object") return;
     if (t.type === "record") {
       records.set(t.name, t);
@@ -190,7 +193,11 @@ function valueSchema(t: AvroJson, rule: FieldRule, form: SchemaForm, doc?: strin
   const name = typeof t === "string" ? t : t.type;
   if (form === "wire" && rule.json?.dateTime && (name === "long" || name === "int")) {
     const range = `${new Date(rule.minimum ?? 0).toISOString()} … ${new Date(rule.maximum ?? 0).toISOString()}`;
-    return described({ type: "string", format: "date-time", description: `${doc ?? "RFC 3339"} Range ${range}.` });
+    return described({
+      type: "string",
+      format: "date-time",
+      description: `${doc ?? "RFC 3339"} Range ${range}.`,
+    });
   }
   switch (name) {
     case "string": {
@@ -254,10 +261,15 @@ export function recordSchema(record: RuleRecord, form: SchemaForm): JsonSchema {
     if (!rule) throw new Error(`item rules: no rule for ${record}.${field.name}`);
     if (form === "wire" && rule.json?.omit) continue;
     const name = form === "wire" ? (rule.json?.name ?? field.name) : field.name;
-    properties[name] = rule.family ? { description: field.doc } : valueSchema(field.type, rule, form, field.doc);
+    properties[name] = rule.family
+      ? { description: field.doc }
+      : valueSchema(field.type, rule, form, field.doc);
     if (form === "stored" || rule.json?.required) requiredFields.push(name);
   }
-  return { type: "object", additionalProperties: false, required: requiredFields, properties };
+  // A decoded Avro record has exactly its fields (and avsc puts enumerable methods on its prototype).
+  return form === "wire"
+    ? { type: "object", additionalProperties: false, required: requiredFields, properties }
+    : { type: "object", required: requiredFields, properties };
 }
 
 /** The Avro type's short record names a batch's families use, by JSON field name. */

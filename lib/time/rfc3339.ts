@@ -1,7 +1,6 @@
 // RFC 3339 section 5.6 date-time: full-date "T" full-time, where T and Z may be lower case (5.6 NOTE),
 // seconds may be 60 (a leap second), fractions have any number of digits and the offset is Z or ±hh:mm.
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
 
 const daysIn = (year: number, month: number): number =>
   month === 2

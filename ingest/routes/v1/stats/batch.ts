@@ -2,9 +2,9 @@ import { createHash } from "node:crypto";
 import { Ajv } from "ajv";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpErrors, unstorableText } from "../../../../lib/http/index.ts";
-import { dateTimeFormat } from "../../../../lib/time/index.ts";
+import { HttpErrors, unstorableText, validationError } from "../../../../lib/http/index.ts";
 import { componentMetrics } from "../../../../lib/metrics/index.ts";
+import { dateTimeFormat } from "../../../../lib/time/index.ts";
 import {
   METRICS_BATCH_SCHEMA,
   type MetricsBatch,
@@ -122,7 +122,7 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       validatorCompiler: () => (data: unknown) =>
         Buffer.isBuffer(data) || envelope(data)
           ? { value: data }
-          : { error: validationError(envelope.errors) },
+          : { error: validationError(envelope.errors ?? [], "body") },
     },
     async (request, reply) => {
       const receivedAt = Date.now();
@@ -238,9 +238,4 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       });
     },
   );
-}
-
-function validationError(errors: { instancePath: string; message?: string }[] | null | undefined) {
-  const e = errors?.[0];
-  return new HttpErrors.INVALID_BODY(`body${e?.instancePath ?? ""} ${e?.message ?? "is invalid"}`);
 }

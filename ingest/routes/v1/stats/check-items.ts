@@ -1,5 +1,5 @@
-import type { MetricsBatch } from "../../../../schemas/index.ts";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { MetricsBatch } from "../../../../schemas/index.ts";
 import { familyRecords, recordSchema } from "../../../../schemas/item-rules.ts";
 import type { FamilyField } from "./batch-schema.ts";
 import type { RejectedItem } from "./from-json.ts";
@@ -48,7 +48,10 @@ export interface CheckedBatch {
 
 const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, strictNumbers: true });
 const storedValidators = Object.fromEntries(
-  Object.entries(familyRecords).map(([family, record]) => [family, ajv.compile(recordSchema(record, "stored"))]),
+  Object.entries(familyRecords).map(([family, record]) => [
+    family,
+    ajv.compile(recordSchema(record, "stored")),
+  ]),
 ) as Record<FamilyField, ValidateFunction>;
 const storedEnvelope = ajv.compile(recordSchema("MetricsBatch", "stored"));
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import type { MetricsBatch } from "../../../../schemas/index.ts";
 import { dateTimeFormat, parseRfc3339 } from "../../../../lib/time/index.ts";
+import type { MetricsBatch } from "../../../../schemas/index.ts";
 import { type FamilyField, itemSchemas } from "./batch-schema.ts";
 
 /** One item dropped from a batch: which list, where in it, and why. */
