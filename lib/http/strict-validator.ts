@@ -2,6 +2,9 @@ import { Ajv, type Options } from "ajv";
 import addFormats from "ajv-formats";
 import type { FastifySchema, FastifySchemaCompiler } from "fastify";
 import { dateTimeFormat } from "../time/index.ts";
+import { validationError } from "./error-handler.ts";
+import { HttpErrors } from "./errors.ts";
+import { unstorableText } from "./unstorable-text.ts";
 
 function ajvWith(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: true, ...options });
@@ -20,5 +23,14 @@ function ajvWith(options: Options): Ajv {
 export function strictValidatorCompiler(): FastifySchemaCompiler<FastifySchema> {
   const body = ajvWith({ coerceTypes: false, removeAdditional: false, strictNumbers: true });
   const text = ajvWith({ coerceTypes: "array", removeAdditional: false });
-  return ({ schema, httpPart }) => (httpPart === "body" ? body : text).compile(schema as object);
+  return ({ schema, httpPart }) => {
+    const validate = (httpPart === "body" ? body : text).compile(schema as object);
+    const part = httpPart ?? "body";
+    return (data: unknown) => {
+      // Path parameters and query strings reach SQL too: NUL there is a 400, never PostgreSQL's 500.
+      const bad = part === "headers" ? undefined : unstorableText(data, part);
+      if (bad) return { error: new HttpErrors.INVALID_CHARACTER(bad) };
+      return validate(data) ? { value: data } : { error: validationError(validate.errors ?? [], part) };
+    };
+  };
 }
