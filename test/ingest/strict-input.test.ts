@@ -78,7 +78,7 @@ describe("Avro batches ClickHouse would refuse are answered 400 at ingest, as th
       () =>
         oneFamily("playback", (b) => {
           b.playback = [play(b)];
-        play(b).song.duration_sec = -1;
+          play(b).song.duration_sec = -1;
         }),
       /duration_sec/,
     ],
