@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Decompress } from "fzstd";
 import sjson from "secure-json-parse";
-import { duplicateKey, HttpErrors, unstorableText } from "../../lib/http/index.ts";
+import { duplicateKey, HttpErrors, unstorableJson } from "../../lib/http/index.ts";
 
 /** Content type of client-encoded Avro batches; the writer schema's fingerprint comes in a header. */
 export const AVRO_CONTENT_TYPE = "application/vnd.songmartyn.telemetry+avro";
@@ -62,7 +62,7 @@ function decompress(request: FastifyRequest, raw: Buffer, max: number): Buffer {
 function refuseAmbiguousJson(text: string, body: unknown): void {
   const repeated = duplicateKey(text);
   if (repeated !== undefined) throw new HttpErrors.DUPLICATE_KEY(JSON.stringify(repeated.slice(0, 64)));
-  const bad = unstorableText(body);
+  const bad = unstorableJson(text, body);
   if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
 }
 

@@ -12,19 +12,21 @@ export function duplicateKey(text: string): string | undefined {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
+      // The closing quote is the next one not escaped by an odd run of backslashes.
       const start = i + 1;
-      let escaped = false;
-      for (i = start; i < n; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 0x5c /* \ */) {
-          escaped = true;
-          i++;
-        } else if (d === 0x22) break;
+      let end = start - 1;
+      for (;;) {
+        end = text.indexOf('"', end + 1);
+        if (end < 0) return undefined;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
       }
+      i = end;
       const keys = stack[stack.length - 1];
       if (expectKey && keys) {
         const raw = text.slice(start, i);
-        const key = escaped ? (JSON.parse(`"${raw}"`) as string) : raw;
+        const key = raw.includes("\\") ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (keys.has(key)) return key;
         keys.add(key);
         expectKey = false;

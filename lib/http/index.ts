@@ -6,4 +6,4 @@ export { default as health, type HealthCheck, type HealthOptions } from "./healt
 export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";
 export { createHttpServer } from "./server.ts";
 export { strictValidatorCompiler } from "./strict-validator.ts";
-export { unstorableText } from "./unstorable-text.ts";
+export { unstorableJson, unstorableText } from "./unstorable-text.ts";

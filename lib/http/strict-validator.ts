@@ -28,7 +28,8 @@ export function strictValidatorCompiler(): FastifySchemaCompiler<FastifySchema> 
     const part = httpPart ?? "body";
     return (data: unknown) => {
       // Path parameters and query strings reach SQL too: NUL there is a 400, never PostgreSQL's 500.
-      const bad = part === "headers" ? undefined : unstorableText(data, part);
+      // (JSON bodies were checked by their parser, which knows when a walk is needed.)
+      const bad = part === "params" || part === "querystring" ? unstorableText(data, part) : undefined;
       if (bad) return { error: new HttpErrors.INVALID_CHARACTER(bad) };
       return validate(data) ? { value: data } : { error: validationError(validate.errors ?? [], part) };
     };

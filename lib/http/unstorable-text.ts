@@ -27,6 +27,15 @@ export function unstorableText(value: unknown, path = "body"): string | undefine
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+// In JSON text NUL and surrogates can only come as \u escapes (raw control characters are invalid
+// JSON, and UTF-8 decoding never yields a lone surrogate), so text without one needs no walk.
+const SUSPECT_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+
+/** unstorableText for a value parsed from `json`: skips the walk when the text cannot hold such a character. */
+export function unstorableJson(json: string, value: unknown): string | undefined {
+  return SUSPECT_ESCAPE.test(json) ? unstorableText(value) : undefined;
+}
+
 function textProblem(text: string, path: string): string | undefined {
   if (text.includes("\u0000")) return `${path} contains NUL`;
   if (LONE_SURROGATE.test(text)) return `${path} contains a lone UTF-16 surrogate`;

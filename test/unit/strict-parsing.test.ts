@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { duplicateKey, unstorableText } from "../../lib/http/index.ts";
+import { duplicateKey, unstorableJson, unstorableText } from "../../lib/http/index.ts";
 import { parseRfc3339 } from "../../lib/time/index.ts";
 
 describe("parseRfc3339", () => {
@@ -62,5 +62,16 @@ describe("unstorableText", () => {
     expect(unstorableText({ "k\ud800": 1 })).toMatch(/surrogate/);
     expect(unstorableText({ a: "\udc00x" })).toMatch(/surrogate/);
     expect(unstorableText({ a: "🎤 karaoke", b: 1, c: null })).toBeUndefined();
+  });
+
+  it("finds in JSON text exactly what the walk finds in the parsed value (the fast path skips no case)", () => {
+    const text = fc.oneof(fc.string(), fc.constantFrom("\u0000", "\ud800", "\udfff", "a\\u0000", "🎤", "\\"));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, text), { maxLength: 4 }), (pairs) => {
+        const value = Object.fromEntries(pairs);
+        expect(unstorableJson(JSON.stringify(value), value)).toBe(unstorableText(value));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
