@@ -112,7 +112,13 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
           "JSON (application/json) or Avro (" +
           AVRO_CONTENT_TYPE +
           ", writer schema fingerprint in Sm-Schema-Fingerprint), optionally gzip or zstd (Content-Encoding). " +
-          "Requires Authorization: Bearer <instance token>, X-SM-Timestamp and X-SM-Signature.",
+          "Requires Authorization: Bearer <instance token>, X-SM-Timestamp and X-SM-Signature. " +
+          "The envelope is checked as a whole (400 INVALID_BODY, or UNKNOWN_FIELD for a field it does not " +
+          "name); items one by one against the same rules as the Avro body's (schemas/item-rules.ts): an " +
+          "invalid item, or one older than the accepted age, is dropped and listed in `rejected`, and a batch " +
+          "left with no item is a 400. Times beyond the future tolerance are clamped to the receive time and " +
+          "counted in `clamped` and the Sm-Clamped-Items response header. Ranges of times: each time field's " +
+          "description.",
         tags: ["telemetry"],
         body: documentedBodySchema({ maxItems: opts.maxItems }),
         response: batchResponseSchemas,
