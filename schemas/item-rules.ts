@@ -192,11 +192,17 @@ function valueSchema(t: AvroJson, rule: FieldRule, form: SchemaForm, doc?: strin
   }
   const name = typeof t === "string" ? t : t.type;
   if (form === "wire" && rule.json?.dateTime && (name === "long" || name === "int")) {
-    const range = `${new Date(rule.minimum ?? 0).toISOString()} … ${new Date(rule.maximum ?? 0).toISOString()}`;
+    // Stored times must fit ClickHouse's DateTime; other times (the batch's own) are only clamped or aged.
+    const stored =
+      (rule.minimum ?? -1) >= TIME_RANGE.minimum && (rule.maximum ?? Infinity) <= TIME_RANGE.maximum;
+    const range = stored
+      ? ` within ${new Date(TIME_RANGE.minimum).toISOString()} … ${new Date(TIME_RANGE.maximum).toISOString()}`
+      : "";
+    const text = (doc ?? "").replace(/,? ms since the Unix epoch \(UTC\)/, "");
     return described({
       type: "string",
       format: "date-time",
-      description: `${doc ?? "RFC 3339"} Range ${range}.`,
+      description: `${text} RFC 3339 date-time${range}.`.trim(),
     });
   }
   switch (name) {

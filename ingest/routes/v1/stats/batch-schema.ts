@@ -76,6 +76,12 @@ const rejected = {
 export const batchResponseSchemas = {
   202: {
     type: "object",
+    headers: {
+      "Sm-Clamped-Items": {
+        type: "integer",
+        description: "items whose future time was clamped (as `clamped`); absent when none",
+      },
+    },
     required: ["accepted", "batch_id", "duplicate", "rejected"],
     properties: {
       accepted: { type: "integer", description: "items stored" },
