@@ -43,7 +43,8 @@ export function envelopeSchema(opts: BatchSchemaOptions) {
   }
   properties.environment = { ...properties.environment, type: ["object", "null"] };
   properties.seq = { ...properties.seq, description: "per-instance batch sequence number, from 1" };
-  properties.batch_id = { ...properties.batch_id, minLength: 1, pattern: "^[A-Za-z0-9._:-]+$" };
+  // JSON bodies without a batch_id omit it; an empty one is refused (Avro's "" means "none").
+  properties.batch_id = { ...properties.batch_id, minLength: 1 };
   return { ...wire, properties };
 }
 
