@@ -234,6 +234,19 @@ describe("fuzzing every route of the OpenAPI document", () => {
     expect(doc.openapi).toMatch(/^3\.1/);
   });
 
+  it("declares additionalProperties on every object of every request body, so unknown fields are refused", () => {
+    const open: string[] = [];
+    const walk = (schema: Json, where: string) => {
+      if (!schema || typeof schema !== "object") return;
+      if (schema.properties && schema.additionalProperties === undefined) open.push(where);
+      for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v, `${where}.${k}`);
+      if (schema.items) walk(schema.items, `${where}[]`);
+    };
+    for (const { method, path, op } of operations)
+      walk(op.requestBody?.content?.["application/json"]?.schema, `${method} ${path} body`);
+    expect(open).toEqual([]);
+  });
+
   it("answers every generated request below 500 and within the route's documented responses", async () => {
     const seen = new Map<string, Set<number>>();
     for (const operation of operations) {
