@@ -7,6 +7,7 @@ import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
+import routeDocs, { securitySchemes } from "./plugins/route-docs.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
@@ -33,7 +34,8 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
   });
   await app.register(swagger, {
     openapi: {
-      openapi: "3.0.3",
+      // 3.1: its schemas are JSON Schema, so type lists, nulls and every constraint of the routes show.
+      openapi: "3.1.0",
       info: {
         title: "SongMartyn Stats",
         version: "1",
@@ -51,17 +53,10 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
         { name: "admin", description: "Licenses, instances and the audit log; admin token with scopes" },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
-      components: {
-        securitySchemes: {
-          adminToken: {
-            type: "http",
-            scheme: "bearer",
-            description: "admin token smadm_… from `smstats admin token create --scope …`",
-          },
-        },
-      },
+      components: { securitySchemes },
     },
   });
+  await app.register(routeDocs);
   await app.register(errorHandler, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     onError: (code) => errors.inc({ code }),

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Decompress } from "fzstd";
 import sjson from "secure-json-parse";
-import { HttpErrors } from "../../lib/http/index.ts";
+import { duplicateKey, HttpErrors, unstorableJson } from "../../lib/http/index.ts";
 
 /** Content type of client-encoded Avro batches; the writer schema's fingerprint comes in a header. */
 export const AVRO_CONTENT_TYPE = "application/vnd.songmartyn.telemetry+avro";
@@ -58,6 +58,14 @@ function decompress(request: FastifyRequest, raw: Buffer, max: number): Buffer {
   }
 }
 
+/** Strict JSON: a key repeated in one object, or text no store can keep, refuses the body (400). */
+function refuseAmbiguousJson(text: string, body: unknown): void {
+  const repeated = duplicateKey(text);
+  if (repeated !== undefined) throw new HttpErrors.DUPLICATE_KEY(JSON.stringify(repeated.slice(0, 64)));
+  const bad = unstorableJson(text, body);
+  if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
+}
+
 /**
  * JSON and Avro body parsers that accept gzip and zstd bodies, keep the digest of the body as sent
  * (for request signatures) and bound the decompressed size. Text bodies are refused (415).
@@ -69,7 +77,9 @@ async function bodyParsers(app: FastifyInstance, opts: BodyParserOptions) {
       request.bodySha256 = createHash("sha256").update(raw).digest("hex");
       const text = decompress(request, raw, opts.maxDecompressed).toString("utf8");
       if (text.trim() === "") throw new HttpErrors.MALFORMED_BODY("the body is empty");
-      done(null, sjson.parse(text, undefined, { protoAction: "remove", constructorAction: "remove" }));
+      const body = sjson.parse(text, undefined, { protoAction: "remove", constructorAction: "remove" });
+      refuseAmbiguousJson(text, body);
+      done(null, body);
     } catch (err) {
       done(
         err instanceof SyntaxError ? new HttpErrors.MALFORMED_BODY(err.message) : (err as Error),

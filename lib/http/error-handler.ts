@@ -1,3 +1,4 @@
+import { METHODS } from "node:http";
 import type { FastifyError, FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { type ErrorBody, HttpErrors } from "./errors.ts";
@@ -19,14 +20,35 @@ const FASTIFY_CODES: Record<string, (e: FastifyError) => FastifyError> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: (e) => new HttpErrors.MALFORMED_BODY(e.message),
 };
 
+// PostgreSQL's "character not in repertoire" and "untranslatable character": text a client sent.
+const POSTGRES_TEXT_CODES = new Set(["22021", "22P05"]);
+
+/** The API error for a failed schema validation: unknown fields get their own code. */
+export function validationError(
+  errors: readonly {
+    keyword?: string;
+    instancePath?: string;
+    message?: string;
+    params?: Record<string, unknown>;
+  }[],
+  context: string,
+): FastifyError {
+  const e = errors[0];
+  const where = `${context}${e?.instancePath ?? ""}`;
+  if (e?.keyword === "additionalProperties")
+    return new HttpErrors.UNKNOWN_FIELD(`${where}/${String(e.params?.additionalProperty ?? "")}`);
+  return new HttpErrors.INVALID_BODY(`${where} ${e?.message ?? "is invalid"}`);
+}
+
 /** One place that turns any thrown error into {error: {code, message}} with the right status. */
 async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     let err = raw;
     if (raw.validation) {
-      err = new HttpErrors.INVALID_BODY(
-        `${raw.validationContext ?? "body"}${raw.validation[0]?.instancePath ?? ""} ${raw.validation[0]?.message ?? raw.message}`,
-      );
+      err = validationError(raw.validation, raw.validationContext ?? "body");
+    } else if (POSTGRES_TEXT_CODES.has(String((raw as { code?: unknown }).code))) {
+      // A character PostgreSQL cannot store that got past the parsers' checks: the client's fault, not ours.
+      err = new HttpErrors.INVALID_CHARACTER("a value PostgreSQL cannot store as text");
     } else if (raw.code && FASTIFY_CODES[raw.code]) {
       err = (FASTIFY_CODES[raw.code] as (e: FastifyError) => FastifyError)(raw);
     } else if (raw instanceof SyntaxError) {
@@ -49,9 +71,19 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
     return reply.code(status).type("application/json").send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    opts.onError?.("NOT_FOUND", 404);
-    const err = new HttpErrors.NOT_FOUND(`${request.method} ${request.url.split("?")[0]}`);
-    return reply.code(404).send({ error: { code: err.code, message: err.message } } satisfies ErrorBody);
+    const path = request.url.split("?")[0] ?? "/";
+    // A path that exists under other methods is a 405 with Allow, not a 404.
+    const allowed = METHODS.filter((method) => app.findRoute({ method: method as "GET", url: path }));
+    const err =
+      allowed.length > 0
+        ? new HttpErrors.METHOD_NOT_ALLOWED(`${request.method} ${path} (allowed: ${allowed.join(", ")})`)
+        : new HttpErrors.NOT_FOUND(`${request.method} ${path}`);
+    if (allowed.length > 0) reply.header("allow", allowed.join(", "));
+    opts.onError?.(err.code, err.statusCode ?? 404);
+    return reply
+      .code(err.statusCode ?? 404)
+      .type("application/json")
+      .send({ error: { code: err.code, message: err.message } } satisfies ErrorBody);
   });
 }
 

@@ -50,23 +50,51 @@ async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckRes
   }
 }
 
+const checkResult = {
+  type: "object",
+  required: ["ok", "required", "latency_ms"],
+  properties: {
+    ok: { type: "boolean" },
+    required: { type: "boolean" },
+    latency_ms: { type: "integer" },
+    error: { type: "string" },
+  },
+} as const;
+const healthBody = {
+  type: "object",
+  required: ["status"],
+  properties: { status: { type: "string", enum: ["live", "ready", "not_ready", "up", "down"] } },
+  additionalProperties: {
+    anyOf: [checkResult, { type: "object", additionalProperties: checkResult }],
+  },
+} as const;
+
+/** The documented schema of a health route: 200 when healthy, 503 (with Retry-After) when not. */
+function healthSchema(summary: string) {
+  return { summary, tags: ["health"], response: { 200: healthBody, 503: healthBody } };
+}
+
 /**
  * /health/live (the process runs), /health/ready (every required dependency answers) and one route per
  * dependency. A failing required check makes /health/ready 503 with Retry-After; optional ones are reported.
  */
 async function health(app: FastifyInstance, opts: HealthOptions) {
   const timeoutMs = opts.timeoutMs ?? 1500;
-  app.get("/health/live", async () => ({ status: "live" }));
-  app.get("/health/ready", async (_req, reply) => {
-    const names = Object.keys(opts.checks);
-    const results = await Promise.all(names.map((n) => runCheck(opts.checks[n] as HealthCheck, timeoutMs)));
-    const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
-    const ready = results.every((r) => r.ok || !r.required);
-    if (!ready) reply.code(503).header("retry-after", String(opts.retryAfterSeconds));
-    return { status: ready ? "ready" : "not_ready", checks };
-  });
+  app.get("/health/live", { schema: healthSchema("The process runs") }, async () => ({ status: "live" }));
+  app.get(
+    "/health/ready",
+    { schema: healthSchema("Every required dependency answers") },
+    async (_req, reply) => {
+      const names = Object.keys(opts.checks);
+      const results = await Promise.all(names.map((n) => runCheck(opts.checks[n] as HealthCheck, timeoutMs)));
+      const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
+      const ready = results.every((r) => r.ok || !r.required);
+      if (!ready) reply.code(503).header("retry-after", String(opts.retryAfterSeconds));
+      return { status: ready ? "ready" : "not_ready", checks };
+    },
+  );
   for (const [name, check] of Object.entries(opts.checks)) {
-    app.get(check.path, async (_req, reply) => {
+    app.get(check.path, { schema: healthSchema(`The ${name} dependency answers`) }, async (_req, reply) => {
       const result = await runCheck(check, timeoutMs);
       if (!result.ok) reply.code(503).header("retry-after", String(opts.retryAfterSeconds));
       return { status: result.ok ? "up" : "down", [name]: result };

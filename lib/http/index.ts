@@ -1,6 +1,9 @@
-export { default as errorHandler, type ErrorHandlerOptions } from "./error-handler.ts";
+export { duplicateKey } from "./duplicate-keys.ts";
+export { default as errorHandler, type ErrorHandlerOptions, validationError } from "./error-handler.ts";
 export { type ErrorBody, errorBodySchema, HttpErrors } from "./errors.ts";
 export { gracefulClose } from "./graceful-close.ts";
 export { default as health, type HealthCheck, type HealthOptions } from "./health.ts";
 export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";
 export { createHttpServer } from "./server.ts";
+export { strictValidatorCompiler } from "./strict-validator.ts";
+export { unstorableJson, unstorableText } from "./unstorable-text.ts";

@@ -28,7 +28,13 @@ async function metrics(app: FastifyInstance, opts: MetricsPluginOptions) {
     requests.inc({ route, method: request.method, status: String(reply.statusCode) });
     duration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
   });
-  app.get("/metrics", async (_req, reply) => {
+  const schema = {
+    summary: "Prometheus metrics",
+    tags: ["health"],
+    produces: [opts.registry.contentType],
+    response: { 200: { type: "string", description: "Prometheus text exposition format" } },
+  };
+  app.get("/metrics", { schema }, async (_req, reply) => {
     reply.type(opts.registry.contentType);
     return opts.registry.metrics();
   });

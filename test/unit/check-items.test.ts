@@ -105,7 +105,9 @@ describe("checkItems", () => {
       all,
       rules,
     );
-    expect(r.rejected).toEqual([{ family: "metrics", index: 1, reason: "value must be a finite number" }]);
+    expect(r.rejected).toEqual([
+      { family: "metrics", index: 1, reason: expect.stringMatching(/^value must be number/) },
+    ]);
   });
 
   it("leaves a valid batch unchanged, so an Avro body can be passed through as it came", () => {

@@ -156,6 +156,12 @@ export const heartbeatRouteSchema = {
       instance_id: { type: "string", format: "uuid" },
       nonce: nonceSchema,
       fingerprint: fingerprintSchema,
+      session_stats: {
+        type: "object",
+        maxProperties: 64,
+        description:
+          "The instance's session figures since the last heartbeat (design: heartbeat session_stats); accepted, not yet stored.",
+      },
     },
   },
   response: {

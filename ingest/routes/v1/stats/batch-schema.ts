@@ -1,4 +1,5 @@
 import { errorBodySchema } from "../../../../lib/http/index.ts";
+import { familyRecords, recordSchema } from "../../../../schemas/item-rules.ts";
 
 /** Options that size the batch body schema. */
 export interface BatchSchemaOptions {
@@ -6,120 +7,16 @@ export interface BatchSchemaOptions {
   maxItems: number;
 }
 
-const time = {
-  type: "string",
-  format: "date-time",
-  description: "RFC 3339; defaults to the batch timestamp",
-};
-const optString = (maxLength: number) => ({ type: ["string", "null"], maxLength });
-// The Avro types' ranges: an int is 32-bit, and avsc refuses longs beyond 2^53 - 2.
-const INT_MAX = 2_147_483_647;
-const LONG_MAX = 2 ** 52;
-const int = (type: string | string[] = "integer") => ({ type, minimum: 0, maximum: INT_MAX });
-const long = (type: string | string[] = "integer") => ({ type, minimum: 0, maximum: LONG_MAX });
-const counts = { type: "object", additionalProperties: long(), maxProperties: 64 };
-const intCounts = { type: "object", additionalProperties: int(), maxProperties: 64 };
-
-/** One quality metric: the seed's {name, value, tags}. */
-export const metricSchema = {
-  type: "object",
-  required: ["name", "value"],
-  additionalProperties: false,
-  properties: {
-    name: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z][A-Za-z0-9_.]*$" },
-    value: { type: "number" },
-    tags: {
-      type: "object",
-      maxProperties: 32,
-      propertyNames: { maxLength: 64 },
-      additionalProperties: { type: "string", maxLength: 256 },
-    },
-    time,
-  },
-} as const;
-
+/** One quality metric: the seed's {name, value, tags}; generated from the .avsc and schemas/item-rules.ts. */
+export const metricSchema = recordSchema("Metric", "wire");
 /** A library snapshot, sent on each library sync. */
-export const librarySchema = {
-  type: "object",
-  required: ["total_songs"],
-  additionalProperties: false,
-  properties: {
-    time,
-    total_songs: long(),
-    songs_by_source: counts,
-    file_types: counts,
-    total_size_gb: { type: "number", minimum: 0 },
-    growth_rate: { type: "number" },
-    avg_song_duration_sec: { type: "number", minimum: 0 },
-  },
-} as const;
-
+export const librarySchema = recordSchema("LibrarySnapshot", "wire");
 /** A playback event: played, skipped (with a reason), queued or removed. */
-export const playbackSchema = {
-  type: "object",
-  required: ["event_type", "song"],
-  additionalProperties: false,
-  properties: {
-    time,
-    event_type: { type: "string", enum: ["played", "skipped", "queued", "removed"] },
-    session_id: optString(64),
-    song: {
-      type: "object",
-      required: ["source"],
-      additionalProperties: false,
-      properties: {
-        artist: optString(256),
-        title: optString(256),
-        duration_sec: int(["integer", "null"]),
-        source: { type: "string", minLength: 1, maxLength: 32 },
-        file_type: optString(16),
-        file_path: optString(1024),
-      },
-    },
-    skip_reason: { type: ["string", "null"], enum: ["user", "admin", "error", null] },
-    wait_time_sec: { type: ["number", "null"], minimum: 0 },
-    songs_played_session: int(["integer", "null"]),
-    songs_played_total: long(["integer", "null"]),
-    user_id: optString(128),
-  },
-} as const;
-
+export const playbackSchema = recordSchema("PlaybackEvent", "wire");
 /** A session event: started, ended, a user joining or leaving, or a periodic snapshot. */
-export const sessionSchema = {
-  type: "object",
-  required: ["session_id", "event_type"],
-  additionalProperties: false,
-  properties: {
-    time,
-    session_id: { type: "string", minLength: 1, maxLength: 64 },
-    event_type: { type: "string", enum: ["started", "ended", "user_joined", "user_left", "snapshot"] },
-    start: { type: ["string", "null"], format: "date-time" },
-    duration_sec: { type: ["number", "null"], minimum: 0 },
-    users_joined_total: int(["integer", "null"]),
-    users_peak_concurrent: int(["integer", "null"]),
-    users_by_role: intCounts,
-    room_count: int(["integer", "null"]),
-    user_id: optString(128),
-    user_role: optString(32),
-  },
-} as const;
-
+export const sessionSchema = recordSchema("SessionEvent", "wire");
 /** The instance's environment, sent at start-up. */
-export const environmentSchema = {
-  type: "object",
-  required: ["version", "os_platform"],
-  additionalProperties: false,
-  properties: {
-    time,
-    version: { type: "string", maxLength: 32 },
-    os_platform: { type: "string", maxLength: 32 },
-    os_version: { type: "string", maxLength: 64 },
-    go_version: { type: "string", maxLength: 32 },
-    mpv_version: { type: "string", maxLength: 64 },
-    cpu_cores: int(),
-    ram_total_gb: { type: "number", minimum: 0 },
-  },
-} as const;
+export const environmentSchema = recordSchema("Environment", "wire");
 
 /** The item schemas by family, validated one item at a time (see the partial-batch policy). */
 export const itemSchemas = {
@@ -131,45 +28,24 @@ export const itemSchemas = {
 } as const;
 
 /** The families a batch carries, as JSON field names. */
-export type FamilyField = keyof typeof itemSchemas;
+export type FamilyField = keyof typeof familyRecords;
 
 /**
  * The envelope: everything but the items, which are only checked to be lists (objects) here so that one
- * bad item does not reject its whole batch.
+ * bad item does not reject its whole batch. Unknown fields (a misspelled family) refuse the batch.
  */
 export function envelopeSchema(opts: BatchSchemaOptions) {
+  const wire = recordSchema("MetricsBatch", "wire");
   const list = { type: "array", maxItems: opts.maxItems, items: { type: "object" } };
-  return {
-    type: "object",
-    required: ["instance_id", "timestamp"],
-    properties: {
-      instance_id: { type: "string", minLength: 1, maxLength: 128 },
-      batch_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$" },
-      seq: { ...long(), description: "per-instance batch sequence number, from 1" },
-      sent_at: {
-        type: "string",
-        format: "date-time",
-        description: "the instance's clock when it sent the batch",
-      },
-      timestamp: { type: "string", format: "date-time" },
-      app_version: { type: "string", maxLength: 32 },
-      sdk_version: { type: "string", maxLength: 32 },
-      privacy: {
-        type: "object",
-        additionalProperties: false,
-        properties: {
-          anonymize_songs: { type: "boolean" },
-          anonymize_users: { type: "boolean" },
-          exclude_local: { type: "boolean" },
-        },
-      },
-      metrics: list,
-      library: list,
-      playback: list,
-      session: list,
-      environment: { type: ["object", "null"] },
-    },
-  } as const;
+  const properties = { ...wire.properties };
+  for (const family of Object.keys(familyRecords)) {
+    properties[family] = { ...properties[family], ...list };
+  }
+  properties.environment = { ...properties.environment, type: ["object", "null"] };
+  properties.seq = { ...properties.seq, description: "per-instance batch sequence number, from 1" };
+  // JSON bodies without a batch_id omit it; an empty one is refused (Avro's "" means "none").
+  properties.batch_id = { ...properties.batch_id, minLength: 1 };
+  return { ...wire, properties };
 }
 
 /** The full body schema, items included: what the OpenAPI document shows clients. */
@@ -201,6 +77,12 @@ const rejected = {
 export const batchResponseSchemas = {
   202: {
     type: "object",
+    headers: {
+      "Sm-Clamped-Items": {
+        type: "integer",
+        description: "items whose future time was clamped (as `clamped`); absent when none",
+      },
+    },
     required: ["accepted", "batch_id", "duplicate", "rejected"],
     properties: {
       accepted: { type: "integer", description: "items stored" },

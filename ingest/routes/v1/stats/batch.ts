@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { Ajv } from "ajv";
-import addFormats from "ajv-formats";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpErrors } from "../../../../lib/http/index.ts";
+import { HttpErrors, unstorableText, validationError } from "../../../../lib/http/index.ts";
 import { componentMetrics } from "../../../../lib/metrics/index.ts";
+import { dateTimeFormat } from "../../../../lib/time/index.ts";
 import {
   METRICS_BATCH_SCHEMA,
   type MetricsBatch,
@@ -21,7 +21,7 @@ import {
   envelopeSchema,
   type FamilyField,
 } from "./batch-schema.ts";
-import { checkItems, type TimeRules } from "./check-items.ts";
+import { checkItems, envelopeProblem, type TimeRules } from "./check-items.ts";
 import { fromJson, type JsonBatchBody, type RejectedItem } from "./from-json.ts";
 
 /** Options of the batch route. */
@@ -34,9 +34,10 @@ export interface BatchRouteOptions {
   time: Omit<TimeRules, "receivedAt">;
 }
 
+/** Response header carrying how many items had their future time clamped (absent when none). */
+export const CLAMPED_HEADER = "sm-clamped-items";
 /** HTTP header naming the writer schema of an Avro body: the same name the NATS message carries it under. */
 export const FINGERPRINT_HEADER = SCHEMA_FINGERPRINT_HEADER.toLowerCase();
-const BATCH_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function routeMetrics(registry: Registry) {
   return {
@@ -90,7 +91,7 @@ function countItems(batch: MetricsBatch): Record<FamilyField, number> {
 export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) {
   const m = routeMetrics(opts.metrics);
   const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
-  addFormats.default(ajv, ["date-time"]);
+  ajv.addFormat("date-time", dateTimeFormat);
   const envelope = ajv.compile(envelopeSchema({ maxItems: opts.maxItems }));
   const latest = opts.registry.latest(METRICS_BATCH_SCHEMA);
 
@@ -110,7 +111,13 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
           "JSON (application/json) or Avro (" +
           AVRO_CONTENT_TYPE +
           ", writer schema fingerprint in Sm-Schema-Fingerprint), optionally gzip or zstd (Content-Encoding). " +
-          "Requires Authorization: Bearer <instance token>, X-SM-Timestamp and X-SM-Signature.",
+          "Requires Authorization: Bearer <instance token>, X-SM-Timestamp and X-SM-Signature. " +
+          "The envelope is checked as a whole (400 INVALID_BODY, or UNKNOWN_FIELD for a field it does not " +
+          "name); items one by one against the same rules as the Avro body's (schemas/item-rules.ts): an " +
+          "invalid item, or one older than the accepted age, is dropped and listed in `rejected`, and a batch " +
+          "left with no item is a 400. Times beyond the future tolerance are clamped to the receive time and " +
+          "counted in `clamped` and the Sm-Clamped-Items response header. Ranges of times: each time field's " +
+          "description.",
         tags: ["telemetry"],
         body: documentedBodySchema({ maxItems: opts.maxItems }),
         response: batchResponseSchemas,
@@ -120,7 +127,7 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       validatorCompiler: () => (data: unknown) =>
         Buffer.isBuffer(data) || envelope(data)
           ? { value: data }
-          : { error: validationError(envelope.errors) },
+          : { error: validationError(envelope.errors ?? [], "body") },
     },
     async (request, reply) => {
       const receivedAt = Date.now();
@@ -143,9 +150,14 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
           throw err;
         }
         original = { bytes: request.body, fingerprint };
-        if (!BATCH_ID.test(batch.batch_id)) {
-          if (batch.batch_id !== "")
-            return invalid(reply, "batch_id must match ^[A-Za-z0-9._:-]{1,128}$", []);
+        // The JSON body's rules, met by the Avro one: no text PostgreSQL or the JSON path would refuse,
+        // and an envelope within its rules (schemas/item-rules.ts); items are checked with the JSON ones.
+        const bad = unstorableText(batch);
+        if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
+        const problem = envelopeProblem(batch);
+        if (problem) throw new HttpErrors.INVALID_BODY(problem);
+        // The rules allow an empty batch_id in Avro: the batch is then named by its digest.
+        if (batch.batch_id === "") {
           batch.batch_id = createHash("sha256").update(request.body).digest("base64url").slice(0, 32);
           original = undefined;
         }
@@ -179,7 +191,10 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
         });
       }
       for (const r of rejected) m.items.inc({ family: r.family, outcome: "rejected" });
-      if (checked.clamped) m.clamped.inc(checked.clamped);
+      if (checked.clamped) {
+        m.clamped.inc(checked.clamped);
+        reply.header(CLAMPED_HEADER, String(checked.clamped));
+      }
       const clockSkewMs = batch.sent_at_ms > 0 ? receivedAt - batch.sent_at_ms : 0;
       if (batch.sent_at_ms > 0) m.skew.observe(clockSkewMs / 1000);
 
@@ -227,9 +242,4 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       });
     },
   );
-}
-
-function validationError(errors: { instancePath: string; message?: string }[] | null | undefined) {
-  const e = errors?.[0];
-  return new HttpErrors.INVALID_BODY(`body${e?.instancePath ?? ""} ${e?.message ?? "is invalid"}`);
 }

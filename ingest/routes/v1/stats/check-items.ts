@@ -1,4 +1,6 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { MetricsBatch } from "../../../../schemas/index.ts";
+import { familyRecords, recordSchema } from "../../../../schemas/item-rules.ts";
 import type { FamilyField } from "./batch-schema.ts";
 import type { RejectedItem } from "./from-json.ts";
 
@@ -34,41 +36,44 @@ export interface CheckedBatch {
   rejected: RejectedItem[];
   /** Items dropped for lack of consent, by family. */
   filtered: Partial<Record<FamilyField, number>>;
+  /** Items whose future time (their own, or the batch's they go by) was clamped to the receive time. */
   clamped: number;
+  /** Whether the batch timestamp itself was beyond the future tolerance (and was clamped). */
+  timestampClamped: boolean;
   /** Whether the batch differs from the input (an Avro body must then be re-encoded). */
   changed: boolean;
   /** Items left. */
   items: number;
 }
 
-const METRIC_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$/;
+const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, strictNumbers: true });
+const storedValidators = Object.fromEntries(
+  Object.entries(familyRecords).map(([family, record]) => [
+    family,
+    ajv.compile(recordSchema(record, "stored")),
+  ]),
+) as Record<FamilyField, ValidateFunction>;
+const storedEnvelope = ajv.compile(recordSchema("MetricsBatch", "stored"));
 
-function finite(...values: (number | null | undefined)[]): boolean {
-  return values.every((v) => v === null || v === undefined || Number.isFinite(v));
+function firstError(errors: ErrorObject[] | null | undefined): string {
+  const e = errors?.[0];
+  if (!e) return "invalid";
+  const where = e.instancePath ? e.instancePath.slice(1).replaceAll("/", ".") : "item";
+  return `${where} ${e.message ?? "is invalid"}`;
 }
 
-/** Checks on a decoded item that the Avro types cannot express (JSON items passed their schema already). */
-// biome-ignore lint/suspicious/noExplicitAny: the item's type follows `family`; each case reads its own fields.
-function itemProblem(family: FamilyField, item: any): string | undefined {
-  switch (family) {
-    case "metrics":
-      if (!METRIC_NAME.test(item.name)) return "name must match ^[A-Za-z][A-Za-z0-9_.]{0,63}$";
-      if (!finite(item.value)) return "value must be a finite number";
-      if (Object.keys(item.tags).length > 32) return "at most 32 tags";
-      return undefined;
-    case "library":
-      return finite(item.total_size_gb, item.growth_rate, item.avg_song_duration_sec)
-        ? undefined
-        : "numbers must be finite";
-    case "playback":
-      if (!item.song?.source) return "song.source is required";
-      return finite(item.wait_time_sec) ? undefined : "wait_time_sec must be finite";
-    case "session":
-      if (!item.session_id) return "session_id is required";
-      return finite(item.duration_sec) ? undefined : "duration_sec must be finite";
-    case "environment":
-      return finite(item.ram_total_gb) ? undefined : "ram_total_gb must be finite";
-  }
+/**
+ * Why a decoded item cannot be stored (schemas/item-rules.ts: sign, range, length, pattern, finite
+ * numbers), or undefined. JSON items passed the same rules' JSON Schema before; Avro items meet them here.
+ */
+export function itemProblem(family: FamilyField, item: unknown): string | undefined {
+  const check = storedValidators[family];
+  return check(item) ? undefined : firstError(check.errors);
+}
+
+/** Why a decoded batch's envelope (everything but the items) cannot be stored, or undefined. */
+export function envelopeProblem(batch: MetricsBatch): string | undefined {
+  return storedEnvelope(batch) ? undefined : firstError(storedEnvelope.errors).replace(/^item/, "body");
 }
 
 /**
@@ -84,7 +89,8 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
   const latest = rules.receivedAt + rules.futureToleranceMs;
   const oldest = rules.receivedAt - rules.maxAgeMs;
   const batch: MetricsBatch = { ...input };
-  if (batch.timestamp_ms > latest) {
+  const timestampClamped = batch.timestamp_ms > latest;
+  if (timestampClamped) {
     batch.timestamp_ms = rules.receivedAt;
     changed = true;
   }
@@ -99,15 +105,20 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
     }
     const out: T[] = [];
     items.forEach((item, index) => {
-      const problem = itemProblem(family, item);
-      const time = item.time_ms ?? batch.timestamp_ms;
-      if (problem) rejected.push({ family, index, reason: problem });
-      else if (time < oldest) rejected.push({ family, index, reason: "time is older than the accepted age" });
-      else if (time > latest) {
-        clamped++;
-        out.push({ ...item, time_ms: rules.receivedAt });
+      // Times first: a far-future time (the batch's, for an item without its own) is clamped, not refused.
+      const time = item.time_ms ?? input.timestamp_ms;
+      if (time < oldest) {
+        rejected.push({ family, index, reason: "time is older than the accepted age" });
         return;
-      } else out.push(item);
+      }
+      const future = time > latest;
+      const kept = future ? { ...item, time_ms: rules.receivedAt } : item;
+      const problem = itemProblem(family, kept);
+      if (problem) rejected.push({ family, index, reason: problem });
+      else {
+        if (future) clamped++;
+        out.push(kept);
+      }
     });
     if (out.length !== items.length || clamped) changed = true;
     return out;
@@ -124,5 +135,5 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
     batch.playback.length +
     batch.session.length +
     (batch.environment ? 1 : 0);
-  return { batch, rejected, filtered, clamped, changed, items };
+  return { batch, rejected, filtered, clamped, timestampClamped, changed, items };
 }

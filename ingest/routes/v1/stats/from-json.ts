@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import addFormats from "ajv-formats";
+import { dateTimeFormat, parseRfc3339 } from "../../../../lib/time/index.ts";
 import type { MetricsBatch } from "../../../../schemas/index.ts";
 import { type FamilyField, itemSchemas } from "./batch-schema.ts";
 
@@ -29,7 +29,7 @@ export interface JsonBatchBody {
 }
 
 const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
-addFormats.default(ajv, ["date-time"]);
+ajv.addFormat("date-time", dateTimeFormat);
 const validators = Object.fromEntries(
   Object.entries(itemSchemas).map(([family, schema]) => [family, ajv.compile(schema)]),
 ) as Record<FamilyField, ValidateFunction>;
@@ -48,8 +48,10 @@ function reason(errors: ErrorObject[] | null | undefined): string {
   return `${e.instancePath || "item"} ${e.message ?? "invalid"}`.trim();
 }
 
-const ms = (value: unknown, fallback: number): number =>
-  typeof value === "string" ? Date.parse(value) : fallback;
+// Times passed the schema's date-time format, which accepts exactly what parseRfc3339 reads.
+const time = (value: unknown): number | null =>
+  typeof value === "string" ? (parseRfc3339(value) as number) : null;
+const ms = (value: unknown, fallback: number): number => time(value) ?? fallback;
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 /**
@@ -61,7 +63,7 @@ export function fromJson(
   receivedAt: number,
 ): { batch: MetricsBatch; rejected: RejectedItem[] } {
   const rejected: RejectedItem[] = [];
-  const timestamp = Date.parse(body.timestamp);
+  const timestamp = time(body.timestamp) as number;
   const valid = <T>(
     family: FamilyField,
     items: Record<string, unknown>[] | undefined,
@@ -82,7 +84,7 @@ export function fromJson(
     name: m.name,
     value: m.value,
     tags: m.tags ?? {},
-    time_ms: m.time === undefined ? null : Date.parse(m.time),
+    time_ms: time(m.time),
   }));
   const library = valid("library", body.library, (l) => ({
     time_ms: ms(l.time, timestamp),
@@ -115,7 +117,7 @@ export function fromJson(
     time_ms: ms(s.time, timestamp),
     session_id: s.session_id,
     event_type: s.event_type,
-    start_ms: typeof s.start === "string" ? Date.parse(s.start) : null,
+    start_ms: time(s.start),
     duration_sec: orNull(s.duration_sec),
     users_joined_total: orNull(s.users_joined_total),
     users_peak_concurrent: orNull(s.users_peak_concurrent),
@@ -138,7 +140,7 @@ export function fromJson(
     instance_id: body.instance_id,
     batch_id: body.batch_id ?? "",
     seq: body.seq ?? 0,
-    sent_at_ms: body.sent_at ? Date.parse(body.sent_at) : 0,
+    sent_at_ms: time(body.sent_at) ?? 0,
     timestamp_ms: timestamp,
     received_at_ms: receivedAt,
     app_version: body.app_version ?? "",

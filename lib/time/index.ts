@@ -1,0 +1,1 @@
+export { dateTimeFormat, parseRfc3339 } from "./rfc3339.ts";
