@@ -59,7 +59,7 @@ type ClientConfig struct {
 	// OnChange is called (on its own goroutine) whenever the entitlements change.
 	OnChange func(Entitlements)
 	// Clock is the wall clock; default time.Now. The client never trusts it alone: see trustedNow.
-	Clock func() time.Time
+	Clock  func() time.Time
 	Logger *slog.Logger
 }
 
@@ -76,12 +76,13 @@ type Client struct {
 	sess *Session
 	log  *slog.Logger
 
-	mu       sync.Mutex
-	keys     *KeySet
-	st       state
-	lease    *Lease
-	current  Entitlements
-	markMono time.Time // monotonic reading taken when st.HighMark was set in this process
+	mu        sync.Mutex
+	keys      *KeySet
+	st        state
+	lease     *Lease
+	current   Entitlements
+	markMono  time.Time // monotonic reading taken when st.HighMark was set in this process
+	savedMark int64     // the high-water mark last written to StatePath
 }
 
 // NewClient loads the cached state (lease, keys, high-water mark); it makes no request.
@@ -106,6 +107,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		if len(c.st.Keys) > 0 {
 			c.keys, _ = ParseKeySet(c.st.Keys)
 		}
+		c.savedMark = c.st.HighMark
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -171,6 +173,13 @@ func (c *Client) reevaluateLocked() {
 		}
 	} else if c.st.Reason != "" {
 		next = Starter(c.st.Reason)
+	}
+	// The mark is written at least once a minute of trusted time, so a restart with the clock set back
+	// starts from it too.
+	if c.st.HighMark-c.savedMark >= 60_000 {
+		if err := c.saveLocked(); err == nil {
+			c.savedMark = c.st.HighMark
+		}
 	}
 	changed := !sameEntitlements(next, c.current)
 	c.current = next

@@ -62,15 +62,15 @@ type Song struct {
 
 // PlaybackEvent is a song played, skipped, queued or removed.
 type PlaybackEvent struct {
-	TimeMs             int64   `avro:"time_ms"`
-	EventType          string  `avro:"event_type"`
-	SessionID          *string `avro:"session_id"`
-	Song               Song    `avro:"song"`
-	SkipReason         *string `avro:"skip_reason"`
+	TimeMs             int64    `avro:"time_ms"`
+	EventType          string   `avro:"event_type"`
+	SessionID          *string  `avro:"session_id"`
+	Song               Song     `avro:"song"`
+	SkipReason         *string  `avro:"skip_reason"`
 	WaitTimeSec        *float64 `avro:"wait_time_sec"`
-	SongsPlayedSession *int32  `avro:"songs_played_session"`
-	SongsPlayedTotal   *int64  `avro:"songs_played_total"`
-	UserID             *string `avro:"user_id"`
+	SongsPlayedSession *int32   `avro:"songs_played_session"`
+	SongsPlayedTotal   *int64   `avro:"songs_played_total"`
+	UserID             *string  `avro:"user_id"`
 }
 
 // SessionEvent is a session starting, ending, a guest joining or leaving, or a snapshot.

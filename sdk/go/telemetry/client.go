@@ -147,8 +147,8 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{
 		collector: newCollector(p, salt, cfg.MaxBufferedItems, cfg.LatencySamples, cfg.Now),
 		cfg:       cfg, outbox: ob, log: cfg.Logger,
-		send:      newSender(cfg.Endpoint, cfg.HTTPClient, cfg.Auth, cfg.Backoff, cfg.OnAttempt),
-		stats:     Stats{Dropped: map[string]int64{}},
+		send:  newSender(cfg.Endpoint, cfg.HTTPClient, cfg.Auth, cfg.Backoff, cfg.OnAttempt),
+		stats: Stats{Dropped: map[string]int64{}},
 	}
 	c.setEnvironment(cfg.Environment)
 	return c, nil

@@ -144,7 +144,7 @@ func newCollector(p PrivacyConfig, salt []byte, maxBuffered, maxSamples int, now
 		privacy: p, salt: salt, maxBuffered: maxBuffered, maxSamples: maxSamples, now: now,
 		rng: rand.New(rand.NewChaCha8(seed)), started: start, wake: make(chan struct{}, 1),
 		errors: map[string]int64{}, latencies: map[string]*reservoir{},
-		sessionID: "s-" + start.UTC().Format("20060102-1504") + "-" + hex.EncodeToString(sid[:4]),
+		sessionID:    "s-" + start.UTC().Format("20060102-1504") + "-" + hex.EncodeToString(sid[:4]),
 		sessionStart: start, users: map[string]string{}, usersByRole: map[string]int32{},
 		queuedAt: map[string]time.Time{}, dropped: map[string]int64{}, rooms: 1,
 	}

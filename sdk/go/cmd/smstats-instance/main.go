@@ -28,27 +28,28 @@ import (
 // Tally is what the party recorded through the SDK, written at the end (-tally) so tests can compare
 // it with what the service stored.
 type Tally struct {
-	InstanceID   string         `json:"instance_id"`
-	Playback     map[string]int `json:"playback"` // by event type
-	Skips        map[string]int `json:"skips"`    // by reason
-	WaitTimes    int            `json:"wait_times"`
-	SessionEvts  map[string]int `json:"session"` // user_joined, user_left
-	Errors       map[string]int `json:"errors"`
-	MpvRestarts  int            `json:"mpv_restarts"`
-	Latencies    int            `json:"latencies"`
-	LibrarySyncs int            `json:"library_syncs"`
-	PeakGuests   int            `json:"peak_guests"`
-	Tier         string         `json:"tier"`
+	InstanceID   string          `json:"instance_id"`
+	Playback     map[string]int  `json:"playback"` // by event type
+	Skips        map[string]int  `json:"skips"`    // by reason
+	WaitTimes    int             `json:"wait_times"`
+	SessionEvts  map[string]int  `json:"session"` // user_joined, user_left
+	Errors       map[string]int  `json:"errors"`
+	MpvRestarts  int             `json:"mpv_restarts"`
+	Latencies    int             `json:"latencies"`
+	LibrarySyncs int             `json:"library_syncs"`
+	PeakGuests   int             `json:"peak_guests"`
+	Tier         string          `json:"tier"`
 	Stats        telemetry.Stats `json:"stats"`
 }
 
 type options struct {
 	endpoint, data, key, tally, encoding, override string
-	songs, guests, batches, batchItems         int
-	sendInterval                               time.Duration
-	playback, session, library, quality        bool
-	seed                                       uint64
-	hold                                       time.Duration
+	songs, guests, batches, batchItems             int
+	sendInterval                                   time.Duration
+	playback, session, library, quality            bool
+	seed                                           uint64
+	hold                                           time.Duration
+	resume                                         bool
 }
 
 func parse() options {
@@ -70,6 +71,7 @@ func parse() options {
 	flag.BoolVar(&o.library, "library", true, "collect library snapshots")
 	flag.Uint64Var(&o.seed, "seed", 1, "party randomness")
 	flag.DurationVar(&o.hold, "hold", 0, "keep running (sending) this long after the party")
+	flag.BoolVar(&o.resume, "resume", false, "record nothing: send what the outbox holds (after a crash) and exit")
 	flag.Parse()
 	return o
 }
@@ -159,7 +161,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	tally := &Tally{InstanceID: sess.InstanceID(), Playback: map[string]int{}, Skips: map[string]int{},
 		SessionEvts: map[string]int{}, Errors: map[string]int{}, Tier: lic.Entitlements().Tier}
-	if o.batches > 0 {
+	if o.resume {
+		// Nothing new: Close below sends what a previous run sealed.
+	} else if o.batches > 0 {
 		err = sealBatches(ctx, tel, o, tally)
 	} else {
 		party(tel, lic, o, tally)
