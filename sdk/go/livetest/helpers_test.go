@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -263,7 +264,8 @@ func newClient(t *testing.T, s *licensing.Session, endpoint string, mod func(*te
 	t.Helper()
 	cfg := telemetry.Config{Endpoint: endpoint, InstanceID: s.InstanceID(), Auth: s, Privacy: allFamilies(),
 		OutboxPath: filepath.Join(t.TempDir(), "outbox.db"), AppVersion: "1.4.2",
-		Backoff: telemetry.Backoff{Base: 100 * time.Millisecond, Max: time.Second}}
+		Backoff: telemetry.Backoff{Base: 100 * time.Millisecond, Max: time.Second},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mod != nil {
 		mod(&cfg)
 	}
