@@ -129,6 +129,7 @@ type collector struct {
 	playedSess   int32
 	playedTotal  int64
 	queuedAt     map[string]time.Time
+	userHashes   map[string]string
 	sessionEnded bool
 
 	dropped map[string]int64
@@ -146,7 +147,7 @@ func newCollector(p PrivacyConfig, salt []byte, maxBuffered, maxSamples int, now
 		errors: map[string]int64{}, latencies: map[string]*reservoir{},
 		sessionID:    "s-" + start.UTC().Format("20060102-1504") + "-" + hex.EncodeToString(sid[:4]),
 		sessionStart: start, users: map[string]string{}, usersByRole: map[string]int32{},
-		queuedAt: map[string]time.Time{}, dropped: map[string]int64{}, rooms: 1,
+		queuedAt: map[string]time.Time{}, userHashes: map[string]string{}, dropped: map[string]int64{}, rooms: 1,
 	}
 	if p.Collects(FamilySession) {
 		st := start.UnixMilli()
@@ -243,11 +244,27 @@ func (c *collector) song(s SongEvent) Song {
 	return out
 }
 
+// maxUserHashes bounds the cache of hashed user ids (a party has tens of guests, a venue hundreds).
+const maxUserHashes = 4096
+
+// userHash is the salted hash of a user id, cached: the HMAC is most of a Record call's cost.
+func (c *collector) userHash(id string) string {
+	if h, ok := c.userHashes[id]; ok {
+		return h
+	}
+	h := hashUser(c.salt, id)
+	if len(c.userHashes) >= maxUserHashes {
+		clear(c.userHashes)
+	}
+	c.userHashes[id] = h
+	return h
+}
+
 func (c *collector) user(id string) *string {
 	if id == "" {
 		return nil
 	}
-	h := hashUser(c.salt, id)
+	h := c.userHash(id)
 	return &h
 }
 
@@ -316,7 +333,7 @@ func (c *collector) RecordQueueEvent(kind QueueEventKind, s SongEvent) {
 func (c *collector) RecordUserJoined(userID, role string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := hashUser(c.salt, userID)
+	h := c.userHash(userID)
 	if _, already := c.users[h]; !already {
 		c.users[h] = role
 		c.usersByRole[role]++
@@ -339,7 +356,7 @@ func (c *collector) RecordUserJoined(userID, role string) {
 func (c *collector) RecordUserLeft(userID string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := hashUser(c.salt, userID)
+	h := c.userHash(userID)
 	role, ok := c.users[h]
 	if ok {
 		delete(c.users, h)
