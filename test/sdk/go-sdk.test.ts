@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, repoRoot } from "../../lib/config/index.ts";
@@ -31,7 +31,8 @@ function run(args: string[], env: Record<string, string>, timeoutMs: number) {
   return new Promise<{ code: number | null; out: string }>((resolve, reject) => {
     const child = spawn(goBinary(), args, {
       cwd: sdkDir,
-      env: { ...process.env, ...env },
+      // The Go tests build cmd/smstats-instance with `go build`: the same go must be on their PATH.
+      env: { ...process.env, ...env, PATH: `${dirname(goBinary())}:${process.env.PATH ?? ""}` },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
