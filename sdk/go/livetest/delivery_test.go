@@ -74,6 +74,10 @@ func TestLiveIngestDownTwoMinutes(t *testing.T) {
 		}
 		return ""
 	})
+	time.Sleep(3 * time.Second) // late duplicates, if any, would land now
+	if got := l.num(t, "SELECT count() FROM events_playback WHERE "+where); got != float64(recorded) {
+		t.Fatalf("%v rows stored, %d recorded", got, recorded)
+	}
 	if dup := l.num(t, "SELECT count() FROM (SELECT batch_id, row_index, count() AS c FROM events_playback WHERE "+where+" GROUP BY batch_id, row_index HAVING c > 1)"); dup != 0 {
 		t.Fatalf("%v items stored twice", dup)
 	}
@@ -133,6 +137,9 @@ func TestLiveKill9(t *testing.T) {
 	after, _ := ob.Stats(context.Background())
 	ob.Close()
 	sealed := after.NextSeq - 1
+	if sealed < int64(sent) {
+		t.Fatalf("the outbox numbered %d batches, but %d were accepted before the kill", sealed, sent)
+	}
 	if after.Batches != 0 {
 		t.Fatalf("%d batches still held after the restart", after.Batches)
 	}
@@ -144,6 +151,7 @@ func TestLiveKill9(t *testing.T) {
 		}
 		return ""
 	})
+	time.Sleep(3 * time.Second) // late duplicates, if any, would land now
 	if got := l.num(t, "SELECT count() FROM events_playback WHERE "+where); got != float64(sealed*50) {
 		t.Fatalf("%v rows stored, %d sealed batches × 50", got, sealed)
 	}
