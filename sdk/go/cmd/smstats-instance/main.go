@@ -177,6 +177,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		case <-time.After(o.hold):
 		}
 	}
+	tally.Stats, _ = tel.Stats(context.Background())
 	closeCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if cerr := tel.Close(closeCtx); cerr != nil && err == nil {
