@@ -110,6 +110,7 @@ describe("Go SDK (sdk/go)", () => {
       "TestLiveLease",
       "TestLiveConsentWithdrawn",
       "TestLiveWireCapture",
+      "TestLiveTokenRefresh",
     ]) {
       expect(r.out, name).toMatch(new RegExp(`--- PASS: ${name}\\b`));
     }

@@ -223,9 +223,6 @@ func (c *Client) Limit(name string) (limit int64, ok bool) {
 		v, found = e.Limits["max_"+name]
 	}
 	if !found || v == nil {
-		if !found && !e.FromLease {
-			return 0, false
-		}
 		return 0, false
 	}
 	return *v, true
@@ -296,7 +293,10 @@ func (c *Client) ask(ctx context.Context, path string, body map[string]any) (*An
 	if len(c.cfg.Fingerprint) > 0 {
 		body["fingerprint"] = c.cfg.Fingerprint
 	}
-	if c.keys == nil {
+	c.mu.Lock()
+	haveKeys := c.keys != nil
+	c.mu.Unlock()
+	if !haveKeys {
 		if err := c.FetchKeys(ctx); err != nil {
 			return nil, err
 		}

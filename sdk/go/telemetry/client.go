@@ -224,7 +224,6 @@ func (c *Client) Seal(ctx context.Context) error {
 	flags := c.privacy.flags()
 	c.collector.mu.Unlock()
 	for _, part := range split(all, max) {
-		part := part
 		_, err := c.outbox.Seal(ctx, func(seq int64, un Evictions) (SealedBatch, error) {
 			b := *part
 			if un.Batches > 0 {
