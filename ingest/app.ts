@@ -3,7 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
 import type { Config } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
-import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
+import { LicensingError, recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
@@ -11,7 +11,7 @@ import routeDocs, { securitySchemes } from "./plugins/route-docs.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
-import { deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
+import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 
@@ -137,8 +137,15 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       onBanned: () => abuseCounter.inc({ rule: "banned_hwid" }),
     });
     await scope.register(refreshRoute, tokenOptions);
-    await scope.register(licenseRoutes, { service: deps.licensing });
+    await scope.register(licenseRoutes, {
+      service: deps.licensing,
+      recordSessionStats: (instanceId, stats) => recordSessionStats(deps.pg, instanceId, stats),
+    });
     await scope.register(deactivateRoute, { service: deps.licensing });
+    await scope.register(consentRoute, {
+      pool: deps.pg,
+      forget: (instanceId) => deps.identities.forget(instanceId),
+    });
     await scope.register(keysRoute, { ring: deps.ring });
   });
   await app.register(adminRoutes, {

@@ -7,4 +7,7 @@ import type { InstallTarget } from "./install.ts";
 export const tools: readonly InstallTarget[] = [
   // promtool runs the Prometheus alert rules' unit tests (test/grafana/alerts.test.ts).
   { name: "promtool", binaries: ["promtool"], packages: ["prometheus"] },
+  // The Go SDK's tests run under the race detector (test/sdk/go-sdk.test.ts), which needs cgo in the test
+  // binary, hence a C compiler and libc headers. Go itself comes with the machine (see sdk/go/README.md).
+  { name: "gcc", binaries: ["gcc"], packages: ["gcc", "libc6-dev"] },
 ];

@@ -13,6 +13,8 @@ export interface InstanceIdentity {
 /** Looks up identities through a short-lived in-process cache. */
 export interface IdentityCache {
   get(instanceId: string): Promise<InstanceIdentity | undefined>;
+  /** Drops an instance's entry, so this process's next request reads the database (a consent change). */
+  forget(instanceId: string): void;
 }
 
 /**
@@ -37,6 +39,9 @@ export function createIdentityCache(
       if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
       entries.set(instanceId, { at: now, value });
       return value;
+    },
+    forget(instanceId) {
+      entries.delete(instanceId);
     },
   };
 }

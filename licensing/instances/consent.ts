@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { isUuid } from "./instance-id.ts";
+import { withTransaction } from "./transaction.ts";
 
 /** The telemetry families an instance consents to separately. */
 export const CONSENT_FAMILIES = ["quality", "playback", "session", "library"] as const;
@@ -66,9 +67,47 @@ export async function setConsent(
   instanceId: string,
   partial: Partial<Consent>,
 ): Promise<Consent | undefined> {
+  return (await changeConsent(pool, instanceId, partial))?.consent;
+}
+
+/** What a consent change did. */
+export interface ConsentChange {
+  consent: Consent;
+  /** Families whose value changed (each recorded in instance_consent_changes). */
+  changed: ConsentFamily[];
+  /** When the change was recorded (the database's clock). */
+  changedAt: Date;
+}
+
+/**
+ * Changes some of an instance's consent flags in one transaction and records each family whose value
+ * changed, with its time, in instance_consent_changes; undefined for an unknown instance. The row lock
+ * on the instance orders concurrent changes, so the history reads in the order they applied.
+ */
+export async function changeConsent(
+  pool: pg.Pool,
+  instanceId: string,
+  partial: Partial<Consent>,
+): Promise<ConsentChange | undefined> {
   if (!isUuid(instanceId)) return undefined;
-  const { rowCount } = await pool.query("SELECT 1 FROM instances WHERE id = $1", [instanceId]);
-  if (!rowCount) return undefined;
-  await writeConsent(pool, instanceId, partial, CONSENT_FAMILIES);
-  return readConsent(pool, instanceId);
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ now: Date }>(
+      "SELECT now() AS now FROM instances WHERE id = $1 FOR UPDATE",
+      [instanceId],
+    );
+    const now = rows[0]?.now;
+    if (!now) return undefined;
+    const before = await readConsent(client, instanceId);
+    await writeConsent(client, instanceId, partial, CONSENT_FAMILIES);
+    const consent = await readConsent(client, instanceId);
+    const changed = CONSENT_FAMILIES.filter((f) => before[f] !== consent[f]);
+    if (changed.length > 0) {
+      await client.query(
+        `INSERT INTO instance_consent_changes (instance_id, family, granted, changed_at)
+         SELECT $1, f.family, f.granted, $4 FROM unnest($2::text[], $3::boolean[]) AS f(family, granted)`,
+        [instanceId, changed, changed.map((f) => consent[f]), now],
+      );
+    }
+    return { consent, changed, changedAt: now };
+  });
 }

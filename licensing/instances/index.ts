@@ -2,7 +2,9 @@ export { banInstance, unbanInstance } from "./ban-instance.ts";
 export {
   CONSENT_FAMILIES,
   type Consent,
+  type ConsentChange,
   type ConsentFamily,
+  changeConsent,
   DEFAULT_CONSENT,
   readConsent,
   setConsent,
@@ -17,4 +19,5 @@ export {
   registerInstance,
   signingSecretContext,
 } from "./register-instance.ts";
+export { recordSessionStats, type SessionStats } from "./session-stats.ts";
 export { withTransaction } from "./transaction.ts";

@@ -42,7 +42,7 @@ export function machine(seed: string): Record<string, string> {
 export async function instanceCall(
   app: FastifyInstance,
   inst: TestInstance,
-  method: "POST" | "DELETE",
+  method: "POST" | "DELETE" | "PUT",
   path: string,
   body?: unknown,
 ) {

@@ -1,4 +1,5 @@
 import { errorBodySchema } from "../../../../lib/http/index.ts";
+import type { SessionStats } from "../../../../licensing/index.ts";
 
 const fingerprintSchema = {
   type: "object",
@@ -32,7 +33,32 @@ export interface HeartbeatRequestBody {
   instance_id?: string;
   nonce: string;
   fingerprint?: Record<string, string>;
+  session_stats?: SessionStats;
 }
+
+const count = (description: string) =>
+  ({ type: "integer", minimum: 0, maximum: 2 ** 31, description }) as const;
+
+/** The design's session_stats of a heartbeat: the party as it is now; every field optional. */
+export const sessionStatsSchema = {
+  type: "object",
+  additionalProperties: false,
+  description:
+    "the instance's current session figures (kept per instance as the latest report; the telemetry " +
+    "stream carries the detail)",
+  properties: {
+    session_id: { type: "string", maxLength: 128 },
+    uptime_seconds: count("seconds since the instance started"),
+    session_duration_sec: count("seconds since the current session started"),
+    users_current: count("guests connected now"),
+    users_joined_total: count("guests who joined this session"),
+    users_peak_concurrent: count("most guests connected at once this session"),
+    songs_played: count("songs played this session"),
+    songs_skipped: count("songs skipped this session"),
+    songs_queued: count("songs waiting in the queue now"),
+    rooms: count("rooms open now"),
+  },
+} as const;
 
 const licenseBody = (keyRequired: boolean) =>
   ({
@@ -156,12 +182,7 @@ export const heartbeatRouteSchema = {
       instance_id: { type: "string", format: "uuid" },
       nonce: nonceSchema,
       fingerprint: fingerprintSchema,
-      session_stats: {
-        type: "object",
-        maxProperties: 64,
-        description:
-          "The instance's session figures since the last heartbeat (design: heartbeat session_stats); accepted, not yet stored.",
-      },
+      session_stats: sessionStatsSchema,
     },
   },
   response: {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { HttpErrors } from "../../../../lib/http/index.ts";
-import type { Caller, LicensingService } from "../../../../licensing/index.ts";
+import type { Caller, LicensingService, SessionStats } from "../../../../licensing/index.ts";
 import {
   activateRouteSchema,
   type HeartbeatRequestBody,
@@ -13,6 +13,8 @@ import { toHttpError } from "./licensing-http-error.ts";
 /** Options of the license routes. */
 export interface LicenseRoutesOptions {
   service: LicensingService;
+  /** Keeps a heartbeat's session_stats; absent, they are accepted and not kept. */
+  recordSessionStats?: (instanceId: string, stats: SessionStats) => Promise<void>;
 }
 
 /** The caller of an authenticated request; a body naming another instance is refused. */
@@ -69,9 +71,14 @@ export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOpt
     { schema: heartbeatRouteSchema, config },
     async (request) => {
       const caller = callerOf(request, request.body.instance_id);
-      return wrap(() =>
+      const answer = await wrap(() =>
         opts.service.heartbeat(caller, { nonce: request.body.nonce, components: request.body.fingerprint }),
       );
+      // Kept after the answer is decided: a banned or revoked instance's figures are kept too (support
+      // reads them), and a failure to keep them fails the request rather than being swallowed.
+      const stats = request.body.session_stats;
+      if (stats && opts.recordSessionStats) await opts.recordSessionStats(caller.instanceId, stats);
+      return answer;
     },
   );
 }
