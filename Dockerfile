@@ -17,7 +17,7 @@ COPY package.json package-lock.json ./
 # (biome, chdb), which `npm ci` rejects as out of sync even with --omit=dev. Dropping devDependencies
 # from the manifest first leaves the production graph, which the lockfile pins completely.
 RUN node -e "const fs=require('fs');const p=JSON.parse(fs.readFileSync('package.json','utf8'));delete p.devDependencies;fs.writeFileSync('package.json',JSON.stringify(p,null,2))"
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --prefer-offline --no-audit --no-fund
 RUN mkdir -p data
 
 # --- runtime: source + production node_modules, non-root, read-only at run time -----------------------
@@ -39,6 +39,9 @@ COPY lib ./lib
 COPY licensing ./licensing
 COPY processors ./processors
 COPY schemas ./schemas
+# `smstats` lists every command area, demo included, so the demo's modules come along (not its k6 parts).
+COPY loadtest/demo.ts loadtest/service.ts ./loadtest/
+COPY loadtest/fleet ./loadtest/fleet
 # The only writable places at run time: /data (keys, role passwords; a volume) and /tmp (tsx's cache).
 COPY --from=deps --chown=1000:1000 /app/data /data
 # uid 1000 is the `node` user of the official image; numeric so Kubernetes' runAsNonRoot can check it.

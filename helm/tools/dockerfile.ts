@@ -228,6 +228,9 @@ async function replayInstruction(
           if (!root) throw new DockerfileReplayError(`line ${ins.line}: no stage ${from}`);
           await cp(join(root, src), target, { recursive: true });
         } else {
+          // As `docker build`: a source the context leaves out is an error, not an empty copy.
+          if (ignored(posix.normalize(src)))
+            throw new DockerfileReplayError(`line ${ins.line}: COPY ${src} is excluded by .dockerignore`);
           await copyContext(context, posix.normalize(src), target, ignored);
         }
       }
