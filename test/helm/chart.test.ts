@@ -17,6 +17,17 @@ import { repoRoot } from "../../lib/config/index.ts";
 // .tools (minutes the first time on a fresh clone; Go's build cache keeps later builds fast).
 const exec = promisify(execFile);
 const CLUSTER_VALUES = join(CHART_DIR, "ci", "cluster-values.yaml");
+/** Every values file the checks render: the defaults, the clustered file, and helm/README.md's fleet sizes. */
+const VALUES: Record<string, string[]> = {
+  default: [],
+  cluster: ["-f", CLUSTER_VALUES],
+  ...Object.fromEntries(
+    ["small", "medium", "large"].map((size) => [
+      size,
+      ["-f", join(repoRoot, "helm", "examples", `${size}.yaml`)],
+    ]),
+  ),
+};
 const CRD_SCHEMAS = join(repoRoot, "test", "helm", "crd-schemas");
 /** The version the renders target (helm built with go install defaults to an old one without it). */
 const KUBE_VERSION = KUBERNETES_VERSIONS.at(-1) as string;
@@ -25,7 +36,13 @@ const PENDING_CLUSTER_SETTINGS = ["SMSTATS_CLICKHOUSE_MODE", "SMSTATS_CLICKHOUSE
 
 let tools: Awaited<ReturnType<typeof ensureChartTools>>;
 let work: string;
-const renders: Record<"default" | "cluster", { file: string; objects: K8sObject[] }> = {} as never;
+const renders = new Map<string, { file: string; objects: K8sObject[] }>();
+/** A render by name (every VALUES entry is rendered in beforeAll). */
+function rendered(name: string): { file: string; objects: K8sObject[] } {
+  const r = renders.get(name);
+  if (!r) throw new Error(`no render ${name}`);
+  return r;
+}
 
 async function helm(args: string[]) {
   return exec(tools.helm, args, { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
@@ -66,17 +83,14 @@ function find(objs: K8sObject[], kind: string, nameEnd: string): K8sObject {
 beforeAll(async () => {
   tools = await ensureChartTools((line) => console.error(line));
   work = mkdtempSync(join(tmpdir(), "smstats-chart-"));
-  for (const [name, extra] of [
-    ["default", []],
-    ["cluster", ["-f", CLUSTER_VALUES]],
-  ] as const) {
+  for (const [name, extra] of Object.entries(VALUES)) {
     const { stdout } = await helm([
       ...["template", "smstats", CHART_DIR, "--namespace", "smstats", "--kube-version", KUBE_VERSION],
       ...extra,
     ]);
     const file = join(work, `${name}.yaml`);
     writeFileSync(file, stdout);
-    renders[name] = { file, objects: objects(stdout) };
+    renders.set(name, { file, objects: objects(stdout) });
   }
   // First run on a fresh clone: go install of helm and kubeconform, pip of the schemas.
 }, 1_800_000);
@@ -91,10 +105,7 @@ describe("Helm chart helm/smstats", () => {
     }
   });
 
-  it.each([
-    ["default values", []],
-    ["the clustered values file", ["-f", CLUSTER_VALUES]],
-  ])("passes helm lint --strict with %s", async (_, extra) => {
+  it.each(Object.entries(VALUES))("passes helm lint --strict with the %s values", async (_, extra) => {
     const r = await failing(tools.helm, [
       ...["lint", "--strict", "--kube-version", KUBE_VERSION, CHART_DIR],
       ...extra,
@@ -127,23 +138,26 @@ describe("Helm chart helm/smstats", () => {
     expect(r.out).toContain(where);
   });
 
-  it("renders, with default and clustered values, only manifests valid against Kubernetes' strict JSON schemas", async () => {
+  it("renders, with every values file, only manifests valid against Kubernetes' strict JSON schemas", async () => {
     for (const k8s of KUBERNETES_VERSIONS) {
-      // One run per Kubernetes version over both renders: kubeconform compiles each kind's schema once.
-      const r = await kubeconform([renders.default.file, renders.cluster.file], k8s);
+      // One run per Kubernetes version over every render: kubeconform compiles each kind's schema once.
+      const r = await kubeconform(
+        [...renders.values()].map((x) => x.file),
+        k8s,
+      );
       const out = JSON.parse(r.out) as { resources: { filename: string; status: string; msg: string }[] };
-      for (const name of ["default", "cluster"] as const) {
-        const mine = out.resources.filter((x) => x.filename === renders[name].file);
+      for (const name of Object.keys(VALUES)) {
+        const mine = out.resources.filter((x) => x.filename === rendered(name).file);
         const bad = mine.filter((x) => x.status !== "statusValid");
         expect(bad, `${name} on Kubernetes ${k8s}`).toEqual([]);
-        expect(mine).toHaveLength(renders[name].objects.length);
+        expect(mine).toHaveLength(rendered(name).objects.length);
       }
       expect(r.code).toBe(0);
     }
   });
 
   it("has kubeconform refuse a field Kubernetes does not know, in core kinds and in the CRDs", async () => {
-    const text = readFileSync(renders.cluster.file, "utf8")
+    const text = readFileSync(rendered("cluster").file, "utf8")
       .replace("          imagePullPolicy:", "          imagePullPolicyy: Always\n          imagePullPolicy:")
       .replace("      path: /metrics", "      path: /metrics\n      scrapeEvery: 30s");
     const broken = join(work, "broken.yaml");
@@ -158,7 +172,7 @@ describe("Helm chart helm/smstats", () => {
 
   it("renders a NATS configuration that nats-server -t accepts: 3 routes, JetStream on files", async () => {
     for (const name of ["default", "cluster"] as const) {
-      const conf = find(renders[name].objects, "ConfigMap", "nats-config").data?.["nats.conf"] ?? "";
+      const conf = find(rendered(name).objects, "ConfigMap", "nats-config").data?.["nats.conf"] ?? "";
       expect(conf).toMatch(/"store_dir": "\/data"/);
       expect(conf.match(/nats:\/\/smstats-nats-\d\.smstats-nats-headless:6222/g)).toHaveLength(3);
       const file = join(work, `${name}-nats.conf`);
@@ -174,8 +188,8 @@ describe("Helm chart helm/smstats", () => {
   });
 
   it("gives every workload probes, resources, a non-root security context and a read-only root filesystem", () => {
-    for (const name of ["default", "cluster"] as const) {
-      const workloads = renders[name].objects.filter((o) => podSpecOf(o));
+    for (const name of Object.keys(VALUES)) {
+      const workloads = rendered(name).objects.filter((o) => podSpecOf(o));
       expect(workloads.map((w) => `${w.kind}/${w.metadata.name}`).sort()).toEqual([
         "Deployment/smstats-ingest",
         "Deployment/smstats-processor",
@@ -188,7 +202,8 @@ describe("Helm chart helm/smstats", () => {
 
   it("probes ingest and the processor on /health/live and /health/ready of their own port", () => {
     for (const name of ["ingest", "processor"]) {
-      const c = podSpecOf(find(renders.default.objects, "Deployment", name))?.containers[0] as unknown as {
+      const c = podSpecOf(find(rendered("default").objects, "Deployment", name))
+        ?.containers[0] as unknown as {
         livenessProbe: { httpGet: { path: string; port: string } };
         readinessProbe: { httpGet: { path: string; port: string } };
         ports: { name: string }[];
@@ -200,8 +215,8 @@ describe("Helm chart helm/smstats", () => {
   });
 
   it("runs migrations as a pre-install/pre-upgrade hook, with the replicated schema selectable", () => {
-    const env = (name: "default" | "cluster") => {
-      const job = find(renders[name].objects, "Job", "migrations");
+    const env = (name: string) => {
+      const job = find(rendered(name).objects, "Job", "migrations");
       expect(job.metadata.annotations?.["helm.sh/hook"]).toBe("pre-install,pre-upgrade");
       const c = podSpecOf(job)?.containers[0] as unknown as {
         args: string[];
@@ -218,8 +233,8 @@ describe("Helm chart helm/smstats", () => {
   });
 
   it("sets only settings the service's configuration accepts", () => {
-    for (const name of ["default", "cluster"] as const) {
-      const objs = renders[name].objects;
+    for (const name of Object.keys(VALUES)) {
+      const objs = rendered(name).objects;
       const settings: Record<string, string> = { ...find(objs, "ConfigMap", "smstats").data };
       for (const w of objs.filter((o) => o.metadata.name.startsWith("smstats-") && podSpecOf(o))) {
         for (const c of podSpecOf(w)?.containers ?? []) {
@@ -232,7 +247,7 @@ describe("Helm chart helm/smstats", () => {
   });
 
   it("keeps /metrics and /health off the Ingress, and terminates TLS there", () => {
-    const ingress = find(renders.cluster.objects, "Ingress", "ingest").spec as {
+    const ingress = find(rendered("cluster").objects, "Ingress", "ingest").spec as {
       tls: { hosts: string[]; secretName: string }[];
       rules: { http: { paths: { path: string }[] } }[];
     };
