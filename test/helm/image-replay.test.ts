@@ -173,18 +173,19 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
   }, 150_000);
 
   it("runs the processor, the migrations and the CLI from the same image", async () => {
+    // All three at once (they share nothing but the stack): the processor until ready, the other two to the end.
     const port = await freePort();
     const processor = startImage(["processors/main.ts"], { SMSTATS_PROCESSOR_PORT: String(port) });
+    const migrate = startImage(["lib/migrate/cli.ts"], { SMSTATS_LOG_LEVEL: "info" });
+    const cli = startImage(["bin/smstats.mjs"], {});
     await waitFor(`http://127.0.0.1:${port}/health/live`, 90_000, processor.output);
     await waitFor(`http://127.0.0.1:${port}/health/ready`, 30_000, processor.output);
     processor.child.kill("SIGTERM");
     expect(await processor.exited, processor.output()).toBe(0);
 
-    const migrate = startImage(["lib/migrate/cli.ts"], { SMSTATS_LOG_LEVEL: "info" });
     expect(await migrate.exited, migrate.output()).toBe(0);
     expect(migrate.output()).toContain("migrations complete");
 
-    const cli = startImage(["bin/smstats.mjs"], {});
     expect(await cli.exited).toBe(2);
     expect(cli.output()).toMatch(/^usage:\n/);
     expect(cli.output()).toContain("smstats retention");

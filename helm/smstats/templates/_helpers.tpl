@@ -80,7 +80,8 @@ SMSTATS_CLICKHOUSE_CLUSTER: {{ required "clickhouse.cluster is required when cli
 - name: files
   secret:
     secretName: {{ .Values.filesSecret }}
-    defaultMode: 0400
+    # Group-readable: the kubelet gives the files to fsGroup (1000), the user the service runs as.
+    defaultMode: 0440
 {{- end -}}
 
 {{- define "smstats.volumeMounts" -}}
