@@ -21,6 +21,10 @@ const CLUSTER_VALUES = join(CHART_DIR, "ci", "cluster-values.yaml");
 const VALUES: Record<string, string[]> = {
   default: [],
   cluster: ["-f", CLUSTER_VALUES],
+  "external NATS": [
+    ...["--set", "nats.enabled=false", "--set", "nats.external.urls=nats://nats-a:4222\\,nats://nats-b:4222"],
+    ...["--set", "networkPolicy.extraEgress[0].to[0].namespaceSelector.matchLabels.name=databases"],
+  ],
   ...Object.fromEntries(
     ["small", "medium", "large"].map((size) => [
       size,
@@ -152,6 +156,7 @@ describe("Helm chart helm/smstats", () => {
       "securityContext",
     ],
     ["an unknown value", ["--set", "ingest.replicaCount=2"], "replicaCount"],
+    ["an external NATS without URLs", ["--set", "nats.enabled=false"], "nats/external/urls"],
   ])("fails helm lint through values.schema.json on %s", async (_, set, where) => {
     const r = await failing(tools.helm, [
       "lint",
@@ -212,7 +217,7 @@ describe("Helm chart helm/smstats", () => {
         "Deployment/smstats-ingest",
         "Deployment/smstats-processor",
         "Job/smstats-migrations",
-        "StatefulSet/smstats-nats",
+        ...(name === "external NATS" ? [] : ["StatefulSet/smstats-nats"]),
       ]);
       expect(workloadProblems(workloads), name).toEqual([]);
     }
