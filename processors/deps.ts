@@ -3,6 +3,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type pg from "pg";
 import {
   type ClickHouseExecutor,
+  clusterInsertSettings,
   connectNats,
   createClickHouseClient,
   createPgPool,
@@ -41,7 +42,11 @@ export async function createProcessorDeps(config: Readonly<Config>, log: Logger)
   const nats = await connectNats(config.nats.servers, "smstats-processor", log);
   const jsm = await jetstreamManager(nats.nc);
   await reconcileTelemetryStream(jsm, config, log);
-  const clickhouse = createClickHouseClient(config.clickhouse);
+  // Cluster mode: synchronous inserts through the Distributed tables (lib/clients clusterInsertSettings).
+  const clickhouse = createClickHouseClient({
+    ...config.clickhouse,
+    settings: clusterInsertSettings(config.clickhouse),
+  });
   const pool = createPgPool(config.postgres.url, "smstats-processor", 5);
   return {
     nats,

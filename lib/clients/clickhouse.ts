@@ -11,6 +11,10 @@ export interface ClickHouseConfig {
   password: string;
   /** Database holding the project's tables. */
   database: string;
+  /** Cluster name (remote_servers) in cluster mode: the database is created ON CLUSTER; "" or absent for one server. */
+  cluster?: string;
+  /** Settings sent with every request of this client (the processors' insert settings in cluster mode). */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 /**
@@ -60,6 +64,7 @@ export function createClickHouseClient(
     request_timeout: 30_000,
     max_open_connections: 10,
     log: { level: ClickHouseLogLevel.OFF },
+    ...(config.settings ? { clickhouse_settings: { ...config.settings } as Record<string, string> } : {}),
   });
 }
 
@@ -75,7 +80,10 @@ export function serverExecutor(
       // The main client names the database in every request, so creating it needs one that does not.
       const bootstrap = createClickHouseClient(config, "default");
       try {
-        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(config.database)}` });
+        const onCluster = config.cluster ? ` ON CLUSTER ${sqlIdentifier(config.cluster)}` : "";
+        await bootstrap.command({
+          query: `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(config.database)}${onCluster}`,
+        });
       } finally {
         await bootstrap.close();
       }
@@ -98,5 +106,23 @@ export function serverExecutor(
       await finished(res.stream);
     },
     close: () => client.close(),
+  };
+}
+
+/**
+ * Settings of the processors' inserts in cluster mode. They insert into the Distributed tables with
+ * insert_distributed_sync=1: the INSERT returns only after every shard's replica wrote its part, so "ack
+ * only after ClickHouse has the rows" holds as on one server (asynchronous Distributed inserts would
+ * return once the rows sit in the entry node's spool). insert_quorum: see SMSTATS_CLICKHOUSE_INSERT_QUORUM.
+ * A redelivered batch that forms the same block is dropped by ReplicatedMergeTree's block de-duplication
+ * (on by default), besides the processors' own already-inserted check.
+ */
+export function clusterInsertSettings(
+  config: Pick<ClickHouseConfig, "cluster"> & { insertQuorum: number },
+): Record<string, number> | undefined {
+  if (!config.cluster) return undefined;
+  return {
+    insert_distributed_sync: 1,
+    ...(config.insertQuorum > 0 ? { insert_quorum: config.insertQuorum } : {}),
   };
 }

@@ -1,6 +1,7 @@
 export {
   type ClickHouseConfig,
   type ClickHouseExecutor,
+  clusterInsertSettings,
   createClickHouseClient,
   type InsertFormat,
   insertStatement,

@@ -40,7 +40,7 @@ export function telemetryStreamConfig(
     max_bytes: nats.streamMaxBytes,
     max_msg_size: bodyLimit + 64 * 1024,
     max_age: 0,
-    num_replicas: 1,
+    num_replicas: nats.replicas,
     duplicate_window: nanos(nats.duplicateWindowMs),
   };
 }
