@@ -84,6 +84,28 @@ export async function reconcileTelemetryStream(
   config: Pick<Config, "nats" | "ingest">,
   log: Logger,
 ): Promise<void> {
+  // On a NATS cluster, ingest and processors starting together create the same replicated stream at
+  // once; NATS 2.9 may then answer neither (a timeout) or one with "already in use". The next try finds
+  // the stream (created meanwhile) and updates it to the same config.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reconcileOnce(jsm, config, log);
+    } catch (err) {
+      const racing =
+        (err as Error)?.name === "TimeoutError" ||
+        (err instanceof JetStreamApiError && /already in use/i.test(err.message));
+      if (!racing || attempt >= 5) throw err;
+      log.warn({ err, attempt }, "stream or consumer creation raced another process; retrying");
+      await new Promise((r) => setTimeout(r, 200 * attempt + Math.random() * 300));
+    }
+  }
+}
+
+async function reconcileOnce(
+  jsm: JetStreamManager,
+  config: Pick<Config, "nats" | "ingest">,
+  log: Logger,
+): Promise<void> {
   const desired = telemetryStreamConfig(config.nats, config.ingest.bodyLimit);
   await reconcileStream(jsm, desired, log);
   await reconcileStream(jsm, deadLetterStreamConfig(config.nats, config.ingest.bodyLimit), log);
