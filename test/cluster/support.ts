@@ -1,4 +1,4 @@
-import { createClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { type ClusterHandle, clusterHandle } from "../../stack/cluster/index.ts";
 
 /** The running cluster stack (test/cluster/setup.ts brought it up). */
@@ -36,6 +36,7 @@ export async function onNode<T = Record<string, unknown>>(
     username: handle.stackFile.clickhouse.username,
     password: handle.stackFile.clickhouse.password,
     request_timeout: 120_000,
+    log: { level: ClickHouseLogLevel.OFF },
   });
   try {
     if (!/^\s*(SELECT|WITH|SHOW)/i.test(sql)) {
