@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expandQuery, loadQueries } from "../../clickhouse/queries/index.ts";
 import { clickhousePanelSql } from "../../grafana/macros/index.ts";
-import { type ClickHouseExecutor, clusterInsertSettings, serverExecutor } from "../../lib/clients/index.ts";
+import { clusterInsertSettings, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { createFleet } from "../../loadtest/fleet/index.ts";
