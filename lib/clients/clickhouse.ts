@@ -126,3 +126,53 @@ export function clusterInsertSettings(
     ...(config.insertQuorum > 0 ? { insert_quorum: config.insertQuorum } : {}),
   };
 }
+
+// Errors that say the node could not be reached (or went away mid-request), not that it refused the SQL.
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|socket hang up|other side closed|Timeout error/i;
+
+/** True when an error means "this node is not answering", so another replica may serve the request. */
+export function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; cause?: unknown };
+  return (
+    UNREACHABLE.test(`${e?.code ?? ""} ${e?.message ?? ""}`) ||
+    (e?.cause !== undefined && isUnreachable(e.cause))
+  );
+}
+
+/**
+ * An executor over several nodes of a cluster (the first is preferred): a request that cannot reach its
+ * node goes to the next, and the one that answered is used from then on. Inserting again elsewhere after a
+ * connection broke mid-insert is safe: the same block reaches the same shards, whose replicated tables
+ * drop a block they already hold.
+ */
+export function failoverExecutor(config: ClickHouseConfig, urls: readonly string[]): ClickHouseExecutor {
+  const nodes = urls.map((url) => serverExecutor({ ...config, url }));
+  let current = 0;
+  const attempt = async <T>(fn: (e: ClickHouseExecutor) => Promise<T>): Promise<T> => {
+    let last: unknown;
+    for (let i = 0; i < nodes.length; i++) {
+      const index = (current + i) % nodes.length;
+      try {
+        const result = await fn(nodes[index] as ClickHouseExecutor);
+        current = index;
+        return result;
+      } catch (err) {
+        if (!isUnreachable(err)) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  };
+  return {
+    engine: "server",
+    database: config.database,
+    ensureDatabase: () => attempt((e) => e.ensureDatabase()),
+    exec: (sql) => attempt((e) => e.exec(sql)),
+    rows: <T>(sql: string) => attempt((e) => e.rows<T>(sql)),
+    insert: (table, format, body, columns) => attempt((e) => e.insert(table, format, body, columns)),
+    close: async () => {
+      await Promise.all(nodes.map((e) => e.close()));
+    },
+  };
+}

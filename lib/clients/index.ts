@@ -3,8 +3,10 @@ export {
   type ClickHouseExecutor,
   clusterInsertSettings,
   createClickHouseClient,
+  failoverExecutor,
   type InsertFormat,
   insertStatement,
+  isUnreachable,
   serverExecutor,
 } from "./clickhouse.ts";
 export { connectNats, type NatsHandle } from "./nats.ts";
