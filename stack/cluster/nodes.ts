@@ -87,8 +87,8 @@ export function configureNode(node: ClusterNode, ctx: NodeContext): void {
         mkdirSync(join(dir, sub), { recursive: true });
       }
       const usersFile = join(dir, "users.xml");
-      // clickhouseUsers reads only the secrets of its context.
-      writeFileSync(usersFile, clickhouseUsers({ secrets: ctx.secrets } as never), { mode: 0o600 });
+      // The same users, profiles and passwords as the single server.
+      writeFileSync(usersFile, clickhouseUsers(ctx), { mode: 0o600 });
       const config = clickhouseClusterConfig(
         node,
         ctx.topology,
