@@ -52,6 +52,26 @@ afterAll(async () => {
 });
 
 describe("cluster and single mode on the same data", () => {
+  it("migrates once: a second run applies nothing, and every node holds the same tables", async () => {
+    const again = await migrateClickHouse(clusterCh, undefined, clusterConfig.clickhouse.cluster);
+    expect(again.applied).toEqual([]);
+    expect(again.alreadyApplied).toEqual([1, 2, 3, 4]);
+    const tables = await Promise.all(
+      handle.topology.clickhouse.map(async (n) =>
+        (
+          await onNode<{ name: string; engine: string }>(
+            handle,
+            `http://127.0.0.1:${n.http}`,
+            `SELECT name, engine FROM system.tables WHERE database = '${database}' ORDER BY name`,
+          )
+        ).map((t) => `${t.name} ${t.engine}`),
+      ),
+    );
+    expect(tables[0]).toContain("metrics_quality Distributed");
+    expect(tables[0]).toContain("quality_1h_local ReplicatedAggregatingMergeTree");
+    for (const t of tables) expect(t).toEqual(tables[0]);
+  });
+
   it("hold the same raw rows, spread over both shards", async () => {
     expect(rowsLoaded).toBeGreaterThan(1000);
     for (const table of [
