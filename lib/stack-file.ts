@@ -41,6 +41,22 @@ export interface StackFile {
     /** redis://:password@127.0.0.1:27379/0 */
     url: string;
   };
+  /** Present in the cluster stack's file (`<data>/cluster/stack.json`, `stack:up -- --cluster`) only. */
+  cluster?: StackCluster;
+}
+
+/** The clustered servers of `stack:up -- --cluster`. */
+export interface StackCluster {
+  /** ClickHouse cluster name in remote_servers: the migrations' ON CLUSTER target. */
+  clickhouseCluster: string;
+  /** JetStream replicas of the streams and consumers. */
+  natsReplicas: number;
+  /** Every ClickHouse server, by shard and replica. */
+  clickhouseNodes: { name: string; shard: number; replica: number; url: string; nativePort: number }[];
+  /** HTTP monitoring URL of each NATS server. */
+  natsMonitorUrls: string[];
+  /** ZooKeeper host:port. */
+  zookeeper: string;
 }
 
 /** Path of the stack file inside a data folder. */

@@ -3,9 +3,11 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type pg from "pg";
 import {
   type ClickHouseExecutor,
+  clusterInsertSettings,
   connectNats,
   createClickHouseClient,
   createPgPool,
+  failoverExecutor,
   type NatsHandle,
   serverExecutor,
 } from "../lib/clients/index.ts";
@@ -41,14 +43,21 @@ export async function createProcessorDeps(config: Readonly<Config>, log: Logger)
   const nats = await connectNats(config.nats.servers, "smstats-processor", log);
   const jsm = await jetstreamManager(nats.nc);
   await reconcileTelemetryStream(jsm, config, log);
-  const clickhouse = createClickHouseClient(config.clickhouse);
+  // Cluster mode: synchronous inserts through the Distributed tables (lib/clients clusterInsertSettings).
+  const chConfig = { ...config.clickhouse, settings: clusterInsertSettings(config.clickhouse) };
+  const clickhouse = createClickHouseClient(chConfig);
+  // Cluster mode: the entry node first, then every other node of the shard list, for when it is down.
+  const others = config.clickhouse.shards.flat().filter((url) => url !== config.clickhouse.url);
   const pool = createPgPool(config.postgres.url, "smstats-processor", 5);
   return {
     nats,
     jsm,
     js: jetstream(nats.nc),
     clickhouseClient: clickhouse,
-    clickhouse: serverExecutor(config.clickhouse, clickhouse),
+    clickhouse:
+      others.length > 0
+        ? failoverExecutor(chConfig, [config.clickhouse.url, ...others])
+        : serverExecutor(chConfig, clickhouse),
     pg: pool,
     instances: createInstanceLookup(pool, {
       ttlMs: config.processor.instanceCacheMs,

@@ -64,11 +64,23 @@ switch (command) {
         ...rest,
       ]);
     break;
+  case "test-cluster":
+    // The cluster suites start the cluster stack themselves (test/cluster/setup.ts).
+    code = await run(process.execPath, [
+      join(root, "node_modules", "vitest", "vitest.mjs"),
+      "run",
+      "--config",
+      "vitest.cluster.config.ts",
+      ...rest,
+    ]);
+    break;
   case "stack":
     code = await runTs("stack/cli.ts", rest);
     break;
   default:
-    console.error("usage: bootstrap.mjs start | test [vitest args] | stack up|down|status");
+    console.error(
+      "usage: bootstrap.mjs start | test [vitest args] | test-cluster [vitest args] | stack up|down|status",
+    );
     code = 2;
 }
 process.exit(code);

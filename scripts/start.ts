@@ -3,13 +3,19 @@ import { join } from "node:path";
 import { loadConfig, repoRoot } from "../lib/config/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { migrateAll } from "../lib/migrate/index.ts";
+import { clusterUp } from "../stack/cluster/index.ts";
 import { stackUp } from "../stack/index.ts";
 
 // `npm start`: ensures the local stack, migrates both stores, then runs ingest and processor as two
 // processes (as they run in production). SIGINT/SIGTERM are passed to both; each finishes its
 // in-flight work (requests and their publishes; fetched batches and their inserts and acks).
+// `--cluster`: the cluster stack (three NATS servers, ZooKeeper, 2 × 2 ClickHouse replicas) instead of
+// the single servers; its stack.json in <data>/cluster gives every connection setting not in the env.
 const skipStack = process.argv.includes("--no-stack");
-if (!skipStack) await stackUp();
+if (process.argv.includes("--cluster")) {
+  const cluster = await clusterUp({ log: (line) => console.log(`· ${line}`) });
+  process.env.SMSTATS_DATA_DIR ??= cluster.paths.root;
+} else if (!skipStack) await stackUp();
 const config = loadConfig();
 const log = createLogger("start", config.logLevel);
 await migrateAll(config, log);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import Fastify from "fastify";
-import { createClickHouseClient, createPgPool } from "../../lib/clients/index.ts";
+import { clusterInsertSettings, createClickHouseClient, createPgPool } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { clickhouseDateTime } from "../../processors/steps/route/index.ts";
 
@@ -26,7 +26,13 @@ if (!Number.isInteger(port) || port <= 0 || (mode !== "clickhouse" && mode !== "
   process.exit(2);
 }
 const config = loadConfig();
-const ch = mode === "clickhouse" ? createClickHouseClient(config.clickhouse) : undefined;
+const ch =
+  mode === "clickhouse"
+    ? createClickHouseClient({
+        ...config.clickhouse,
+        settings: clusterInsertSettings(config.clickhouse),
+      })
+    : undefined;
 const pool = mode === "postgres" ? createPgPool(config.postgres.url, "bench-direct", 16) : undefined;
 await pool?.query(`CREATE TABLE IF NOT EXISTS bench_direct_metrics (
   time timestamptz NOT NULL, instance_id text NOT NULL, batch_id text NOT NULL, row_index int NOT NULL,

@@ -1,5 +1,5 @@
 import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { createPgPool, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig, repoRoot } from "../../lib/config/index.ts";
@@ -8,6 +8,7 @@ import { migrateAll } from "../../lib/migrate/index.ts";
 import { freePort } from "../../lib/net/index.ts";
 import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { namespaceEnv, removeNamespaceStreams } from "../../loadtest/service.ts";
+import { clusterStatus } from "../../stack/cluster/index.ts";
 import { stackStatus } from "../../stack/index.ts";
 import { createFleet, METRICS_PER_BATCH } from "../ingest/bodies.ts";
 import { registerInstances } from "../ingest/instances.ts";
@@ -29,8 +30,16 @@ const { values } = parseArgs({
     duration: { type: "string", default: "20" },
     connections: { type: "string", default: "32" },
     instances: { type: "string", default: "16" },
+    // Runs the bench on the single stack, then on the cluster stack, and prints both tables side by side.
+    cluster: { type: "boolean", default: false },
+    // One run of --cluster on the cluster stack (SMSTATS_DATA_DIR points at it).
+    "cluster-member": { type: "boolean", default: false },
   },
 });
+if (values.cluster) {
+  const { sideBySide } = await import("./side-by-side.ts");
+  process.exit(await sideBySide(values.duration, values.connections, values.instances));
+}
 const bounded = (v: string, name: string, min: number, max: number) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) {
@@ -105,9 +114,19 @@ const fmt = (n: number | undefined, digits = 0) =>
 
 try {
   // The real path: the stack's processes name their data folder by it, and .data may be a symlink.
-  const stack = await stackStatus({ dataDir: realpathSync(config.dataDir) });
+  // On the cluster stack (--cluster-member), the servers measured are the entry nodes: nats-1, the
+  // ClickHouse replica s1r1 (the other nodes' CPU shows in "not ours").
+  const onCluster = values["cluster-member"];
+  const stack = await stackStatus({
+    dataDir: realpathSync(onCluster ? dirname(config.dataDir) : config.dataDir),
+  });
   if (!stack.allUp) throw new Error("the local stack is not up: run `npm run stack:up` first");
-  const pidOf = (name: string) => stack.services.find((s) => s.name === name)?.pid;
+  const nodes = onCluster ? clusterStatus({ dataDir: dirname(realpathSync(config.dataDir)) }) : [];
+  const entry: Record<string, string> = { nats: "nats-1", clickhouse: "clickhouse-s1r1" };
+  const pidOf = (name: string) =>
+    onCluster && entry[name]
+      ? nodes.find((n) => n.name === entry[name])?.pid
+      : stack.services.find((s) => s.name === name)?.pid;
   const log = createLogger("bench", "warn");
   await migrateAll(config, log);
   const started = new Date();
@@ -317,7 +336,9 @@ try {
     console.error(`could not delete the bench streams: ${err}`),
   );
   await ch
-    .exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`)
+    .exec(
+      `DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}${config.clickhouse.cluster ? ` ON CLUSTER ${sqlIdentifier(config.clickhouse.cluster)}` : ""}`,
+    )
     .catch((err) => console.error(`could not drop ${config.clickhouse.database}: ${err}`));
   await ch.close().catch(() => {});
   const pool = createPgPool(config.postgres.url, "bench-cleanup", 1);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import { createClickHouseClient } from "../../lib/clients/index.ts";
+import { clusterInsertSettings, createClickHouseClient } from "../../lib/clients/index.ts";
 import type { Config } from "../../lib/config/index.ts";
 import { METRICS_PER_BATCH } from "../ingest/bodies.ts";
 import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
@@ -26,7 +26,10 @@ export async function measureRawCeiling(
   watch: Record<string, number | undefined>,
   insertRows = 50_000,
 ): Promise<CeilingResult> {
-  const client = createClickHouseClient(config.clickhouse);
+  const client = createClickHouseClient({
+    ...config.clickhouse,
+    settings: clusterInsertSettings(config.clickhouse),
+  });
   const instanceId = randomUUID();
   const now = Date.now();
   const perInsert = Math.ceil(insertRows / METRICS_PER_BATCH);

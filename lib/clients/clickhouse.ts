@@ -11,6 +11,10 @@ export interface ClickHouseConfig {
   password: string;
   /** Database holding the project's tables. */
   database: string;
+  /** Cluster name (remote_servers) in cluster mode: the database is created ON CLUSTER; "" or absent for one server. */
+  cluster?: string;
+  /** Settings sent with every request of this client (the processors' insert settings in cluster mode). */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 /**
@@ -60,6 +64,7 @@ export function createClickHouseClient(
     request_timeout: 30_000,
     max_open_connections: 10,
     log: { level: ClickHouseLogLevel.OFF },
+    ...(config.settings ? { clickhouse_settings: { ...config.settings } as Record<string, string> } : {}),
   });
 }
 
@@ -75,7 +80,10 @@ export function serverExecutor(
       // The main client names the database in every request, so creating it needs one that does not.
       const bootstrap = createClickHouseClient(config, "default");
       try {
-        await bootstrap.command({ query: `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(config.database)}` });
+        const onCluster = config.cluster ? ` ON CLUSTER ${sqlIdentifier(config.cluster)}` : "";
+        await bootstrap.command({
+          query: `CREATE DATABASE IF NOT EXISTS ${sqlIdentifier(config.database)}${onCluster}`,
+        });
       } finally {
         await bootstrap.close();
       }
@@ -98,5 +106,73 @@ export function serverExecutor(
       await finished(res.stream);
     },
     close: () => client.close(),
+  };
+}
+
+/**
+ * Settings of the processors' inserts in cluster mode. They insert into the Distributed tables with
+ * insert_distributed_sync=1: the INSERT returns only after every shard's replica wrote its part, so "ack
+ * only after ClickHouse has the rows" holds as on one server (asynchronous Distributed inserts would
+ * return once the rows sit in the entry node's spool). insert_quorum: see SMSTATS_CLICKHOUSE_INSERT_QUORUM.
+ * A redelivered batch that forms the same block is dropped by ReplicatedMergeTree's block de-duplication
+ * (on by default), besides the processors' own already-inserted check.
+ */
+export function clusterInsertSettings(
+  config: Pick<ClickHouseConfig, "cluster"> & { insertQuorum: number },
+): Record<string, number> | undefined {
+  if (!config.cluster) return undefined;
+  return {
+    insert_distributed_sync: 1,
+    ...(config.insertQuorum > 0 ? { insert_quorum: config.insertQuorum } : {}),
+  };
+}
+
+// Errors that say the node could not be reached (or went away mid-request), not that it refused the SQL.
+const UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|socket hang up|other side closed|Timeout error/i;
+
+/** True when an error means "this node is not answering", so another replica may serve the request. */
+export function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string; cause?: unknown };
+  return (
+    UNREACHABLE.test(`${e?.code ?? ""} ${e?.message ?? ""}`) ||
+    (e?.cause !== undefined && isUnreachable(e.cause))
+  );
+}
+
+/**
+ * An executor over several nodes of a cluster (the first is preferred): a request that cannot reach its
+ * node goes to the next, and the one that answered is used from then on. Inserting again elsewhere after a
+ * connection broke mid-insert is safe: the same block reaches the same shards, whose replicated tables
+ * drop a block they already hold.
+ */
+export function failoverExecutor(config: ClickHouseConfig, urls: readonly string[]): ClickHouseExecutor {
+  const nodes = urls.map((url) => serverExecutor({ ...config, url }));
+  let current = 0;
+  const attempt = async <T>(fn: (e: ClickHouseExecutor) => Promise<T>): Promise<T> => {
+    let last: unknown;
+    for (let i = 0; i < nodes.length; i++) {
+      const index = (current + i) % nodes.length;
+      try {
+        const result = await fn(nodes[index] as ClickHouseExecutor);
+        current = index;
+        return result;
+      } catch (err) {
+        if (!isUnreachable(err)) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  };
+  return {
+    engine: "server",
+    database: config.database,
+    ensureDatabase: () => attempt((e) => e.ensureDatabase()),
+    exec: (sql) => attempt((e) => e.exec(sql)),
+    rows: <T>(sql: string) => attempt((e) => e.rows<T>(sql)),
+    insert: (table, format, body, columns) => attempt((e) => e.insert(table, format, body, columns)),
+    close: async () => {
+      await Promise.all(nodes.map((e) => e.close()));
+    },
   };
 }

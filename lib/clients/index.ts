@@ -1,9 +1,12 @@
 export {
   type ClickHouseConfig,
   type ClickHouseExecutor,
+  clusterInsertSettings,
   createClickHouseClient,
+  failoverExecutor,
   type InsertFormat,
   insertStatement,
+  isUnreachable,
   serverExecutor,
 } from "./clickhouse.ts";
 export { connectNats, type NatsHandle } from "./nats.ts";

@@ -108,6 +108,11 @@ const envSchema = z
       .default(6 * 3_600_000),
     /** NATS server URL(s), comma-separated; defaults to the local stack. */
     SMSTATS_NATS_URL: z.string().optional(),
+    /**
+     * Replicas of the JetStream streams (telemetry, dead letters) and the processors' consumer: 3 on a
+     * three-server NATS cluster. Defaults to the stack file's cluster (3), else 1.
+     */
+    SMSTATS_NATS_REPLICAS: z.coerce.number().int().min(1).max(5).optional(),
     /** JetStream stream holding telemetry batches. */
     SMSTATS_NATS_STREAM: z
       .string()
@@ -140,6 +145,28 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
       .default("smstats"),
+    /**
+     * ClickHouse cluster name (remote_servers) in cluster mode: migrations run ON CLUSTER with replicated
+     * local tables behind Distributed ones, processors insert synchronously through them. Defaults to the
+     * stack file's cluster (`stack:up -- --cluster`), else "" (one server).
+     */
+    SMSTATS_CLICKHOUSE_CLUSTER: z
+      .string()
+      .regex(/^([A-Za-z_][A-Za-z0-9_-]*)?$/)
+      .optional(),
+    /**
+     * The cluster's servers by shard: shards separated by ",", a shard's replicas by "|", e.g.
+     * "http://ch1:8123|http://ch2:8123,http://ch3:8123|http://ch4:8123". Defaults to the stack file's nodes.
+     * Used to check replicas (row counts per shard, catch-up); the service itself talks to SMSTATS_CLICKHOUSE_URL.
+     */
+    SMSTATS_CLICKHOUSE_SHARDS: z.string().optional(),
+    /**
+     * insert_quorum of the processors' inserts in cluster mode: 0 (default) = a batch is acked once one
+     * replica of each shard wrote it (the other replica fetches it from there), so inserts go on while a
+     * replica is down; 2 = both replicas wrote it before the ack, so losing one disk loses nothing, but
+     * inserts stop (and batches wait in JetStream) while any replica of a shard is down.
+     */
+    SMSTATS_CLICKHOUSE_INSERT_QUORUM: z.coerce.number().int().min(0).default(0),
     /** PostgreSQL URL; defaults to the local stack's. */
     SMSTATS_POSTGRES_URL: z.string().optional(),
     /** PostgreSQL database name, replacing the one in the URL (tests use their own). */

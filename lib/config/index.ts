@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { readStackFile } from "../stack-file.ts";
 import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
@@ -51,9 +52,22 @@ export interface Config {
     consumer: string;
     streamMaxBytes: number;
     deadLetterMaxBytes: number;
+    /** JetStream replicas of the streams and the consumer (3 on a NATS cluster). */
+    replicas: number;
     duplicateWindowMs: number;
   };
-  clickhouse: { url: string; username: string; password: string; database: string };
+  clickhouse: {
+    url: string;
+    username: string;
+    password: string;
+    database: string;
+    /** Cluster name in cluster mode, "" for one server. */
+    cluster: string;
+    /** The cluster's server URLs by shard (each shard's replicas); empty for one server. */
+    shards: string[][];
+    /** insert_quorum of the processors' inserts in cluster mode (0 = one replica per shard). */
+    insertQuorum: number;
+  };
   /**
    * url: the migrating (owner) role; writeUrl / readUrl: the service's write and read-only roles, undefined
    * until `npm run migrate` generated their passwords (requirePostgresRole says so).
@@ -136,6 +150,27 @@ function retentionConfig(env: Env): Config["retention"] {
   };
 }
 
+function clusterConfig(
+  env: Env,
+  dataDir: string,
+): Pick<Config["clickhouse"], "cluster" | "shards" | "insertQuorum"> {
+  const stack = readStackFile(dataDir)?.cluster;
+  const cluster = env.SMSTATS_CLICKHOUSE_CLUSTER ?? stack?.clickhouseCluster ?? "";
+  let shards: string[][] = [];
+  if (env.SMSTATS_CLICKHOUSE_SHARDS !== undefined) {
+    shards = env.SMSTATS_CLICKHOUSE_SHARDS.split(",").map((shard) => shard.split("|").map((u) => u.trim()));
+    for (const url of shards.flat()) {
+      if (!URL.canParse(url))
+        throw new ConfigError(`invalid configuration: SMSTATS_CLICKHOUSE_SHARDS: ${url} is not a URL`);
+    }
+  } else if (stack !== undefined && cluster === stack.clickhouseCluster) {
+    const byShard = new Map<number, string[]>();
+    for (const n of stack.clickhouseNodes) byShard.set(n.shard, [...(byShard.get(n.shard) ?? []), n.url]);
+    shards = [...byShard.entries()].sort(([a], [b]) => a - b).map(([, urls]) => urls);
+  }
+  return { cluster, shards, insertQuorum: env.SMSTATS_CLICKHOUSE_INSERT_QUORUM };
+}
+
 /** Builds the configuration from an environment (process.env by default), failing on any bad value. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const env = parseEnv(source);
@@ -197,6 +232,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       consumer: env.SMSTATS_NATS_CONSUMER,
       streamMaxBytes: env.SMSTATS_NATS_STREAM_MAX_BYTES,
       deadLetterMaxBytes: env.SMSTATS_NATS_DLQ_MAX_BYTES,
+      replicas: env.SMSTATS_NATS_REPLICAS ?? readStackFile(dataDir)?.cluster?.natsReplicas ?? 1,
       duplicateWindowMs: env.SMSTATS_NATS_DUPLICATE_WINDOW_MS,
     },
     clickhouse: {
@@ -212,6 +248,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
         (s) => s.clickhouse.password,
       ),
       database: env.SMSTATS_CLICKHOUSE_DATABASE,
+      ...clusterConfig(env, dataDir),
     },
     postgres: (() => {
       const url = withDatabase(

@@ -44,6 +44,6 @@ export function deadLetterStreamConfig(
     max_bytes: nats.deadLetterMaxBytes,
     max_age: nanos(30 * 86_400_000),
     max_msg_size: bodyLimit + 128 * 1024,
-    num_replicas: 1,
+    num_replicas: nats.replicas,
   };
 }

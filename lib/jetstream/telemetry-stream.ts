@@ -40,7 +40,7 @@ export function telemetryStreamConfig(
     max_bytes: nats.streamMaxBytes,
     max_msg_size: bodyLimit + 64 * 1024,
     max_age: 0,
-    num_replicas: 1,
+    num_replicas: nats.replicas,
     duplicate_window: nanos(nats.duplicateWindowMs),
   };
 }
@@ -80,6 +80,28 @@ async function reconcileStream(
  * to the declared config.
  */
 export async function reconcileTelemetryStream(
+  jsm: JetStreamManager,
+  config: Pick<Config, "nats" | "ingest">,
+  log: Logger,
+): Promise<void> {
+  // On a NATS cluster, ingest and processors starting together create the same replicated stream at
+  // once; NATS 2.9 may then answer neither (a timeout) or one with "already in use". The next try finds
+  // the stream (created meanwhile) and updates it to the same config.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reconcileOnce(jsm, config, log);
+    } catch (err) {
+      const racing =
+        (err as Error)?.name === "TimeoutError" ||
+        (err instanceof JetStreamApiError && /already in use/i.test(err.message));
+      if (!racing || attempt >= 5) throw err;
+      log.warn({ err, attempt }, "stream or consumer creation raced another process; retrying");
+      await new Promise((r) => setTimeout(r, 200 * attempt + Math.random() * 300));
+    }
+  }
+}
+
+async function reconcileOnce(
   jsm: JetStreamManager,
   config: Pick<Config, "nats" | "ingest">,
   log: Logger,

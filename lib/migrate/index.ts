@@ -10,6 +10,7 @@ import { postgresTarget } from "./postgres-target.ts";
 import { type MigrationReport, runMigrations } from "./run.ts";
 
 export { clickhouseTarget } from "./clickhouse-target.ts";
+export { type ClusterTarget, clusterStatements, localTable } from "./cluster-sql.ts";
 export { loadMigrations, type Migration, MigrationError } from "./migrations.ts";
 export { ensureRoleLogins, SERVICE_ROLES } from "./postgres-roles.ts";
 export { postgresTarget } from "./postgres-target.ts";
@@ -21,8 +22,12 @@ export const clickhouseMigrationsDir = join(repoRoot, "clickhouse", "migrations"
 export const postgresMigrationsDir = join(repoRoot, "licensing", "migrations");
 
 /** Applies the ClickHouse migrations through an executor (the server's, or chDB's in tests). */
-export function migrateClickHouse(ch: ClickHouseExecutor, log?: Logger): Promise<MigrationReport> {
-  return runMigrations(clickhouseTarget(ch), loadMigrations(clickhouseMigrationsDir), log);
+export function migrateClickHouse(
+  ch: ClickHouseExecutor,
+  log?: Logger,
+  cluster = "",
+): Promise<MigrationReport> {
+  return runMigrations(clickhouseTarget(ch, cluster), loadMigrations(clickhouseMigrationsDir), log);
 }
 
 /** Applies the PostgreSQL migrations to the configured database, creating it when missing. */
@@ -42,7 +47,7 @@ export async function migrateAll(
 ): Promise<{ clickhouse: MigrationReport; postgres: MigrationReport }> {
   const ch = serverExecutor(config.clickhouse);
   try {
-    const clickhouse = await migrateClickHouse(ch, log);
+    const clickhouse = await migrateClickHouse(ch, log, config.clickhouse.cluster);
     const postgres = await migratePostgres(config.postgres.url, log);
     await ensureRoleLogins(config.postgres.url, config.dataDir);
     return { clickhouse, postgres };

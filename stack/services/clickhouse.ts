@@ -79,7 +79,7 @@ export function clickhouseConfig(ctx: ServiceContext): string {
  * database. 18.16 can restrict a user to databases (`allow_databases`) but not to tables: it has no
  * GRANT and no row policies, so these users can read the raw tables too (see clickhouse/README.md).
  */
-export function clickhouseUsers(ctx: ServiceContext): string {
+export function clickhouseUsers(ctx: Pick<ServiceContext, "secrets">): string {
   const sha256 = (password: string) => createHash("sha256").update(password).digest("hex");
   const user = (
     name: string,
