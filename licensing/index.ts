@@ -11,3 +11,4 @@ export * from "./request-signing/index.ts";
 export * from "./seats/index.ts";
 export * from "./signing/index.ts";
 export * from "./tokens/index.ts";
+export * from "./portal/index.ts";

@@ -2,10 +2,12 @@ export {
   ADMIN_SCOPES,
   type AdminPrincipal,
   type AdminScope,
+  adminTokenHash,
   createAdminToken,
   listAdminTokens,
   revokeAdminToken,
   verifyAdminToken,
+  verifyAdminTokenHash,
 } from "./admin-tokens.ts";
 export { type Actor, type AuditEntry, listAudit, writeAudit } from "./audit-log.ts";
 export {
@@ -23,3 +25,12 @@ export {
   revokeLicense,
   showLicense,
 } from "./license-admin.ts";
+export {
+  decodeCursor,
+  encodeCursor,
+  type InstanceFilter,
+  type InstancePage,
+  type InstanceRow,
+  instanceListWhere,
+  listInstances,
+} from "./instance-list.ts";

@@ -1,0 +1,10 @@
+export {
+  type ActiveCounts,
+  alignDaily,
+  createFleetStats,
+  type FleetDaily,
+  type FleetOverview,
+  type FleetStats,
+  type Slice,
+} from "./fleet-stats.ts";
+export { createPipelineHealth, type PipelineHealth } from "./pipeline-health.ts";
