@@ -56,7 +56,10 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
             "Licenses, instances, fleet figures and the audit log; admin token with scopes, or the console's " +
             "session cookie with its CSRF token",
         },
-        { name: "portal", description: "The license portal: a license owner's session, devices, offline file" },
+        {
+          name: "portal",
+          description: "The license portal: a license owner's session, devices, offline file",
+        },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
       components: {
@@ -66,8 +69,18 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
             scheme: "bearer",
             description: "admin token smadm_… from `smstats admin token create --scope …`",
           },
-          adminSession: { type: "apiKey", in: "cookie", name: "smstats_admin", description: "console session" },
-          portalSession: { type: "apiKey", in: "cookie", name: "smstats_portal", description: "portal session" },
+          adminSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: "smstats_admin",
+            description: "console session",
+          },
+          portalSession: {
+            type: "apiKey",
+            in: "cookie",
+            name: "smstats_portal",
+            description: "portal session",
+          },
         },
       },
     },

@@ -22,7 +22,12 @@ export interface FleetOverview {
   by_tier: Slice[];
   by_country: Slice[];
   plays_30_days: number;
-  error_rate_by_version: { app_version: string; errors: number; instance_hours: number; errors_per_instance_hour: number }[];
+  error_rate_by_version: {
+    app_version: string;
+    errors: number;
+    instance_hours: number;
+    errors_per_instance_hour: number;
+  }[];
 }
 
 /** Daily series over the last 30 days, column-wise (what uPlot draws): days as unix seconds. */
@@ -34,7 +39,12 @@ export interface FleetDaily {
   active_by_version: { app_version: string; values: number[] }[];
 }
 
-const DIMENSIONS = { by_version: "app_version", by_platform: "platform", by_tier: "tier", by_country: "country" } as const;
+const DIMENSIONS = {
+  by_version: "app_version",
+  by_platform: "platform",
+  by_tier: "tier",
+  by_country: "country",
+} as const;
 
 // Every figure reads a rollup (active_instances_1d, playback_1d, quality_1h), never a raw table; active
 // instances merge uniq states over the days (summing daily counts would count an instance once per day).
@@ -133,7 +143,9 @@ export function alignDaily(
     versions.set(r.app_version, list);
   }
   const weight = (rs: { n: string | number }[]) => rs.reduce((s, r) => s + Number(r.n), 0);
-  const top = [...versions.entries()].sort((a, b) => weight(b[1]) - weight(a[1]) || a[0].localeCompare(b[0])).slice(0, 6);
+  const top = [...versions.entries()]
+    .sort((a, b) => weight(b[1]) - weight(a[1]) || a[0].localeCompare(b[0]))
+    .slice(0, 6);
   return {
     days,
     active: column(total),

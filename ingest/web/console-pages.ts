@@ -53,7 +53,10 @@ export async function consolePages(app: FastifyInstance, opts: { distDir: string
       index: ["index.html"],
       // Hashed asset names never change; the pages themselves are checked each time.
       setHeaders: (reply) => {
-        reply.header("cache-control", folder === "assets" ? "public, max-age=31536000, immutable" : "no-cache");
+        reply.header(
+          "cache-control",
+          folder === "assets" ? "public, max-age=31536000, immutable" : "no-cache",
+        );
       },
     });
     decorateReply = false;

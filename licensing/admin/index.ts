@@ -17,15 +17,6 @@ export {
   unbanInstanceByAdmin,
 } from "./instance-admin.ts";
 export {
-  type IssueInput,
-  issueLicense,
-  type LicenseDetail,
-  type LicenseView,
-  listLicenses,
-  revokeLicense,
-  showLicense,
-} from "./license-admin.ts";
-export {
   decodeCursor,
   encodeCursor,
   type InstanceFilter,
@@ -34,3 +25,12 @@ export {
   instanceListWhere,
   listInstances,
 } from "./instance-list.ts";
+export {
+  type IssueInput,
+  issueLicense,
+  type LicenseDetail,
+  type LicenseView,
+  listLicenses,
+  revokeLicense,
+  showLicense,
+} from "./license-admin.ts";

@@ -1,5 +1,5 @@
-import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import type pg from "pg";
 import type { AbuseGuard } from "../abuse/index.ts";
 import { parseLicenseKey } from "../client/index.ts";
@@ -186,7 +186,18 @@ export async function offlineLicense(
   await deps.pool.query(
     `INSERT INTO leases (id, instance_id, license_id, activation_id, tier, reason, fingerprint_digest, nonce, kid,
        issued_at, not_after) VALUES ($1, $2, $3, $4, $5, 'VALID', $6, $7, $8, $9, $10)`,
-    [lease.jti, instanceId, licenseId, r.activation_id, r.tier, r.fingerprint_digest, nonce, lease.kid, lease.issuedAt, lease.notAfter],
+    [
+      lease.jti,
+      instanceId,
+      licenseId,
+      r.activation_id,
+      r.tier,
+      r.fingerprint_digest,
+      nonce,
+      lease.kid,
+      lease.issuedAt,
+      lease.notAfter,
+    ],
   );
   return {
     format: "smstats-offline-license/1",

@@ -42,7 +42,10 @@ export interface AdminAuthOptions {
  * cookie, whose unsafe requests must also carry the session's CSRF token from this origin. Either way the
  * token is checked afresh (known, not revoked, not expired). Refusals are counted by code.
  */
-export async function authenticateAdmin(request: FastifyRequest, opts: AdminAuthOptions): Promise<AdminPrincipal> {
+export async function authenticateAdmin(
+  request: FastifyRequest,
+  opts: AdminAuthOptions,
+): Promise<AdminPrincipal> {
   const refuse = (code: "ADMIN_TOKEN_INVALID" | "CSRF_INVALID") => {
     opts.refused.inc({ code });
     return new HttpErrors[code]();

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Counter } from "prom-client";
-import { HttpErrors, errorBodySchema } from "../../../../lib/http/index.ts";
+import { errorBodySchema, HttpErrors } from "../../../../lib/http/index.ts";
 import { adminTokenHash, listInstances, verifyAdminToken } from "../../../../licensing/index.ts";
 import type { FleetStats, PipelineHealth } from "../../../admin-stats/index.ts";
 import { type SessionStore, sessionCookieOptions } from "../../../web/index.ts";
@@ -77,7 +77,9 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
         opts.refused.inc({ code: "ADMIN_TOKEN_INVALID" });
         throw toHttpError(err);
       }
-      const { id, csrf } = await sessions.create({ tokenHash: adminTokenHash(request.body.token).toString("hex") });
+      const { id, csrf } = await sessions.create({
+        tokenHash: adminTokenHash(request.body.token).toString("hex"),
+      });
       reply.setCookie(sessions.cookie, id, sessionCookieOptions(request, sessions.ttlSeconds));
       return reply.header("cache-control", "no-store").send({
         name: principal.name,

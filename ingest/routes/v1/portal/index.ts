@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { HttpErrors, errorBodySchema } from "../../../../lib/http/index.ts";
+import { errorBodySchema, HttpErrors } from "../../../../lib/http/index.ts";
 import {
   type LicensingService,
   offlineLicense,
@@ -9,7 +9,13 @@ import {
   portalSignIn,
   requireDevice,
 } from "../../../../licensing/index.ts";
-import { csrfMatches, isSafeMethod, type SessionStore, sameOrigin, sessionCookieOptions } from "../../../web/index.ts";
+import {
+  csrfMatches,
+  isSafeMethod,
+  type SessionStore,
+  sameOrigin,
+  sessionCookieOptions,
+} from "../../../web/index.ts";
 import { toHttpError } from "../auth/licensing-http-error.ts";
 
 /** What a portal session stands for: one license. */
@@ -133,7 +139,12 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
     "/v1/portal/session/end",
     {
       config: { portalSession: true },
-      schema: { summary: "Sign out of the portal", tags: ["portal"], security, response: { 204: { type: "null" }, ...errors } },
+      schema: {
+        summary: "Sign out of the portal",
+        tags: ["portal"],
+        security,
+        response: { 204: { type: "null" }, ...errors },
+      },
     },
     async (request, reply) => {
       await sessions.destroy(request.cookies[sessions.cookie]);
