@@ -14,7 +14,7 @@ export function sameOrigin(request: FastifyRequest): boolean {
   const from = request.headers.origin ?? request.headers.referer;
   if (!from) return true;
   try {
-    return new URL(from).host === request.host;
+    return new URL(from).origin === new URL(`${request.protocol}://${request.host}`).origin;
   } catch {
     return false;
   }
