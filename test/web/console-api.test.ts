@@ -1,7 +1,11 @@
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
+import { repoRoot } from "../../lib/config/index.ts";
 import { ADMIN_SCOPES, type AdminScope } from "../../licensing/index.ts";
 import { adminToken, instanceCall, machine, newNonce } from "../licensing/license-client.ts";
 import { testIngest } from "../support/app.ts";
@@ -248,6 +252,40 @@ describe("GET /v1/admin/instances", () => {
     const bad = await get("cursor=bm9wZQ");
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe("CURSOR_INVALID");
+  });
+
+  it("`smstats instance list` pages the same list on the terminal", async () => {
+    const version = `c${randomUUID().slice(0, 8)}`;
+    await deps.pg.query(
+      `INSERT INTO instances (hwid, platform, version, registered_at)
+       SELECT 'cli-' || $1 || '-' || g, 'windows', $1, now() - make_interval(secs => g) FROM generate_series(1, 3) g`,
+      [version],
+    );
+    const smstats = async (...args: string[]) =>
+      (
+        await promisify(execFile)(process.execPath, [join(repoRoot, "bin/smstats.mjs"), ...args], {
+          cwd: repoRoot,
+        })
+      ).stdout;
+    const first = JSON.parse(
+      await smstats("instance", "list", "--version", version, "--limit", "2", "--json"),
+    );
+    expect(first.items.map((i: { hwid: string }) => i.hwid)).toEqual([
+      `cli-${version}-1`,
+      `cli-${version}-2`,
+    ]);
+    const text = await smstats(
+      "instance",
+      "list",
+      "--version",
+      version,
+      "--limit",
+      "2",
+      "--cursor",
+      first.next_cursor,
+    );
+    expect(text).toContain("windows");
+    expect(text.trim().split("\n")).toHaveLength(1);
   });
 });
 
