@@ -21,7 +21,8 @@ export type LicensingErrorCode =
   | "CURSOR_INVALID"
   | "PORTAL_KEY_INVALID"
   | "PORTAL_SIGNIN_LIMITED"
-  | "DEVICE_NOT_FOUND";
+  | "DEVICE_NOT_FOUND"
+  | "EXPIRY_INVALID";
 
 /** A licensing failure with a stable code and, where one exists, the underlying cause. */
 export class LicensingError extends Error {

@@ -4,11 +4,12 @@ import type { Counter } from "prom-client";
 import type { Config } from "../../lib/config/index.ts";
 import { deadLetterStreamName } from "../../lib/jetstream/index.ts";
 import { createPolicyBook } from "../../licensing/index.ts";
-import { createFleetStats, createPipelineHealth } from "../admin-stats/index.ts";
+import { createFleetStats, createInstanceErrors, createPipelineHealth } from "../admin-stats/index.ts";
 import type { IngestDeps } from "../deps.ts";
 import type { AdminSessionData } from "../routes/v1/admin/admin-auth.ts";
 import { consoleRoutes } from "../routes/v1/admin/console.ts";
 import { type PortalSessionData, portalRoutes } from "../routes/v1/portal/index.ts";
+import { readSequenceState } from "../sequence/sequence-tracker.ts";
 import { consolePages } from "./console-pages.ts";
 import { createSessionStore, type SessionStore } from "./session-store.ts";
 
@@ -52,6 +53,9 @@ export async function webConsole(app: FastifyInstance, opts: WebConsoleOptions) 
       deadLetterStream: deadLetterStreamName(config.nats),
     }),
     grafanaUrl: config.web.grafanaUrl,
+    cache: deps.seatCache,
+    sequenceState: (id) => readSequenceState(deps.redis, config.redis.keyPrefix, id),
+    recentErrors: createInstanceErrors(deps.clickhouse),
   });
   await app.register(portalRoutes, {
     portal: {

@@ -88,6 +88,7 @@ export const HttpErrors = {
     "a console action needs the session's X-CSRF-Token header and a same-origin Origin",
     403,
   ),
+  EXPIRY_INVALID: createError("EXPIRY_INVALID", "the new expiry must lie in the future", 400),
   CURSOR_INVALID: createError("CURSOR_INVALID", "the paging cursor is malformed", 400),
   PORTAL_SESSION_INVALID: createError(
     "PORTAL_SESSION_INVALID",

@@ -10,6 +10,7 @@ export {
   verifyAdminTokenHash,
 } from "./admin-tokens.ts";
 export { type Actor, type AuditEntry, listAudit, writeAudit } from "./audit-log.ts";
+export { type InstanceActivity, instanceActivity } from "./instance-activity.ts";
 export {
   banInstanceByAdmin,
   type InstanceView,
@@ -26,6 +27,7 @@ export {
   listInstances,
 } from "./instance-list.ts";
 export {
+  extendLicense,
   type IssueInput,
   issueLicense,
   type LicenseDetail,

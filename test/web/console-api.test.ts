@@ -36,12 +36,14 @@ const ADMIN_ROUTES: Record<string, AdminScope | "session"> = {
   "POST /v1/admin/session/end": "session",
   "GET /v1/admin/instances": "instances:read",
   "GET /v1/admin/instances/{id}": "instances:read",
+  "GET /v1/admin/instances/{id}/activity": "instances:read",
   "POST /v1/admin/instances/{id}/ban": "instances:write",
   "POST /v1/admin/instances/{id}/unban": "instances:write",
   "GET /v1/admin/licenses": "licenses:read",
   "GET /v1/admin/licenses/{ref}": "licenses:read",
   "POST /v1/admin/licenses": "licenses:write",
   "POST /v1/admin/licenses/{ref}/revoke": "licenses:write",
+  "POST /v1/admin/licenses/{ref}/extend": "licenses:write",
   "GET /v1/admin/audit": "audit:read",
   "GET /v1/admin/stats/overview": "stats:read",
   "GET /v1/admin/stats/daily": "stats:read",
@@ -347,6 +349,70 @@ describe("license portal API", () => {
       expect(res.statusCode, action).toBe(404);
       expect(res.json().error.code).toBe("DEVICE_NOT_FOUND");
     }
+  });
+});
+
+describe("license extension", () => {
+  it("moves the expiry by days past the current one, audited; refuses an expiry in the past", async () => {
+    const { id } = await issueLicense();
+    const s = await adminSession(["licenses:write"]);
+    const before = (await deps.pg.query("SELECT expires_at FROM licenses WHERE id = $1", [id])).rows[0]
+      .expires_at;
+    const res = await app.inject({
+      method: "POST",
+      url: `/v1/admin/licenses/${id}/extend`,
+      payload: { days: 10 },
+      headers: { cookie: s.cookie, "x-csrf-token": s.csrf },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(Date.parse(res.json().expires_at) - (before as Date).getTime()).toBe(10 * 86_400_000);
+    const audit = await deps.pg.query(
+      "SELECT action, changes FROM audit_log WHERE target_id = $1 ORDER BY id",
+      [id],
+    );
+    expect(audit.rows.map((r) => r.action)).toEqual(["license.issue", "license.extend"]);
+    const past = await app.inject({
+      method: "POST",
+      url: `/v1/admin/licenses/${id}/extend`,
+      payload: { expires_at: "2020-01-01T00:00:00Z" },
+      headers: { cookie: s.cookie, "x-csrf-token": s.csrf },
+    });
+    expect([past.statusCode, past.json().error.code]).toEqual([400, "EXPIRY_INVALID"]);
+  });
+});
+
+describe("instance activity", () => {
+  it("shows activations with the fingerprint match, leases, consent and sequence gaps", async () => {
+    const { key } = await issueLicense();
+    const inst = await registerInstance(app, { quality: true, playback: false });
+    const act = await instanceCall(app, inst, "POST", "/v1/auth/activate", {
+      license_key: key,
+      fingerprint: machine(inst.instanceId),
+      nonce: newNonce(),
+    });
+    expect(act.json().reason).toBe("VALID");
+    await deps.redis.set(`${process.env.SMSTATS_REDIS_KEY_PREFIX}seq:${inst.instanceId}:max`, "9");
+    await deps.redis.zadd(
+      `${process.env.SMSTATS_REDIS_KEY_PREFIX}seq:${inst.instanceId}:missing`,
+      4,
+      "4",
+      5,
+      "5",
+    );
+    const s = await adminSession(["instances:read"]);
+    const res = await app.inject({
+      method: "GET",
+      url: `/v1/admin/instances/${inst.instanceId}/activity`,
+      headers: { cookie: s.cookie },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const a = res.json();
+    expect(a.activations).toHaveLength(1);
+    expect(a.activations[0]).toMatchObject({ fingerprint_matches_seat: true, deactivated_at: null });
+    expect(a.leases[0]).toMatchObject({ tier: "venue", reason: "VALID" });
+    expect(a.consent).toMatchObject({ quality: true, playback: false });
+    expect(a.sequence).toEqual({ highest_seq: 9, open_gaps: 2, missing_sample: [4, 5] });
+    expect(a.recent_errors).toEqual([]);
   });
 });
 

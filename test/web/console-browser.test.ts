@@ -3,7 +3,9 @@ import type { FastifyInstance } from "fastify";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
+import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
+import { sqlString } from "../../lib/sql/index.ts";
 import { ADMIN_SCOPES, type KeyStore, verifyLease } from "../../licensing/index.ts";
 import { type DemoReport, fillStack } from "../../loadtest/demo.ts";
 import { createFleet } from "../../loadtest/fleet/index.ts";
@@ -123,6 +125,11 @@ describe("admin console in chromium", () => {
     const licenseId = (await row.getAttribute("data-license-id")) ?? "";
     await expectAccessible(page, "licenses");
     await screenshot(page, "admin-licenses");
+    const expiresBefore = await row.locator("td").nth(3).textContent();
+    await row.getByRole("button", { name: "Extend" }).click();
+    await page.getByLabel("Days to add").fill("30");
+    await page.getByRole("button", { name: "Confirm extend" }).click();
+    await expect.poll(() => row.locator("td").nth(3).textContent()).not.toBe(expiresBefore);
     await row.getByRole("button", { name: "Revoke" }).click();
     await page.getByLabel("Reason for revoking").fill("browser test");
     await page.getByRole("button", { name: "Confirm revoke" }).click();
@@ -131,8 +138,18 @@ describe("admin console in chromium", () => {
     await page.getByLabel("Target id").fill(licenseId);
     await page.getByRole("button", { name: "Filter" }).click();
     const audit = page.getByTestId("audit");
-    await audit.getByText("license.revoke").waitFor();
-    await expect.poll(() => audit.getByText("license.issue").count()).toBe(1);
+    // Only this license's entries once the filter applied: issued, extended, revoked, newest first.
+    const actions = () =>
+      audit
+        .locator("tbody tr")
+        .evaluateAll(
+          (rows, id) =>
+            rows.filter((r) => r.textContent?.includes(id)).length === rows.length
+              ? rows.map((r) => r.children[2]?.textContent)
+              : [],
+          licenseId,
+        );
+    await expect.poll(actions).toEqual(["license.revoke", "license.extend", "license.issue"]);
     await expectAccessible(page, "audit");
     await screenshot(page, "admin-audit");
     expect(problems).toEqual([]);
@@ -140,7 +157,15 @@ describe("admin console in chromium", () => {
 
   it("finds an instance of the demo fleet and bans it", async () => {
     const { page, problems } = await signedInConsole();
-    const id = demo.instanceIds[demo.instanceIds.length - 1] as string;
+    // The demo instance that reported the most errors, so its page has recent errors to show.
+    const ch = serverExecutor(loadConfig().clickhouse);
+    const [busiest] = await ch.rows<{ instance_id: string }>(
+      `SELECT instance_id, count() AS n FROM metrics_quality
+       WHERE metric_name = 'error_count_by_type' AND instance_id IN (${demo.instanceIds.map(sqlString).join(", ")})
+       GROUP BY instance_id ORDER BY n DESC, instance_id LIMIT 1`,
+    );
+    await ch.close();
+    const id = busiest?.instance_id ?? (demo.instanceIds[0] as string);
     await page.goto(`${base}/admin/#/instances`);
     await page.getByTestId("instances").locator("tbody tr").first().waitFor();
     await expectAccessible(page, "instances");
@@ -152,6 +177,9 @@ describe("admin console in chromium", () => {
     await page.getByLabel("Reason").fill("browser test ban");
     await page.getByRole("button", { name: "Ban instance" }).click();
     await page.getByTestId("instance-state").getByText("banned: browser test ban").waitFor();
+    await expect.poll(() => page.getByTestId("sequence").textContent()).toMatch(/highest batch \d+/);
+    if (busiest)
+      await expect.poll(() => page.getByTestId("recent-errors").locator("li").count()).toBeGreaterThan(0);
     await expectAccessible(page, "instance");
     await screenshot(page, "admin-instance");
     const { rows } = await deps.pg.query("SELECT is_banned FROM instances WHERE id = $1", [id]);

@@ -45,6 +45,7 @@ export function LicensesPage(props: { canWrite: boolean }) {
   const [issuedKey, setIssuedKey] = useState("");
   const [open, setOpen] = useState("");
   const [revoking, setRevoking] = useState({ id: "", reason: "" });
+  const [extending, setExtending] = useState({ id: "", days: "365" });
   const [error, setError] = useState("");
   const load = useCallback(async (owner: string) => {
     try {
@@ -72,6 +73,16 @@ export function LicensesPage(props: { canWrite: boolean }) {
         max_instances: issue.max_instances ? Number(issue.max_instances) : null,
       });
       setIssuedKey(r.key);
+      await load(email);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  const submitExtend = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      await api("POST", `/v1/admin/licenses/${extending.id}/extend`, { days: Number(extending.days) });
+      setExtending({ id: "", days: "365" });
       await load(email);
     } catch (err) {
       setError(errorText(err));
@@ -208,6 +219,15 @@ export function LicensesPage(props: { canWrite: boolean }) {
                 {props.canWrite && !l.revoked && (
                   <button
                     type="button"
+                    className="secondary"
+                    onClick={() => setExtending({ id: l.id, days: "365" })}
+                  >
+                    Extend
+                  </button>
+                )}{" "}
+                {props.canWrite && !l.revoked && (
+                  <button
+                    type="button"
                     className="danger"
                     onClick={() => setRevoking({ id: l.id, reason: "" })}
                   >
@@ -224,6 +244,22 @@ export function LicensesPage(props: { canWrite: boolean }) {
           <h3>Activations</h3>
           <Activations id={open} />
         </div>
+      )}
+      {extending.id && (
+        <form className="inline panel" onSubmit={submitExtend} aria-label="Extend a license">
+          <label>
+            Days to add
+            <input
+              name="extend_days"
+              type="number"
+              min={1}
+              required
+              value={extending.days}
+              onChange={(e) => setExtending({ ...extending, days: e.target.value })}
+            />
+          </label>
+          <button type="submit">Confirm extend</button>
+        </form>
       )}
       {revoking.id && (
         <form className="inline panel" onSubmit={submitRevoke} aria-label="Revoke a license">

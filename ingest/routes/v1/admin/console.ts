@@ -2,11 +2,20 @@ import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Counter } from "prom-client";
 import { errorBodySchema, HttpErrors } from "../../../../lib/http/index.ts";
-import { adminTokenHash, listInstances, verifyAdminToken } from "../../../../licensing/index.ts";
-import type { FleetStats, PipelineHealth } from "../../../admin-stats/index.ts";
+import type { SeatCache } from "../../../../licensing/index.ts";
+import {
+  adminTokenHash,
+  extendLicense,
+  instanceActivity,
+  isUuid,
+  listInstances,
+  verifyAdminToken,
+} from "../../../../licensing/index.ts";
+import type { FleetStats, InstanceError, PipelineHealth } from "../../../admin-stats/index.ts";
+import type { SequenceState } from "../../../sequence/sequence-tracker.ts";
 import { type SessionStore, sessionCookieOptions } from "../../../web/index.ts";
 import { toHttpError } from "../auth/licensing-http-error.ts";
-import { type AdminSessionData, adminAuth, authenticateAdmin } from "./admin-auth.ts";
+import { type AdminSessionData, actorOf, adminAuth, authenticateAdmin } from "./admin-auth.ts";
 
 /** Options of the console's own admin routes. */
 export interface ConsoleRoutesOptions {
@@ -15,6 +24,11 @@ export interface ConsoleRoutesOptions {
   sessions: SessionStore<AdminSessionData>;
   stats: FleetStats;
   pipeline: () => Promise<PipelineHealth>;
+  /** An instance's sequence accounting (gaps) and its latest error reports. */
+  sequenceState: (instanceId: string) => Promise<SequenceState>;
+  /** Seat state cache, dropped for a license's instances when it is extended. */
+  cache: SeatCache;
+  recentErrors: (instanceId: string) => Promise<InstanceError[]>;
   /** Grafana's base URL for links, "" for none. */
   grafanaUrl: string;
 }
@@ -218,6 +232,76 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
           { cursor: q.cursor, limit: q.limit ?? 50 },
         ),
       );
+    },
+  );
+
+  app.post<{ Params: { ref: string }; Body: { days?: number; expires_at?: string } }>(
+    "/v1/admin/licenses/:ref/extend",
+    {
+      config: { adminScope: "licenses:write" },
+      schema: {
+        summary: "Extend a license",
+        description:
+          "Moves the expiry to expires_at, or `days` past the later of now and the current expiry. Audited " +
+          "(license.extend). Scope licenses:write.",
+        tags: ["admin"],
+        security,
+        params: {
+          type: "object",
+          required: ["ref"],
+          properties: { ref: { type: "string", minLength: 1, maxLength: 64 } },
+        },
+        body: {
+          type: "object",
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: {
+            days: { type: "integer", minimum: 1, maximum: 36500 },
+            expires_at: { type: "string", format: "date-time" },
+          },
+        },
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) =>
+      wrap(() => {
+        const { days, expires_at } = request.body;
+        return extendLicense(
+          pool,
+          opts.cache,
+          actorOf(request),
+          request.params.ref,
+          expires_at ? { expiresAt: new Date(expires_at) } : { days: days as number },
+        );
+      }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    "/v1/admin/instances/:id/activity",
+    {
+      config: { adminScope: "instances:read" },
+      schema: {
+        summary: "An instance's activity",
+        description:
+          "Activations (country, whether the fingerprint is the live seat's), the latest leases, consent, " +
+          "sequence gaps and the latest error reports (7 days). Scope instances:read.",
+        tags: ["admin"],
+        security,
+        params: { type: "object", required: ["id"], properties: { id: { type: "string", format: "uuid" } } },
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      if (!isUuid(id)) throw new HttpErrors.INSTANCE_NOT_FOUND();
+      const [activity, sequence, recent] = await Promise.all([
+        wrap(() => instanceActivity(pool, id)),
+        opts.sequenceState(id),
+        // ClickHouse away must not take the page down: the errors section says so instead.
+        opts.recentErrors(id).catch(() => null),
+      ]);
+      return { ...activity, sequence, recent_errors: recent };
     },
   );
 
