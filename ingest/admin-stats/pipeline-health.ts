@@ -3,7 +3,10 @@ import type { Registry } from "prom-client";
 
 /** Pipeline health as the services report it. */
 export interface PipelineHealth {
-  /** Telemetry items this ingest process accepted since it started, and per second since the last look. */
+  /**
+   * Telemetry items this ingest process accepted since it started, and per second since the previous
+   * reading (the first reading: since the process started).
+   */
   ingest_items_accepted_total: number;
   ingest_items_per_second: number | null;
   /** Messages the processors have not yet acknowledged (pending + in flight). */
@@ -25,7 +28,7 @@ export function createPipelineHealth(opts: {
   consumer: string;
   deadLetterStream: string;
 }): () => Promise<PipelineHealth> {
-  let previous: { at: number; total: number } | undefined;
+  let previous = { at: Date.now() - process.uptime() * 1000, total: 0 };
   const accepted = async () => {
     const metric = opts.metrics.getSingleMetric("smstats_ingest_items_total");
     if (!metric) return 0;
@@ -51,9 +54,8 @@ export function createPipelineHealth(opts: {
   return async () => {
     const [total, pending, dead] = await Promise.all([accepted(), lag(), deadLetters()]);
     const now = Date.now();
-    const rate =
-      previous && now - previous.at >= 1000 ? ((total - previous.total) * 1000) / (now - previous.at) : null;
-    if (!previous || now - previous.at >= 1000) previous = { at: now, total };
+    const rate = now - previous.at >= 1000 ? ((total - previous.total) * 1000) / (now - previous.at) : null;
+    if (now - previous.at >= 1000) previous = { at: now, total };
     return {
       ingest_items_accepted_total: total,
       ingest_items_per_second: rate === null ? null : Math.round(rate * 100) / 100,

@@ -118,6 +118,9 @@ describe("console sessions", () => {
       const full = await adminSession([scope]);
       const ok = await app.inject(requestFor(route, { cookie: full.cookie, "x-csrf-token": full.csrf }));
       expect([401, 403], `${route} ${ok.body}`).not.toContain(ok.statusCode);
+      // Parameterless reads answer (the fleet figures read ClickHouse; the pipeline NATS).
+      if (!route.includes("{") && route.startsWith("GET"))
+        expect(ok.statusCode, `${route} ${ok.body}`).toBe(200);
     }
   });
 
@@ -349,6 +352,49 @@ describe("license portal API", () => {
       expect(res.statusCode, action).toBe(404);
       expect(res.json().error.code).toBe("DEVICE_NOT_FOUND");
     }
+  });
+});
+
+describe("portal deactivation", () => {
+  it("frees seats within the tier's transfer cap, then answers 429 TRANSFER_LIMIT with Retry-After", async () => {
+    const s = await adminSession(["licenses:write"]);
+    const issued = await app.inject({
+      method: "POST",
+      url: "/v1/admin/licenses",
+      payload: { tier: "starter", owner_email: "cap@example.com", days: 30, max_instances: 10 },
+      headers: { cookie: s.cookie, "x-csrf-token": s.csrf },
+    });
+    const key = issued.json().key as string;
+    const signIn = await app.inject({
+      method: "POST",
+      url: "/v1/portal/session",
+      payload: { license_key: key },
+    });
+    const cookie = cookieOf(signIn, "smstats_portal");
+    const csrf = signIn.json().csrf_token;
+    const outcomes: number[] = [];
+    let last: LightMyRequestResponse | undefined;
+    // Starter allows 3 self-service transfers per 30 days.
+    for (let i = 0; i < 4; i++) {
+      const inst = await registerInstance(app);
+      const act = await instanceCall(app, inst, "POST", "/v1/auth/activate", {
+        license_key: key,
+        fingerprint: machine(inst.instanceId),
+        nonce: newNonce(),
+      });
+      expect(act.json().reason).toBe("VALID");
+      last = await app.inject({
+        method: "POST",
+        url: `/v1/portal/devices/${inst.instanceId}/deactivate`,
+        headers: { cookie, "x-csrf-token": csrf },
+      });
+      outcomes.push(last.statusCode);
+    }
+    expect(outcomes).toEqual([200, 200, 200, 429]);
+    expect(last?.json().error.code).toBe("TRANSFER_LIMIT");
+    expect(Number(last?.headers["retry-after"])).toBeGreaterThan(0);
+    const license = await app.inject({ method: "GET", url: "/v1/portal/license", headers: { cookie } });
+    expect(license.json()).toMatchObject({ transfers_used: 3, transfers_max: 3, seats_used: 1 });
   });
 });
 
