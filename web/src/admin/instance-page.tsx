@@ -43,6 +43,7 @@ function ActivityPanels(props: { activity: Activity }) {
             ))}
           </tbody>
         </table>
+        {a.activations.length === 0 && <p>Never activated a license.</p>}
       </div>
       <div className="grid2">
         <div className="panel">
@@ -67,6 +68,7 @@ function ActivityPanels(props: { activity: Activity }) {
               ))}
             </tbody>
           </table>
+          {a.leases.length === 0 && <p>No lease issued.</p>}
         </div>
         <div className="panel">
           <h3>Consent</h3>
