@@ -1,3 +1,4 @@
+import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
@@ -14,6 +15,7 @@ import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
 import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
+import { adminSessionStore, webConsole } from "./web/web-console.ts";
 
 /**
  * Builds the ingest HTTP app on given dependencies. It never listens: server.ts does, tests use inject().
@@ -50,7 +52,16 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
             "Activation, validation with signed leases, heartbeats, deactivation and the public keys. Every " +
             "answer is signed (Sm-Signature)",
         },
-        { name: "admin", description: "Licenses, instances and the audit log; admin token with scopes" },
+        {
+          name: "admin",
+          description:
+            "Licenses, instances, fleet figures and the audit log; admin token with scopes, or the console's " +
+            "session cookie with its CSRF token",
+        },
+        {
+          name: "portal",
+          description: "The license portal: a license owner's session, devices, offline file",
+        },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
       components: { securitySchemes },
@@ -148,15 +159,21 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     });
     await scope.register(keysRoute, { ring: deps.ring });
   });
+  await app.register(cookie);
+  const adminRefused = new Counter({
+    name: "smstats_admin_refused_total",
+    help: "Admin API requests refused, by code.",
+    labelNames: ["code"],
+    registers: [deps.metrics],
+  });
+  // The console and the portal: their pages, sessions and the API they add (see web/web-console.ts).
+  const adminSessions = adminSessionStore(config, deps.redis);
+  await app.register(webConsole, { config, deps, refused: adminRefused, adminSessions });
   await app.register(adminRoutes, {
     pool: deps.pg,
     cache: deps.seatCache,
-    refused: new Counter({
-      name: "smstats_admin_refused_total",
-      help: "Admin API requests refused, by code.",
-      labelNames: ["code"],
-      registers: [deps.metrics],
-    }),
+    refused: adminRefused,
+    sessions: adminSessions,
   });
   // Seats whose heartbeats stopped are freed in the background too, not only when a seat is wanted.
   let reaper: NodeJS.Timeout | undefined;

@@ -17,7 +17,12 @@ export type LicensingErrorCode =
   | "ADMIN_SCOPE_MISSING"
   | "LICENSE_NOT_FOUND"
   | "INSTANCE_NOT_FOUND"
-  | "TIER_UNKNOWN";
+  | "TIER_UNKNOWN"
+  | "CURSOR_INVALID"
+  | "PORTAL_KEY_INVALID"
+  | "PORTAL_SIGNIN_LIMITED"
+  | "DEVICE_NOT_FOUND"
+  | "EXPIRY_INVALID";
 
 /** A licensing failure with a stable code and, where one exists, the underlying cause. */
 export class LicensingError extends Error {

@@ -7,6 +7,7 @@ export * from "./keys/index.ts";
 export * from "./licenses/index.ts";
 export { ABUSE_RULES, type AbuseRule, type LicensingMetrics, licensingMetrics } from "./metrics.ts";
 export * from "./policies/index.ts";
+export * from "./portal/index.ts";
 export * from "./request-signing/index.ts";
 export * from "./seats/index.ts";
 export * from "./signing/index.ts";

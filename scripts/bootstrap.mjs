@@ -57,6 +57,8 @@ switch (command) {
     break;
   case "test":
     code = await runTs("stack/cli.ts", ["up"]);
+    // The browser tests (test/web/) load the built console and portal.
+    if (code === 0) code = await runTs("scripts/web-build.ts", ["--if-stale"]);
     if (code === 0)
       code = await run(process.execPath, [
         join(root, "node_modules", "vitest", "vitest.mjs"),

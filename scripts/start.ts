@@ -5,6 +5,7 @@ import { createLogger } from "../lib/log/index.ts";
 import { migrateAll } from "../lib/migrate/index.ts";
 import { clusterUp } from "../stack/cluster/index.ts";
 import { stackUp } from "../stack/index.ts";
+import { buildIsStale, buildWeb } from "./web-build.ts";
 
 // `npm start`: ensures the local stack, migrates both stores, then runs ingest and processor as two
 // processes (as they run in production). SIGINT/SIGTERM are passed to both; each finishes its
@@ -19,6 +20,11 @@ if (process.argv.includes("--cluster")) {
 const config = loadConfig();
 const log = createLogger("start", config.logLevel);
 await migrateAll(config, log);
+// The console and portal pages ingest serves (web/), built when missing or older than their sources.
+if (buildIsStale(config.web.distDir)) {
+  const report = await buildWeb(config.web.distDir);
+  log.info({ gzipBytes: report.admin?.gzipBytes }, "built the web console");
+}
 
 const children = new Map<string, ChildProcess>();
 for (const [name, file] of [

@@ -10,4 +10,7 @@ export const tools: readonly InstallTarget[] = [
   // The Go SDK's tests run under the race detector (test/sdk/go-sdk.test.ts), which needs cgo in the test
   // binary, hence a C compiler and libc headers. Go itself comes with the machine (see sdk/go/README.md).
   { name: "gcc", binaries: ["gcc"], packages: ["gcc", "libc6-dev"] },
+  // The console and portal browser tests (test/web/) drive Debian's chromium through playwright-core;
+  // Playwright's own browser download is not used.
+  { name: "chromium", binaries: ["chromium"], packages: ["chromium"] },
 ];

@@ -1,11 +1,18 @@
 import { parseArgs } from "node:util";
-import { banInstanceByAdmin, showInstance, unbanInstanceByAdmin } from "../../licensing/index.ts";
+import {
+  banInstanceByAdmin,
+  listInstances,
+  showInstance,
+  unbanInstanceByAdmin,
+} from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
 import { UsageError } from "../usage.ts";
 
 export const usage = `  smstats instance ban <instance id> --reason TEXT [--fingerprint] [--json]
   smstats instance unban <instance id> --reason TEXT [--json]
-  smstats instance show <instance id> [--json]`;
+  smstats instance show <instance id> [--json]
+  smstats instance list [--search ID|HWID|EMAIL] [--tier T] [--version V] [--platform P] [--banned | --not-banned]
+                        [--seen-since DATE] [--limit N] [--cursor C] [--json]`;
 
 /** `smstats instance …`: ban, unban and show instances (every change audited). */
 export async function run(argv: string[]): Promise<void> {
@@ -18,9 +25,19 @@ export async function run(argv: string[]): Promise<void> {
       fingerprint: { type: "boolean", default: false },
       as: { type: "string" },
       json: { type: "boolean", default: false },
+      search: { type: "string" },
+      tier: { type: "string" },
+      version: { type: "string" },
+      platform: { type: "string" },
+      banned: { type: "boolean", default: false },
+      "not-banned": { type: "boolean", default: false },
+      "seen-since": { type: "string" },
+      limit: { type: "string", default: "50" },
+      cursor: { type: "string" },
     },
     strict: true,
   });
+  if (command === "list") return list(values);
   const id = positionals[0];
   if (!["ban", "unban", "show"].includes(command ?? "") || !id) throw new UsageError(usage);
   if (command !== "show" && !values.reason) throw new UsageError(usage);
@@ -42,6 +59,64 @@ export async function run(argv: string[]): Promise<void> {
     } else {
       print(await showInstance(ctx.pool, id), values.json);
     }
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** `smstats instance list`: the admin API's instance list (newest first, cursor paging) on the terminal. */
+async function list(values: {
+  search?: string;
+  tier?: string;
+  version?: string;
+  platform?: string;
+  banned: boolean;
+  "not-banned": boolean;
+  "seen-since"?: string;
+  limit: string;
+  cursor?: string;
+  json: boolean;
+  as?: string;
+}): Promise<void> {
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError("--limit is 1…1000");
+  const seenAfter = values["seen-since"] ? new Date(values["seen-since"]) : undefined;
+  if (seenAfter && Number.isNaN(seenAfter.getTime())) throw new UsageError("--seen-since is not a date");
+  const ctx = await openLicensingContext(values.as);
+  try {
+    const page = await listInstances(
+      ctx.pool,
+      {
+        q: values.search,
+        tier: values.tier,
+        version: values.version,
+        platform: values.platform,
+        banned: values.banned ? true : values["not-banned"] ? false : undefined,
+        seenAfter,
+      },
+      { cursor: values.cursor, limit },
+    );
+    if (values.json) {
+      print(page, true);
+      return;
+    }
+    if (page.items.length === 0) console.log("no instances");
+    for (const i of page.items) {
+      console.log(
+        [
+          i.id,
+          i.tier,
+          i.version ?? "-",
+          i.platform ?? "-",
+          i.owner_email ?? "-",
+          `seen ${i.last_seen_at ?? "never"}`,
+          i.banned ? "BANNED" : "",
+        ]
+          .join("\t")
+          .trimEnd(),
+      );
+    }
+    if (page.next_cursor) console.log(`next page: --cursor ${page.next_cursor}`);
   } finally {
     await ctx.close();
   }

@@ -12,6 +12,18 @@ export const securitySchemes = {
     scheme: "bearer",
     description: "admin token smadm_… from `smstats admin token create --scope …`",
   },
+  adminSession: {
+    type: "apiKey",
+    in: "cookie",
+    name: "smstats_admin",
+    description: "console session",
+  },
+  portalSession: {
+    type: "apiKey",
+    in: "cookie",
+    name: "smstats_portal",
+    description: "portal session",
+  },
   instanceToken: {
     type: "http",
     scheme: "bearer",

@@ -63,3 +63,29 @@ export function createSequenceTracker(
     },
   };
 }
+
+/** What the tracker holds for one instance: the highest seq seen and the gaps not yet filled. */
+export interface SequenceState {
+  highest_seq: number | null;
+  open_gaps: number;
+  /** Up to 20 of the missing sequence numbers, lowest first. */
+  missing_sample: number[];
+}
+
+/** Reads an instance's sequence state (the keys record() writes), for the admin console. */
+export async function readSequenceState(
+  redis: Redis,
+  prefix: string,
+  instanceId: string,
+): Promise<SequenceState> {
+  const [max, gaps, sample] = await Promise.all([
+    redis.get(`${prefix}seq:${instanceId}:max`),
+    redis.zcard(`${prefix}seq:${instanceId}:missing`),
+    redis.zrange(`${prefix}seq:${instanceId}:missing`, "0", "19"),
+  ]);
+  return {
+    highest_seq: max === null ? null : Number(max),
+    open_gaps: gaps,
+    missing_sample: sample.map(Number),
+  };
+}

@@ -199,6 +199,18 @@ const envSchema = z
     SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: positiveInt.default(60),
     /** Live seats that may share one fingerprint before more are refused and the fingerprint is flagged as cloned. */
     SMSTATS_LICENSE_MAX_INSTANCES_PER_FINGERPRINT: positiveInt.default(2),
+    /** Seconds an admin console session (cookie) lasts after sign-in with an admin token. */
+    SMSTATS_WEB_ADMIN_SESSION_S: positiveInt.default(8 * 3600),
+    /** Seconds a license portal session (cookie) lasts after sign-in with a license key. */
+    SMSTATS_WEB_PORTAL_SESSION_S: positiveInt.default(3600),
+    /** Failed portal sign-ins (unknown license key) one address may make per window before it is refused. */
+    SMSTATS_WEB_PORTAL_SIGNIN_ATTEMPTS: positiveInt.default(10),
+    /** The portal sign-in window, seconds. */
+    SMSTATS_WEB_PORTAL_SIGNIN_WINDOW_S: positiveInt.default(900),
+    /** Folder of the built console and portal (`web/` built by Vite); served under /admin/ and /portal/. */
+    SMSTATS_WEB_DIST: z.string().default(join(repoRoot, "web", "dist")),
+    /** Base URL of Grafana, for links from the console to the boards; empty hides the links. */
+    SMSTATS_WEB_GRAFANA_URL: z.union([z.literal(""), z.string().url()]).default(""),
     /** Redis URL; defaults to the local stack's. */
     SMSTATS_REDIS_URL: z.string().optional(),
     /** Prefix of every Redis key this service writes (tests use their own). */

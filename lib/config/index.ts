@@ -85,6 +85,15 @@ export interface Config {
     maxInstancesPerFingerprint: number;
   };
   redis: { url: string; keyPrefix: string };
+  /** The admin console and license portal (see SMSTATS_WEB_* in env.ts). */
+  web: {
+    adminSessionSeconds: number;
+    portalSessionSeconds: number;
+    portalSignInAttempts: number;
+    portalSignInWindowSeconds: number;
+    distDir: string;
+    grafanaUrl: string;
+  };
 }
 
 /** File (in <data>/secrets) holding the generated password of a service database role. */
@@ -279,6 +288,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     redis: {
       url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),
       keyPrefix: env.SMSTATS_REDIS_KEY_PREFIX,
+    },
+    web: {
+      adminSessionSeconds: env.SMSTATS_WEB_ADMIN_SESSION_S,
+      portalSessionSeconds: env.SMSTATS_WEB_PORTAL_SESSION_S,
+      portalSignInAttempts: env.SMSTATS_WEB_PORTAL_SIGNIN_ATTEMPTS,
+      portalSignInWindowSeconds: env.SMSTATS_WEB_PORTAL_SIGNIN_WINDOW_S,
+      distDir: env.SMSTATS_WEB_DIST,
+      grafanaUrl: env.SMSTATS_WEB_GRAFANA_URL,
     },
   };
   return deepFreeze(config);

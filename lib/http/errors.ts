@@ -96,6 +96,30 @@ export const HttpErrors = {
   LICENSE_NOT_FOUND: createError("LICENSE_NOT_FOUND", "no such license", 404),
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", "no such instance", 404),
   TIER_UNKNOWN: createError("TIER_UNKNOWN", "unknown tier", 400),
+  CSRF_INVALID: createError(
+    "CSRF_INVALID",
+    "a console action needs the session's X-CSRF-Token header and a same-origin Origin",
+    403,
+  ),
+  EXPIRY_INVALID: createError("EXPIRY_INVALID", "the new expiry must lie in the future", 400),
+  CURSOR_INVALID: createError("CURSOR_INVALID", "the paging cursor is malformed", 400),
+  PORTAL_SESSION_INVALID: createError(
+    "PORTAL_SESSION_INVALID",
+    "sign in to the license portal with your license key first",
+    401,
+  ),
+  PORTAL_KEY_INVALID: createError("PORTAL_KEY_INVALID", "no license has this key", 401),
+  PORTAL_SIGNIN_LIMITED: createError(
+    "PORTAL_SIGNIN_LIMITED",
+    "too many failed sign-ins from this address; retry after Retry-After",
+    429,
+  ),
+  DEVICE_NOT_FOUND: createError("DEVICE_NOT_FOUND", "no active device of this license has this id", 404),
+  CONSOLE_NOT_BUILT: createError(
+    "CONSOLE_NOT_BUILT",
+    "the web console is not built; run `npm run web:build` (npm start does it)",
+    503,
+  ),
 } as const;
 
 /** The JSON shape of every error response. */

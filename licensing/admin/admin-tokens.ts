@@ -11,6 +11,7 @@ export const ADMIN_SCOPES = [
   "instances:read",
   "instances:write",
   "audit:read",
+  "stats:read",
 ] as const;
 
 /** One admin scope. */
@@ -82,14 +83,25 @@ export async function listAdminTokens(pool: pg.Pool) {
   return rows;
 }
 
+/** The stored hash of an admin token (what a console session keeps instead of the token). */
+export const adminTokenHash = (token: string): Buffer => hash(token);
+
 /** The principal of a presented admin token, or ADMIN_TOKEN_INVALID (unknown, revoked, expired). */
 export async function verifyAdminToken(pool: pg.Pool, token: string | undefined): Promise<AdminPrincipal> {
   if (!token || !SHAPE.test(token)) throw new LicensingError("ADMIN_TOKEN_INVALID", "no valid admin token");
+  return verifyAdminTokenHash(pool, hash(token));
+}
+
+/**
+ * The principal of an admin token by its stored hash (a console session's), checked afresh on every
+ * request so a revoked or expired token ends its sessions at once.
+ */
+export async function verifyAdminTokenHash(pool: pg.Pool, tokenHash: Buffer): Promise<AdminPrincipal> {
   const { rows } = await pool.query(
     `UPDATE admin_tokens SET last_used_at = now()
      WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
      RETURNING id, name, scopes`,
-    [hash(token)],
+    [tokenHash],
   );
   const r = rows[0];
   if (!r) throw new LicensingError("ADMIN_TOKEN_INVALID", "unknown, revoked or expired admin token");

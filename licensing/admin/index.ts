@@ -2,12 +2,15 @@ export {
   ADMIN_SCOPES,
   type AdminPrincipal,
   type AdminScope,
+  adminTokenHash,
   createAdminToken,
   listAdminTokens,
   revokeAdminToken,
   verifyAdminToken,
+  verifyAdminTokenHash,
 } from "./admin-tokens.ts";
 export { type Actor, type AuditEntry, listAudit, writeAudit } from "./audit-log.ts";
+export { type InstanceActivity, instanceActivity } from "./instance-activity.ts";
 export {
   banInstanceByAdmin,
   type InstanceView,
@@ -15,6 +18,16 @@ export {
   unbanInstanceByAdmin,
 } from "./instance-admin.ts";
 export {
+  decodeCursor,
+  encodeCursor,
+  type InstanceFilter,
+  type InstancePage,
+  type InstanceRow,
+  instanceListWhere,
+  listInstances,
+} from "./instance-list.ts";
+export {
+  extendLicense,
   type IssueInput,
   issueLicense,
   type LicenseDetail,

@@ -213,3 +213,48 @@ export async function listLicenses(
   );
   return rows.map(view);
 }
+
+/**
+ * Moves a license's expiry later (the console's "extend"): to `expiresAt`, or `days` past the later of now
+ * and the current expiry. Audited with the old and new expiry; its instances' cached seat state is dropped,
+ * so they see the new expiry on their next request.
+ */
+export async function extendLicense(
+  pool: pg.Pool,
+  cache: SeatCache,
+  actor: Actor,
+  ref: string,
+  by: { expiresAt: Date } | { days: number },
+): Promise<LicenseView> {
+  const { license, instances } = await withTransaction(pool, async (c) => {
+    const id = await findLicenseId(c, ref);
+    if (!id) throw new LicensingError("LICENSE_NOT_FOUND", "no such license");
+    const before = await c.query("SELECT expires_at FROM licenses WHERE id = $1 FOR UPDATE", [id]);
+    const current = before.rows[0].expires_at as Date | null;
+    const expiresAt =
+      "expiresAt" in by
+        ? by.expiresAt
+        : new Date(Math.max(Date.now(), current?.getTime() ?? 0) + by.days * 86_400_000);
+    if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()) {
+      throw new LicensingError("EXPIRY_INVALID", "the new expiry must lie in the future");
+    }
+    await c.query("UPDATE licenses SET expires_at = $2 WHERE id = $1", [id, expiresAt]);
+    const seats = await c.query(
+      "SELECT instance_id FROM license_activations WHERE license_id = $1 AND deactivated_at IS NULL",
+      [id],
+    );
+    await writeAudit(
+      c,
+      actor,
+      "license.extend",
+      { type: "license", id },
+      { expires_at: { from: iso(current), to: expiresAt.toISOString() } },
+    );
+    return {
+      license: view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]),
+      instances: seats.rows.map((r) => r.instance_id as string),
+    };
+  });
+  await cache.invalidate(instances);
+  return license;
+}

@@ -9,7 +9,9 @@ import {
   bearerToken,
   isLicensingError,
   verifyAdminToken,
+  verifyAdminTokenHash,
 } from "../../../../licensing/index.ts";
+import { csrfMatches, isSafeMethod, type SessionStore, sameOrigin } from "../../../web/index.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -22,22 +24,59 @@ declare module "fastify" {
   }
 }
 
+/** What a console session stands for: the admin token's stored hash (hex), never the token. */
+export interface AdminSessionData {
+  tokenHash: string;
+}
+
+/** Options of admin authentication. */
+export interface AdminAuthOptions {
+  pool: pg.Pool;
+  refused: Counter<"code">;
+  /** Console sessions (cookie); without it only bearer tokens are taken. */
+  sessions?: SessionStore<AdminSessionData>;
+}
+
 /**
- * Admin authentication for the routes of this scope: a bearer admin token (smadm_…) that is known, not
- * revoked, not expired, and carries the route's scope. Refusals are counted by code.
+ * The principal of an admin request: a bearer admin token (smadm_…), or else the console's session
+ * cookie, whose unsafe requests must also carry the session's CSRF token from this origin. Either way the
+ * token is checked afresh (known, not revoked, not expired). Refusals are counted by code.
  */
-export function adminAuth(app: FastifyInstance, opts: { pool: pg.Pool; refused: Counter<"code"> }) {
+export async function authenticateAdmin(
+  request: FastifyRequest,
+  opts: AdminAuthOptions,
+): Promise<AdminPrincipal> {
+  const refuse = (code: "ADMIN_TOKEN_INVALID" | "CSRF_INVALID") => {
+    opts.refused.inc({ code });
+    return new HttpErrors[code]();
+  };
+  try {
+    if (request.headers.authorization !== undefined || !opts.sessions) {
+      return await verifyAdminToken(opts.pool, bearerToken(request.headers.authorization));
+    }
+    const session = await opts.sessions.get(request.cookies?.[opts.sessions.cookie]);
+    if (!session) throw refuse("ADMIN_TOKEN_INVALID");
+    if (!isSafeMethod(request.method)) {
+      if (!sameOrigin(request) || !csrfMatches(session, request.headers["x-csrf-token"])) {
+        throw refuse("CSRF_INVALID");
+      }
+    }
+    return await verifyAdminTokenHash(opts.pool, Buffer.from(session.data.tokenHash, "hex"));
+  } catch (err) {
+    if (!isLicensingError(err, "ADMIN_TOKEN_INVALID")) throw err;
+    throw refuse("ADMIN_TOKEN_INVALID");
+  }
+}
+
+/**
+ * Admin authentication for the routes of this scope: an admin principal (see authenticateAdmin) that
+ * carries the route's scope.
+ */
+export function adminAuth(app: FastifyInstance, opts: AdminAuthOptions) {
   app.addHook("onRequest", async (request) => {
     const scope = request.routeOptions.config.adminScope;
     if (!scope) return;
-    let principal: AdminPrincipal;
-    try {
-      principal = await verifyAdminToken(opts.pool, bearerToken(request.headers.authorization));
-    } catch (err) {
-      if (!isLicensingError(err, "ADMIN_TOKEN_INVALID")) throw err;
-      opts.refused.inc({ code: "ADMIN_TOKEN_INVALID" });
-      throw new HttpErrors.ADMIN_TOKEN_INVALID();
-    }
+    const principal = await authenticateAdmin(request, opts);
     if (!principal.scopes.includes(scope)) {
       opts.refused.inc({ code: "ADMIN_SCOPE_MISSING" });
       throw new HttpErrors.ADMIN_SCOPE_MISSING(scope);

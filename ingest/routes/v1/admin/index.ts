@@ -13,18 +13,21 @@ import {
   showLicense,
   unbanInstanceByAdmin,
 } from "../../../../licensing/index.ts";
+import type { SessionStore } from "../../../web/index.ts";
 import { toHttpError } from "../auth/licensing-http-error.ts";
-import { actorOf, adminAuth } from "./admin-auth.ts";
+import { type AdminSessionData, actorOf, adminAuth } from "./admin-auth.ts";
 
 /** Options of the admin API. */
 export interface AdminRoutesOptions {
   pool: pg.Pool;
   cache: SeatCache;
   refused: Counter<"code">;
+  /** The console's sessions: its cookie is taken beside bearer tokens. */
+  sessions?: SessionStore<AdminSessionData>;
 }
 
 const errors = { "4xx": errorBodySchema, "5xx": errorBodySchema } as const;
-const security = [{ adminToken: [] }];
+const security: { [name: string]: string[] }[] = [{ adminToken: [] }, { adminSession: [] }];
 const anyObject = { type: "object", additionalProperties: true } as const;
 const ref = {
   type: "object",

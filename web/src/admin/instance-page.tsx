@@ -1,0 +1,256 @@
+import { type FormEvent, useCallback, useEffect, useState } from "react";
+import type { InstanceError } from "../../../ingest/admin-stats/instance-errors.ts";
+import type { SequenceState } from "../../../ingest/sequence/sequence-tracker.ts";
+import type { InstanceActivity } from "../../../licensing/admin/instance-activity.ts";
+import type { InstanceView } from "../../../licensing/admin/instance-admin.ts";
+import { api, errorText, when } from "../shared/api.ts";
+
+/** GET /v1/admin/instances/{id}/activity. */
+type Activity = InstanceActivity & { sequence: SequenceState; recent_errors: InstanceError[] | null };
+
+function ActivityPanels(props: { activity: Activity }) {
+  const a = props.activity;
+  return (
+    <>
+      <div className="panel">
+        <h3>Activations</h3>
+        <table data-testid="activations">
+          <thead>
+            <tr>
+              <th scope="col">License</th>
+              <th scope="col">Activated</th>
+              <th scope="col">Country</th>
+              <th scope="col">Fingerprint</th>
+              <th scope="col">Ended</th>
+            </tr>
+          </thead>
+          <tbody>
+            {a.activations.map((x) => (
+              <tr key={`${x.license_id}-${x.activated_at}`}>
+                <td className="mono">{x.key_hint}</td>
+                <td>{when(x.activated_at)}</td>
+                <td>{x.country || "—"}</td>
+                <td>
+                  <span className="mono">{x.fingerprint_digest?.slice(0, 12) ?? "—"}</span>{" "}
+                  {x.fingerprint_matches_seat === null
+                    ? ""
+                    : x.fingerprint_matches_seat
+                      ? "(matches seat)"
+                      : "(differs)"}
+                </td>
+                <td>{x.deactivated_at ? `${when(x.deactivated_at)} (${x.deactivation_reason})` : "live"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {a.activations.length === 0 && <p>Never activated a license.</p>}
+      </div>
+      <div className="grid2">
+        <div className="panel">
+          <h3>Latest leases</h3>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Issued</th>
+                <th scope="col">Until</th>
+                <th scope="col">Tier</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {a.leases.map((l) => (
+                <tr key={`${l.issued_at}-${l.kid}-${l.reason}`}>
+                  <td>{when(l.issued_at)}</td>
+                  <td>{when(l.not_after)}</td>
+                  <td>{l.tier}</td>
+                  <td>{l.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {a.leases.length === 0 && <p>No lease issued.</p>}
+        </div>
+        <div className="panel">
+          <h3>Consent</h3>
+          <p>
+            {Object.entries(a.consent)
+              .map(([family, granted]) => `${family}: ${granted ? "yes" : "no"}`)
+              .join(", ") || "none recorded"}
+          </p>
+          <h3>Sequence</h3>
+          <p data-testid="sequence">
+            highest batch {a.sequence.highest_seq ?? "—"}, {a.sequence.open_gaps} missing
+            {a.sequence.missing_sample.length > 0 &&
+              ` (e.g. ${a.sequence.missing_sample.slice(0, 5).join(", ")})`}
+          </p>
+          <h3>Recent errors (7 d)</h3>
+          {a.recent_errors === null ? (
+            <p>ClickHouse did not answer.</p>
+          ) : a.recent_errors.length === 0 ? (
+            <p>None reported.</p>
+          ) : (
+            <ul data-testid="recent-errors">
+              {a.recent_errors.map((e) => (
+                <li key={`${e.time}-${e.type}`}>
+                  {when(e.time)}: {e.type || "(no type)"} × {e.count}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      </div>
+    </>
+  );
+}
+
+/** One instance: identity, seat, bans, and ban / unban with a reason. */
+export function InstancePage(props: { id: string; canWrite: boolean }) {
+  const [view, setView] = useState<InstanceView | null>(null);
+  const [activity, setActivity] = useState<Activity | null>(null);
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState("");
+  const [note, setNote] = useState("");
+  const load = useCallback(async () => {
+    try {
+      const [v, a] = await Promise.all([
+        api<InstanceView>("GET", `/v1/admin/instances/${props.id}`),
+        api<Activity>("GET", `/v1/admin/instances/${props.id}/activity`),
+      ]);
+      setView(v);
+      setActivity(a);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  }, [props.id]);
+  useEffect(() => {
+    load();
+  }, [load]);
+  const act = async (e: FormEvent, action: "ban" | "unban") => {
+    e.preventDefault();
+    setError("");
+    try {
+      await api("POST", `/v1/admin/instances/${props.id}/${action}`, { reason });
+      setNote(action === "ban" ? "Instance banned." : "Bans lifted.");
+      setReason("");
+      await load();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  if (!view) return error ? <p className="error">{error}</p> : <p>Loading…</p>;
+  return (
+    <section>
+      <h2>
+        Instance <span className="mono">{view.id}</span>
+      </h2>
+      <div className="grid2">
+        <div className="panel">
+          <h3>Identity</h3>
+          <table>
+            <tbody>
+              <tr>
+                <th scope="row">hwid</th>
+                <td className="mono">{view.hwid}</td>
+              </tr>
+              <tr>
+                <th scope="row">Tier</th>
+                <td>{view.tier}</td>
+              </tr>
+              <tr>
+                <th scope="row">Version</th>
+                <td>{view.version ?? "—"}</td>
+              </tr>
+              <tr>
+                <th scope="row">Platform</th>
+                <td>{view.platform ?? "—"}</td>
+              </tr>
+              <tr>
+                <th scope="row">Owner</th>
+                <td>{view.owner_email ?? "—"}</td>
+              </tr>
+              <tr>
+                <th scope="row">Registered</th>
+                <td>{when(view.registered_at)}</td>
+              </tr>
+              <tr>
+                <th scope="row">Last seen</th>
+                <td>{when(view.last_seen_at)}</td>
+              </tr>
+              <tr>
+                <th scope="row">State</th>
+                <td data-testid="instance-state">
+                  {view.banned ? `banned: ${view.ban_reason ?? ""}` : "not banned"}
+                </td>
+              </tr>
+            </tbody>
+          </table>
+        </div>
+        <div className="panel">
+          <h3>License seat</h3>
+          {view.seat ? (
+            <table>
+              <tbody>
+                <tr>
+                  <th scope="row">License</th>
+                  <td className="mono">{view.seat.key_hint}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Activated</th>
+                  <td>{when(view.seat.activated_at)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Last heartbeat</th>
+                  <td>{when(view.seat.last_heartbeat_at)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Fingerprint</th>
+                  <td className="mono">{view.seat.fingerprint_digest?.slice(0, 16) ?? "—"}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Components</th>
+                  <td>{view.seat.components.join(", ")}</td>
+                </tr>
+              </tbody>
+            </table>
+          ) : (
+            <p>No live seat (runs as Starter).</p>
+          )}
+          <h3>Bans</h3>
+          {view.bans.length === 0 ? (
+            <p>None.</p>
+          ) : (
+            <ul>
+              {view.bans.map((b) => (
+                <li key={`${b.kind}:${b.value}`}>
+                  {b.kind}: {b.reason} ({b.actor}, {when(b.created_at)})
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      </div>
+      {props.canWrite && (
+        <form className="inline" onSubmit={(e) => act(e, view.banned ? "unban" : "ban")}>
+          <label>
+            Reason
+            <input name="reason" required value={reason} onChange={(e) => setReason(e.target.value)} />
+          </label>
+          <button type="submit" className={view.banned ? "secondary" : "danger"}>
+            {view.banned ? "Unban" : "Ban instance"}
+          </button>
+        </form>
+      )}
+      {activity && <ActivityPanels activity={activity} />}
+      {note && (
+        <p className="note" role="status">
+          {note}
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
