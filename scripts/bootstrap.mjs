@@ -15,13 +15,13 @@ function ensureDependencies() {
   const lock = join(root, "package-lock.json");
   const stale = !existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs;
   if (!stale) return;
-  // `npm install` rather than `npm ci`: it installs the locked versions just the same, but a registry
-  // that serves only this platform's optional packages (as this workplace's does) leaves the lockfile
-  // without the other platforms' entries, which `npm ci` rejects as out of sync.
-  console.error("bootstrap: installing npm dependencies (npm install)");
-  const r = spawnSync(npm, ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  // `npm ci`: exactly the locked tree, and the lockfile is never rewritten. The lock lists every
+  // platform's optional packages (test/unit/lockfile.test.ts checks it), so `npm ci` accepts it here as
+  // on any other machine.
+  console.error("bootstrap: installing npm dependencies (npm ci)");
+  const r = spawnSync(npm, ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   if (r.status !== 0) {
-    console.error("bootstrap: npm install failed");
+    console.error("bootstrap: npm ci failed");
     process.exit(r.status ?? 1);
   }
 }
