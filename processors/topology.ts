@@ -9,6 +9,7 @@ import type { SchemaRegistry } from "../schemas/index.ts";
 import { createDeadLetterPublisher } from "./dlq/dead-letter-publisher.ts";
 import { type Buffered, type PullLoop, startPullLoop } from "./runtime/pull-loop.ts";
 import { ok, type StepResult } from "./runtime/result.ts";
+import { streamSweeper } from "./runtime/stream-sweeper.ts";
 import { startWatchdog } from "./runtime/watchdog.ts";
 import {
   alreadyInserted,
@@ -168,12 +169,21 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
       deps.log.debug({ table, batches: present.size }, "redelivered batches already in the table; skipped");
     return present;
   };
+  /** Batches being inserted by a worker of this process, until their record is written. */
+  const inserting = new Map<string, Promise<void>>();
   /**
    * Exactly once, whatever NATS does: every message's (instance_id, batch_id) is looked up in the record
    * of stored batches, so a first delivery after a NATS crash, a redelivery and a client retry that NATS
    * no longer recognises are all skipped (and then acknowledged). A batch twice in one buffer goes once.
    */
   const unstored = async (buffered: Buffered<Routed>[]) => {
+    // Another worker of this process inserting one of these batches right now (two copies of a batch in
+    // the stream): wait for its insert, so the lookup below sees its record.
+    for (;;) {
+      const busy = buffered.flatMap((b) => inserting.get(batchKey(b.value.key)) ?? []);
+      if (!busy.length) break;
+      await Promise.allSettled(busy);
+    }
     const stored = await storedBatches(
       deps.clickhouse,
       buffered.map((b) => b.value.key),
@@ -210,6 +220,20 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
   const insert = async (all: Buffered<Routed>[]) => {
     const buffered = await unstored(all);
     if (!buffered.length) return;
+    let done = () => {};
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    const keys = buffered.map((b) => batchKey(b.value.key));
+    for (const k of keys) inserting.set(k, finished);
+    try {
+      await insertFresh(buffered);
+    } finally {
+      for (const k of keys) if (inserting.get(k) === finished) inserting.delete(k);
+      done();
+    }
+  };
+  const insertFresh = async (buffered: Buffered<Routed>[]) => {
     // All tables at once; if one fails the whole buffer is redelivered, and the tables that had it skip
     // it then (alreadyThere).
     const jsonMetrics = async () => {
@@ -273,6 +297,15 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     onRecreated: () => {
       for (const l of loops) l.reset();
     },
+    sweep: streamSweeper({
+      jsm: deps.jsm,
+      js: deps.js,
+      stream: config.nats.stream,
+      stored: (keys) => storedBatches(deps.clickhouse, keys),
+      key: batchKey,
+      log: deps.log,
+      source,
+    }),
   });
   const refusal = (err: unknown) => {
     const r = insertRefusal(err);

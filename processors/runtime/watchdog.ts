@@ -16,6 +16,8 @@ export interface WatchdogOptions {
   metrics: Registry;
   /** Called after the consumer was re-created, so the pull loops pull from the new one. */
   onRecreated: () => void;
+  /** Given the consumer's state at each check: removes acknowledged messages a NATS crash left behind. */
+  sweep?: (info: ConsumerInfo) => Promise<number>;
 }
 
 /** A running watchdog. */
@@ -85,6 +87,7 @@ export function startWatchdog(opts: WatchdogOptions): Watchdog {
       await recreate("missing");
       return;
     }
+    await opts.sweep?.(info);
     const waiting = info.num_pending + info.num_ack_pending;
     const m = marker(info);
     const moved = m !== lastMarker;
