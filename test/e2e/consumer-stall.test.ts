@@ -109,7 +109,7 @@ describe("a consumer that stops delivering", () => {
       const res = await fetch(`http://127.0.0.1:${processor.port}/health/ready`);
       if (res.status === 503) {
         detectedMs = Date.now() - stallStarted;
-        consumerCheck = (await res.json()).checks?.consumer;
+        consumerCheck = ((await res.json()) as { checks?: { consumer?: unknown } }).checks?.consumer;
         break;
       }
       await sleep(200);
