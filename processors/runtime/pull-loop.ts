@@ -65,6 +65,8 @@ export interface PullLoop {
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const MIN_FETCH_EXPIRES_MS = 1_000;
+/** Messages asked for before the loop knows how large they are. */
+const FIRST_FETCH = 10;
 
 type Held<Row> = { m: JsMsg; value: Row };
 
@@ -89,8 +91,9 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let inflight: Promise<void> = Promise.resolve();
   let consumer: Consumer | undefined;
   let fetching: ConsumerMessages | undefined;
-  // Rows and bytes per message, averaged over recent messages, for the fetch size.
-  const perMessage = { rows: 1, bytes: 1 };
+  // Rows and bytes per message, averaged over recent messages, for the fetch size; unknown until the
+  // first message, so the first fetch is a small one.
+  const perMessage = { rows: 0, bytes: 0 };
   // Time spent per phase since the last flush, for the debug log line of each flush.
   const spent = { fetch: 0, process: 0 };
   // A poison message is acknowledged only once the dead-letter stream holds it; if that fails it is
@@ -214,8 +217,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         const bytes = opts.byteCount(r.value);
         bufferedRows += rows;
         bufferedBytes += bytes;
-        perMessage.rows = perMessage.rows * 0.8 + rows * 0.2;
-        perMessage.bytes = perMessage.bytes * 0.8 + bytes * 0.2;
+        perMessage.rows = perMessage.rows ? perMessage.rows * 0.8 + rows * 0.2 : rows;
+        perMessage.bytes = perMessage.bytes ? perMessage.bytes * 0.8 + bytes * 0.2 : bytes;
         break;
       }
       case "drop":
@@ -233,14 +236,16 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   };
   // About one flush's worth of messages per fetch, never more than batchMessages.
   const fetchSize = () =>
-    Math.max(
-      1,
-      Math.min(
-        opts.batchMessages,
-        Math.ceil(opts.flushRows / Math.max(1, perMessage.rows)),
-        Math.ceil(opts.flushBytes / Math.max(1, perMessage.bytes)),
-      ),
-    );
+    perMessage.rows === 0
+      ? Math.min(opts.batchMessages, FIRST_FETCH)
+      : Math.max(
+          1,
+          Math.min(
+            opts.batchMessages,
+            Math.ceil(opts.flushRows / Math.max(1, perMessage.rows)),
+            Math.ceil(opts.flushBytes / Math.max(1, perMessage.bytes)),
+          ),
+        );
   const fetchOnce = async () => {
     const fetchStarted = performance.now();
     // With rows waiting, fetch no longer than the buffer may still wait (JetStream's minimum aside).
