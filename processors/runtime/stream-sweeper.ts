@@ -14,7 +14,7 @@ export interface SweeperOptions {
   key: (k: BatchKey) => string;
   log: Logger;
   source: ComponentMetrics;
-  /** Most messages looked at per sweep. */
+  /** Most stream sequences looked at per sweep. */
   limit?: number;
 }
 
@@ -41,7 +41,9 @@ export function streamSweeper(opts: SweeperOptions) {
     if (state.messages === 0 || state.first_seq > floor) return 0;
     const found: { seq: number; key: BatchKey | undefined; subject: string; data: Uint8Array; h: MsgHdrs }[] =
       [];
-    for (let seq = state.first_seq; seq <= floor && found.length < limit; seq++) {
+    // Bounded in sequences, not messages found: the range below the floor is mostly holes.
+    const last = Math.min(floor, state.first_seq + limit - 1);
+    for (let seq = state.first_seq; seq <= last; seq++) {
       const m = await opts.jsm.streams.getMessage(opts.stream, { seq }).catch(() => null);
       if (!m) continue;
       found.push({

@@ -137,12 +137,21 @@ describe("nats-server killed with -9 under load", () => {
     expect(got.distinct, "every accepted metric is stored").toBe(expected);
     expect(got.rows - got.distinct, "duplicates").toBe(0);
 
-    // Clients that never saw their 202 send the same batches again, after the restarts.
+    // Clients that never saw their 202 send the same batches again, after one more restart (NATS
+    // keeps no ids of the messages its work queue deleted).
+    await kill9("nats");
+    await restartStack();
     const retried = [...accepted.keys()].slice(0, 40);
+    let natsDuplicates = 0;
     for (const id of retried) {
       const i = Number(id.split("-")[1]);
-      const res = await postBatch(app, instance, body(id, i));
-      expect([200, 202]).toContain(res.statusCode);
+      let res = await postBatch(app, instance, body(id, i)).catch(() => undefined);
+      for (let t = 0; res?.statusCode !== 202 && t < 100; t++) {
+        await sleep(100);
+        res = await postBatch(app, instance, body(id, i)).catch(() => undefined);
+      }
+      expect(res?.statusCode).toBe(202);
+      if (res?.json().duplicate) natsDuplicates++;
     }
     const leftAfterRetries = await drained(30_000);
     const again = await counts();
@@ -151,7 +160,7 @@ describe("nats-server killed with -9 under load", () => {
       reason: "already_inserted",
     });
     console.info(
-      `nats crash test: 40 client retries of stored batches → ${again.rows - got.rows} rows added, ` +
+      `nats crash test: 40 client retries of stored batches (NATS itself recognised ${natsDuplicates}) → ${again.rows - got.rows} rows added, ` +
         `${skipped - skippedAfterCrash} rows skipped as already stored; stream after drain: ${leftAfterRetries}`,
     );
     expect(leftAfterRetries).toBe(0);

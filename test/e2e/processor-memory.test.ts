@@ -6,7 +6,8 @@ import { serverExecutor } from "../../lib/clients/index.ts";
 import { type Config, loadConfig } from "../../lib/config/index.ts";
 import { batchSubject, deadLetterStreamName } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
-import { sqlString } from "../../lib/sql/index.ts";
+import { migrateClickHouse } from "../../lib/migrate/index.ts";
+import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { createProcessorDeps, type ProcessorDeps } from "../../processors/deps.ts";
 import { METRICS_BATCH_SCHEMA, SCHEMA_FINGERPRINT_HEADER, SchemaRegistry } from "../../schemas/index.ts";
 import { uniqueId } from "../support/app.ts";
@@ -21,7 +22,10 @@ const RSS_CEILING_MB = 640;
 // 501k rows and 2.3–2.5 GB RSS): with default settings every insert holds at most flushRows rows plus
 // one message's (the threshold is checked as each message arrives), and the process stays under the
 // documented ceiling while it drains them.
+// Its own ClickHouse database, dropped afterwards: 300,000 rows would slow every later suite that reads
+// the test database whole.
 const env = {
+  SMSTATS_CLICKHOUSE_DATABASE: nsName(`smstats_memtest_${process.pid}`),
   SMSTATS_NATS_STREAM: nsName("TELEMETRY_MEMORY_TEST"),
   SMSTATS_NATS_SUBJECT_PREFIX: nsName("memtest.telemetry"),
   SMSTATS_NATS_CONSUMER: nsName("processor_memory_test"),
@@ -36,6 +40,8 @@ let js: JetStreamClient;
 let processor: TestProcessor | undefined;
 
 beforeAll(async () => {
+  await ch.ensureDatabase();
+  await migrateClickHouse(ch);
   deps = await createProcessorDeps(config, log);
   ({ jsm, js } = deps);
   await jsm.streams.purge(config.nats.stream);
@@ -45,6 +51,9 @@ afterAll(async () => {
   await jsm?.streams.delete(config.nats.stream).catch(() => undefined);
   await jsm?.streams.delete(deadLetterStreamName(config.nats)).catch(() => undefined);
   await deps?.close();
+  await ch
+    .exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`)
+    .catch(() => undefined);
   await ch.close();
 });
 
