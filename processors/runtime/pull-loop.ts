@@ -187,10 +187,10 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     if (stored.length > failed) opts.onProgress?.();
     opts.source.sent(stored.length - failed);
   };
-  const flushDue = () =>
-    bufferedRows >= opts.flushRows ||
-    bufferedBytes >= opts.flushBytes ||
-    (buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs);
+  // Size is checked as each message arrives (memory); age once a fetch ended (latency): checked per
+  // message it would cut inserts short whenever processing a fetch takes longer than flushAgeMs.
+  const full = () => bufferedRows >= opts.flushRows || bufferedBytes >= opts.flushBytes;
+  const flushDue = () => full() || (buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs);
   const startFlush = async () => {
     // One insert in flight per worker: the next buffer fills while the last one is inserted.
     await inflight;
@@ -264,7 +264,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         const started = performance.now();
         await handle(m);
         spent.process += performance.now() - started;
-        if (flushDue()) await startFlush();
+        if (full()) await startFlush();
       }
     } catch (err) {
       opts.source.error("fetch");
