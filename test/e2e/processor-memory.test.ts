@@ -125,5 +125,11 @@ describe("processor memory with 1,000-metric batches", () => {
     expect(maxRows).toBeLessThanOrEqual(config.processor.flushRows + perBatch);
     expect(maxBytes).toBeLessThanOrEqual(config.processor.flushBytes + 200_000);
     expect(peak).toBeLessThan(RSS_CEILING_MB);
+    let stream = await jsm.streams.info(config.nats.stream);
+    for (let i = 0; i < 40 && stream.state.messages > 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      stream = await jsm.streams.info(config.nats.stream);
+    }
+    expect(stream.state.messages, "stream empty after the drain").toBe(0);
   }, 170_000);
 });
