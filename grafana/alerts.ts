@@ -83,6 +83,21 @@ HAVING sum(cur_errors) >= 10`,
     severity: "critical",
   },
   {
+    uid: "smstats-consumer-stalled",
+    title: "Processor consumer stalled",
+    group: "pipeline",
+    summary:
+      "Consumer {{ $labels.consumer }} on {{ $labels.stream }} has messages waiting and makes no progress; the processors re-create it.",
+    datasource: "prometheus",
+    // The processors' watchdog sets the gauge while messages wait and nothing moves; it re-creates the
+    // consumer at once, so a stall that lasts past one evaluation means the repair did not work.
+    query: "max by (stream, consumer) (smstats_processor_consumer_stalled)",
+    rangeSeconds: 600,
+    above: 0,
+    for: "2m",
+    severity: "critical",
+  },
+  {
     uid: "smstats-dead-letter-growth",
     title: "Dead letters growing",
     group: "pipeline",

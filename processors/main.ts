@@ -38,12 +38,22 @@ await http.register(health, {
       },
     },
     postgres: { path: "/health/db", required: true, run: () => deps.pg.query("SELECT 1") },
+    consumer: {
+      path: "/health/consumer",
+      required: true,
+      run: async () => {
+        if (topologyStalled()) throw new Error("consumer stalled: messages waiting and no progress");
+      },
+    },
   },
 });
+// The topology starts after the health server, so its watchdog's verdict is read through this.
+let topologyStalled = () => false;
 const address = await http.listen({ host: config.processor.host, port: config.processor.port });
 
 streamGauges(metrics, deps.jsm, config.nats);
 const topology = await startTopology({ ...deps, config, log, metrics, schemas: new SchemaRegistry() });
+topologyStalled = topology.stalled;
 const retention = scheduleRetention({ ch: deps.clickhouse, retention: config.retention, log, metrics });
 log.info({ address, workers: config.processor.workers, format: topology.format }, "processor running");
 

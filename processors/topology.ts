@@ -1,18 +1,26 @@
-import type { JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { Registry } from "prom-client";
 import type { ClickHouseExecutor, InsertFormat } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
-import { PIPELINE_HEADERS } from "../lib/jetstream/index.ts";
+import { PIPELINE_HEADERS, processorConsumerConfig } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
 import { componentMetrics, durationHistogram } from "../lib/metrics/index.ts";
 import type { SchemaRegistry } from "../schemas/index.ts";
 import { createDeadLetterPublisher } from "./dlq/dead-letter-publisher.ts";
 import { type Buffered, type PullLoop, startPullLoop } from "./runtime/pull-loop.ts";
 import { ok, type StepResult } from "./runtime/result.ts";
+import { streamSweeper } from "./runtime/stream-sweeper.ts";
+import { startWatchdog } from "./runtime/watchdog.ts";
 import {
   alreadyInserted,
+  type BatchKey,
+  batchKey,
   detectInsertFormat,
+  insertRefusal,
   type RowOrigin,
+  recordBatches,
+  refusalDetail,
+  storedBatches,
   type TableSink,
   tableSink,
 } from "./sinks/clickhouse/index.ts";
@@ -34,6 +42,7 @@ export interface TopologyDeps {
   log: Logger;
   metrics: Registry;
   js: JetStreamClient;
+  jsm: JetStreamManager;
   clickhouse: ClickHouseExecutor;
   schemas: SchemaRegistry;
   /** Tier, platform and version of an instance (cached PostgreSQL lookup). */
@@ -47,6 +56,8 @@ export interface TopologyDeps {
 export interface Topology {
   /** The insert format chosen at start. */
   format: InsertFormat;
+  /** True while the consumer has messages waiting and makes no progress (the watchdog's verdict). */
+  stalled(): boolean;
   stop(): Promise<void>;
 }
 
@@ -55,12 +66,17 @@ export interface Topology {
  * (`metricsJson`, route's rows serialized without building them); `rows.metrics_quality` is then empty.
  */
 interface Routed {
+  key: BatchKey;
   rows: TableRows;
   metricsJson?: MetricsJson;
 }
 
-const rowCount = (r: Routed) =>
-  RAW_TABLES.reduce((n, t) => n + r.rows[t].length, 0) + (r.metricsJson?.count ?? 0);
+/** Bytes a row object takes once encoded, on average (JSONEachRow text or its Arrow columns). */
+const ROW_OBJECT_BYTES = 400;
+
+const objectRows = (r: Routed) => RAW_TABLES.reduce((n, t) => n + r.rows[t].length, 0);
+const rowCount = (r: Routed) => objectRows(r) + (r.metricsJson?.count ?? 0);
+const byteCount = (r: Routed) => objectRows(r) * ROW_OBJECT_BYTES + (r.metricsJson?.text.length ?? 0);
 
 type Sinks = Record<RawTable, TableSink<Record<string, unknown>>>;
 
@@ -131,22 +147,67 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
       downsampleStep.sent(downsampled.rows);
     }
     const receivedAt = Number(headers?.get(PIPELINE_HEADERS.receivedAt) || 0);
+    const key = { instance_id: batch.instance_id, batch_id: batch.batch_id };
     if (format === "JSONEachRow") {
       return ok({
+        key,
         rows: route(batch, receivedAt, undefined, { metrics: false }),
         metricsJson: metricsJsonEachRow(batch, receivedAt),
       });
     }
-    return ok({ rows: route(batch, receivedAt) });
+    return ok({ key, rows: route(batch, receivedAt) });
   };
 
-  /** Batch ids of redelivered messages a table already holds (the crash de-duplication). */
+  /**
+   * Batch ids of redelivered messages a table already holds: a flush that failed in some tables and not
+   * others, or a processor that died between the tables' inserts and the record of stored batches.
+   */
   const alreadyThere = async (table: RawTable, again: RowOrigin[]) => {
     if (!again.length) return new Set<string>();
     const present = await alreadyInserted(deps.clickhouse, table, again);
     if (present.size)
-      deps.log.info({ table, batches: present.size }, "redelivered batches already inserted; skipped");
+      deps.log.debug({ table, batches: present.size }, "redelivered batches already in the table; skipped");
     return present;
+  };
+  /** Batches being inserted by a worker of this process, until their record is written. */
+  const inserting = new Map<string, Promise<void>>();
+  /**
+   * Exactly once, whatever NATS does: every message's (instance_id, batch_id) is looked up in the record
+   * of stored batches, so a first delivery after a NATS crash, a redelivery and a client retry that NATS
+   * no longer recognises are all skipped (and then acknowledged). A batch twice in one buffer goes once.
+   */
+  const unstored = async (buffered: Buffered<Routed>[]) => {
+    // Another worker of this process inserting one of these batches right now (two copies of a batch in
+    // the stream): wait for its insert, so the lookup below sees its record.
+    for (;;) {
+      const busy = buffered.flatMap((b) => inserting.get(batchKey(b.value.key)) ?? []);
+      if (!busy.length) break;
+      await Promise.allSettled(busy);
+    }
+    const stored = await storedBatches(
+      deps.clickhouse,
+      buffered.map((b) => b.value.key),
+    );
+    const seen = new Set<string>();
+    const fresh: Buffered<Routed>[] = [];
+    let skippedRows = 0;
+    for (const b of buffered) {
+      const k = batchKey(b.value.key);
+      if (stored.has(k) || seen.has(k)) {
+        skippedRows += rowCount(b.value);
+        continue;
+      }
+      seen.add(k);
+      fresh.push(b);
+    }
+    if (skippedRows) {
+      sink.dropped("already_inserted", skippedRows);
+      deps.log.debug(
+        { batches: buffered.length - fresh.length, rows: skippedRows },
+        "batches stored before; skipped and acknowledged",
+      );
+    }
+    return fresh;
   };
   const timed = async (table: RawTable, rows: number, write: () => Promise<void>) => {
     if (!rows) return;
@@ -156,7 +217,23 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     sink.sent(rows);
   };
 
-  const insert = async (buffered: Buffered<Routed>[]) => {
+  const insert = async (all: Buffered<Routed>[]) => {
+    const buffered = await unstored(all);
+    if (!buffered.length) return;
+    let done = () => {};
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    const keys = buffered.map((b) => batchKey(b.value.key));
+    for (const k of keys) inserting.set(k, finished);
+    try {
+      await insertFresh(buffered);
+    } finally {
+      for (const k of keys) if (inserting.get(k) === finished) inserting.delete(k);
+      done();
+    }
+  };
+  const insertFresh = async (buffered: Buffered<Routed>[]) => {
     // All tables at once; if one fails the whole buffer is redelivered, and the tables that had it skip
     // it then (alreadyThere).
     const jsonMetrics = async () => {
@@ -202,31 +279,66 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         await timed(table, rows.length, () => sinks[table].insert(rows));
       }),
     ]);
+    // Only once every table holds the rows: a crash before this leaves the batch to the per-table check.
+    await recordBatches(
+      deps.clickhouse,
+      buffered.map((b) => b.value.key),
+    );
   };
 
   const loops: PullLoop[] = [];
+  const watchdog = startWatchdog({
+    jsm: deps.jsm,
+    stream: config.nats.stream,
+    consumer: processorConsumerConfig(config.nats),
+    stallMs: config.processor.stallMs,
+    log: deps.log,
+    metrics: deps.metrics,
+    onRecreated: () => {
+      for (const l of loops) l.reset();
+    },
+    sweep: streamSweeper({
+      jsm: deps.jsm,
+      js: deps.js,
+      stream: config.nats.stream,
+      stored: (keys) => storedBatches(deps.clickhouse, keys),
+      key: batchKey,
+      log: deps.log,
+      source,
+    }),
+  });
+  const refusal = (err: unknown) => {
+    const r = insertRefusal(err);
+    return r && refusalDetail(r);
+  };
   for (let i = 0; i < config.processor.workers; i++) {
-    const consumer = await deps.js.consumers.get(config.nats.stream, config.nats.consumer);
     loops.push(
       startPullLoop<Routed>({
-        consumer,
+        consumer: () => deps.js.consumers.get(config.nats.stream, config.nats.consumer),
         log: deps.log.child({ worker: i }),
         batchMessages: config.processor.batchMessages,
         batchWaitMs: config.processor.batchWaitMs,
         flushRows: config.processor.flushRows,
+        flushBytes: config.processor.flushBytes,
         flushAgeMs: config.processor.flushAgeMs,
+        maxDeliveries: config.processor.maxDeliveries,
         rowCount,
+        byteCount,
         process: (msg) => process(msg.data, msg.headers),
         insert,
+        refusal,
         source,
         sink,
         deadLetter,
+        onProgress: watchdog.progress,
       }),
     );
   }
   return {
     format,
+    stalled: watchdog.stalled,
     async stop() {
+      watchdog.stop();
       await Promise.all(loops.map((l) => l.stop()));
     },
   };

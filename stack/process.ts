@@ -182,19 +182,32 @@ export async function runCommand(
 export type TerminateOutcome = "stopped" | "killed" | "gone";
 
 /**
- * Sends a stop signal and waits for the process to disappear; after the timeout it is SIGKILLed,
- * because a stack that cannot be stopped blocks the next `up` on its ports.
+ * Sends a stop signal and waits for the process to disappear; `escalate` sends a second signal after
+ * a while (servers that finish running work on the first and stop at once on the second); after the
+ * timeout it is SIGKILLed, because a stack that cannot be stopped blocks the next `up` on its ports.
  */
 export async function terminate(
   pid: number,
   signal: NodeJS.Signals,
-  options: { timeoutMs: number; onKill?: () => void },
+  options: {
+    timeoutMs: number;
+    escalate?: { afterMs: number; signal: NodeJS.Signals };
+    onEscalate?: () => void;
+    onKill?: () => void;
+  },
 ): Promise<TerminateOutcome> {
   if (!signalProcess(pid, signal)) return "gone";
-  const deadline = Date.now() + options.timeoutMs;
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  let escalated = !options.escalate;
   while (Date.now() < deadline) {
     if (!isRunning(pid)) return "stopped";
-    await sleep(100);
+    if (!escalated && options.escalate && Date.now() - started >= options.escalate.afterMs) {
+      escalated = true;
+      options.onEscalate?.();
+      if (!signalProcess(pid, options.escalate.signal)) return "stopped";
+    }
+    await sleep(50);
   }
   options.onKill?.();
   signalProcess(pid, "SIGKILL");

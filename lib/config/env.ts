@@ -85,6 +85,12 @@ const envSchema = z
     SMSTATS_PROCESSOR_FLUSH_ROWS: positiveInt.default(50_000),
     /** …or once its oldest buffered row is this old, in ms (ClickHouse advises about one insert per second). */
     SMSTATS_PROCESSOR_FLUSH_AGE_MS: positiveInt.default(1000),
+    /** …or once they take about this many bytes (estimated as encoded for the insert), checked as each message arrives. */
+    SMSTATS_PROCESSOR_FLUSH_BYTES: positiveInt.default(32 * 1024 * 1024),
+    /** A message delivered this many times without being stored goes to the dead-letter stream (reason max_deliveries). */
+    SMSTATS_PROCESSOR_MAX_DELIVERIES: positiveInt.default(50),
+    /** A consumer with messages waiting and no progress for this long (ms) is reported stalled and its pull is re-created. */
+    SMSTATS_PROCESSOR_STALL_MS: positiveInt.default(30_000),
     /** Insert format: "auto" asks the server once at start (ArrowStream where it reads it, else JSONEachRow). */
     SMSTATS_PROCESSOR_INSERT_FORMAT: z.enum(["auto", "ArrowStream", "JSONEachRow"]).default("auto"),
     /** Days of raw rows kept per tier, e.g. "starter=90,party_host=365,venue=730"; unlisted tiers keep the starter value. */

@@ -37,6 +37,12 @@ export interface Config {
     instanceCacheSize: number;
     flushRows: number;
     flushAgeMs: number;
+    /** Estimated buffer bytes that trigger an insert. */
+    flushBytes: number;
+    /** Deliveries after which a message is dead-lettered. */
+    maxDeliveries: number;
+    /** No progress for this long with messages waiting is a stall, ms. */
+    stallMs: number;
     insertFormat: "auto" | "ArrowStream" | "JSONEachRow";
   };
   retention: {
@@ -228,6 +234,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       instanceCacheSize: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_SIZE,
       flushRows: env.SMSTATS_PROCESSOR_FLUSH_ROWS,
       flushAgeMs: env.SMSTATS_PROCESSOR_FLUSH_AGE_MS,
+      flushBytes: env.SMSTATS_PROCESSOR_FLUSH_BYTES,
+      maxDeliveries: env.SMSTATS_PROCESSOR_MAX_DELIVERIES,
+      stallMs: env.SMSTATS_PROCESSOR_STALL_MS,
       insertFormat: env.SMSTATS_PROCESSOR_INSERT_FORMAT,
     },
     retention: retentionConfig(env),

@@ -1,6 +1,7 @@
 import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
 import type { Config } from "../../lib/config/index.ts";
 import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
+import { INSERTED_BATCHES_DAYS, INSERTED_BATCHES_TABLE } from "../sinks/clickhouse/index.ts";
 import { RAW_TABLES } from "../steps/route/index.ts";
 
 /** Rollup tables by grain; each is PARTITION BY (tier, toStartOfMonth(bucket|day)) (migration 0004). */
@@ -70,6 +71,7 @@ export function retentionDays(retention: Retention, table: string, tier: string 
   if (table === LEGACY_RAW_TABLE) {
     return Math.max(retention.rawDays.default, ...Object.values(retention.rawDays.perTier));
   }
+  if (table === INSERTED_BATCHES_TABLE) return INSERTED_BATCHES_DAYS;
   if ((RAW_TABLES as readonly string[]).includes(table)) {
     return (tier && retention.rawDays.perTier[tier]) || retention.rawDays.default;
   }
@@ -92,7 +94,10 @@ export function judgePartition(
   const parsed = parsePartition(part.partition);
   const days = retentionDays(retention, part.table, parsed?.tier ?? null);
   if (!parsed || days === null) return null;
-  const weekly = part.table === LEGACY_RAW_TABLE || (RAW_TABLES as readonly string[]).includes(part.table);
+  const weekly =
+    part.table === LEGACY_RAW_TABLE ||
+    part.table === INSERTED_BATCHES_TABLE ||
+    (RAW_TABLES as readonly string[]).includes(part.table);
   const endsAt = weekly ? parsed.start + 7 * DAY_MS : monthAfter(parsed.start);
   const cutoff = now - days * DAY_MS;
   return {
@@ -114,7 +119,12 @@ export async function runRetention(
   opts: { now?: number; dryRun?: boolean } = {},
 ): Promise<RetentionReport> {
   const now = opts.now ?? Date.now();
-  const tables = [LEGACY_RAW_TABLE, ...RAW_TABLES, ...Object.values(ROLLUP_TABLES).flat()];
+  const tables = [
+    LEGACY_RAW_TABLE,
+    INSERTED_BATCHES_TABLE,
+    ...RAW_TABLES,
+    ...Object.values(ROLLUP_TABLES).flat(),
+  ];
   const parts = await ch.rows<{
     table: string;
     partition: string;

@@ -1,4 +1,4 @@
-import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../../lib/log/index.ts";
 import type { ComponentMetrics } from "../../lib/metrics/index.ts";
 import type { StepResult } from "./result.ts";
@@ -6,13 +6,21 @@ import type { StepResult } from "./result.ts";
 /** A processed message waiting in a worker's buffer for the next insert. */
 export interface Buffered<Row> {
   value: Row;
-  /** JetStream delivered this message before (a crash, a timeout or a failed insert came first). */
+  /**
+   * The rows may be in some table already: JetStream delivered this message before (a crash, a timeout
+   * or a failed insert came first), or an insert of this flush was refused and the flush is retried in
+   * halves.
+   */
   redelivered: boolean;
 }
 
+/** Why an insert was refused for its data: the detail the dead letter carries. */
+export type RefusalOf = (err: unknown) => string | undefined;
+
 /** What the loop needs to know about the pipeline it runs. */
 export interface PullLoopOptions<Row> {
-  consumer: Consumer;
+  /** The consumer to pull from; asked again after `reset()` (the watchdog re-created it). */
+  consumer: () => Promise<Consumer>;
   log: Logger;
   /** Most messages per fetch. */
   batchMessages: number;
@@ -20,24 +28,36 @@ export interface PullLoopOptions<Row> {
   batchWaitMs: number;
   /** The buffer is inserted once it holds this many rows… */
   flushRows: number;
+  /** …or about this many bytes… */
+  flushBytes: number;
   /** …or once its oldest message is this old, ms. */
   flushAgeMs: number;
+  /** A message delivered this many times goes to the dead-letter stream (reason max_deliveries). */
+  maxDeliveries: number;
   /** Rows a processed message adds to the buffer. */
   rowCount: (row: Row) => number;
+  /** Bytes a processed message adds to the buffer (an estimate of its encoded rows). */
+  byteCount: (row: Row) => number;
   /** The steps from message to rows, given the message's data and headers (async for cached lookups). */
   process: (msg: JsMsg) => StepResult<Row> | Promise<StepResult<Row>>;
   /** The sink: inserts the rows of every buffered message at once. */
   insert: (buffered: Buffered<Row>[]) => Promise<void>;
+  /** The dead-letter detail when an insert error means the rows themselves are refused; else undefined. */
+  refusal?: RefusalOf;
   source: ComponentMetrics;
   sink: ComponentMetrics;
   /** Sets a poison message aside (the dead-letter stream); without it such messages are terminated. */
   deadLetter?: (msg: JsMsg, reason: string, detail: string) => Promise<void>;
+  /** Told whenever the loop got messages or acknowledged some (the watchdog's sign of progress). */
+  onProgress?: () => void;
 }
 
 /** A running pull loop. */
 export interface PullLoop {
   /** Stops fetching; resolves once the buffer is inserted and acknowledged. */
   stop(): Promise<void>;
+  /** Ends the fetch in progress and pulls from a consumer asked for again (after a re-created consumer). */
+  reset(): void;
   /** Resolves when the loop has ended. */
   done: Promise<void>;
 }
@@ -45,27 +65,41 @@ export interface PullLoop {
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
 const MIN_FETCH_EXPIRES_MS = 1_000;
+/** Messages asked for before the loop knows how large they are. */
+const FIRST_FETCH = 10;
+
+type Held<Row> = { m: JsMsg; value: Row };
 
 /**
- * Fetches messages, runs the steps on each and buffers the results; inserts the buffer when it holds
- * `flushRows` rows or its oldest message is `flushAgeMs` old, and only then acknowledges its messages;
- * while one buffer is being inserted the next one fills (at most one insert in flight per loop).
- * If the insert fails every buffered message is nak'ed with backoff, so nothing is acknowledged that
- * ClickHouse does not hold. A crash loses only acks: JetStream redelivers the unacknowledged messages,
- * flagged as redelivered for the sink to check.
+ * Fetches messages and runs the steps on each as it arrives, buffering the results; inserts the buffer
+ * as soon as it holds `flushRows` rows or `flushBytes` bytes (checked per message, so a fetch of large
+ * batches never makes one huge insert) or its oldest message is `flushAgeMs` old, and only then
+ * acknowledges its messages. While one buffer is being inserted the next one fills (at most one insert
+ * in flight per loop). The fetch size follows the rows and bytes messages recently carried, so one
+ * fetch holds about one flush.
+ * An insert ClickHouse refuses for the data is retried in halves until the refused messages are found;
+ * those go to the dead-letter stream with the server's error and the rest are stored. Any other failed
+ * insert naks every buffered message with backoff, so nothing is acknowledged that ClickHouse does not
+ * hold. A crash loses only acks: the sink's record of stored batches keeps the redelivery out.
  */
 export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let stopping = false;
-  let buffer: { m: JsMsg; value: Row }[] = [];
+  let buffer: Held<Row>[] = [];
   let bufferedRows = 0;
+  let bufferedBytes = 0;
   let oldest = 0;
   let inflight: Promise<void> = Promise.resolve();
+  let consumer: Consumer | undefined;
+  let fetching: ConsumerMessages | undefined;
+  // Rows and bytes per message, averaged over recent messages, for the fetch size; unknown until the
+  // first message, so the first fetch is a small one.
+  const perMessage = { rows: 0, bytes: 0 };
   // Time spent per phase since the last flush, for the debug log line of each flush.
   const spent = { fetch: 0, process: 0 };
   // A poison message is acknowledged only once the dead-letter stream holds it; if that fails it is
   // redelivered later rather than lost.
   const setAside = async (m: JsMsg, reason: string, detail: string) => {
-    opts.log.error({ reason, detail, seq: m.seq }, "message cannot be processed; dead-lettered");
+    opts.log.warn({ reason, detail, seq: m.seq }, "message cannot be stored; dead-lettered");
     if (!opts.deadLetter) {
       opts.source.dropped(reason);
       m.term(reason);
@@ -81,15 +115,37 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       m.nak(RETRY_BASE_MS * 5);
     }
   };
+  /**
+   * Inserts `items`; when ClickHouse refuses the rows for their data, halves and tries again, down to
+   * single messages: returns the refused messages with the server's reason. Halves are marked
+   * redelivered, since the tables that took the whole insert hold their rows already. Throws on any
+   * other failure.
+   */
+  const store = async (items: Held<Row>[], again: boolean): Promise<{ h: Held<Row>; detail: string }[]> => {
+    try {
+      await opts.insert(items.map((b) => ({ value: b.value, redelivered: again || b.m.info.redelivered })));
+      return [];
+    } catch (err) {
+      const detail = opts.refusal?.(err);
+      if (detail === undefined) throw err;
+      const [only] = items;
+      if (items.length === 1 && only) return [{ h: only, detail }];
+      const mid = items.length >> 1;
+      return [...(await store(items.slice(0, mid), true)), ...(await store(items.slice(mid), true))];
+    }
+  };
   const flush = async () => {
     const batch = buffer;
     const rows = bufferedRows;
+    const bytes = bufferedBytes;
     buffer = [];
     bufferedRows = 0;
+    bufferedBytes = 0;
     if (batch.length === 0) return;
     const insertStarted = performance.now();
+    let refused: { h: Held<Row>; detail: string }[];
     try {
-      await opts.insert(batch.map((b) => ({ value: b.value, redelivered: b.m.info.redelivered })));
+      refused = await store(batch, false);
     } catch (err) {
       opts.sink.error("insert");
       const attempt = Math.max(...batch.map((b) => b.m.info.deliveryCount));
@@ -99,12 +155,18 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       return;
     }
     const ackStarted = performance.now();
+    const poisoned = new Set(refused.map((r) => r.h));
+    for (const r of refused) await setAside(r.h.m, "clickhouse_refused", r.detail);
+    const stored = poisoned.size ? batch.filter((b) => !poisoned.has(b)) : batch;
     // ackAck waits for the server to confirm, so a stop right after cannot lose the acks.
-    const acked = await Promise.allSettled(batch.map((b) => b.m.ackAck()));
+    const acked = await Promise.allSettled(stored.map((b) => b.m.ackAck()));
+    const failed = acked.filter((a) => a.status === "rejected" || a.value === false).length;
     opts.log.debug(
       {
         messages: batch.length,
         rows,
+        bytes,
+        refused: refused.length,
         fetchMs: Math.round(spent.fetch),
         processMs: Math.round(spent.process),
         insertMs: Math.round(ackStarted - insertStarted),
@@ -114,83 +176,128 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     );
     spent.fetch = 0;
     spent.process = 0;
-    const failed = acked.filter((a) => a.status === "rejected" || a.value === false).length;
-    if (failed) opts.source.error("ack", failed);
-    opts.source.sent(batch.length - failed);
+    if (failed) {
+      // Stored but not acknowledged: JetStream delivers them again and the sink skips them as stored.
+      opts.source.error("ack", failed);
+      opts.log.warn(
+        { failed, messages: stored.length },
+        "acks failed after insert; redeliveries will be skipped",
+      );
+    }
+    if (stored.length > failed) opts.onProgress?.();
+    opts.source.sent(stored.length - failed);
+  };
+  // Size is checked as each message arrives (memory); age once a fetch ended (latency): checked per
+  // message it would cut inserts short whenever processing a fetch takes longer than flushAgeMs.
+  const full = () => bufferedRows >= opts.flushRows || bufferedBytes >= opts.flushBytes;
+  const flushDue = () => full() || (buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs);
+  const startFlush = async () => {
+    // One insert in flight per worker: the next buffer fills while the last one is inserted.
+    await inflight;
+    inflight = flush();
+  };
+  const handle = async (m: JsMsg) => {
+    if (m.info.deliveryCount > opts.maxDeliveries) {
+      await setAside(m, "max_deliveries", `delivered ${m.info.deliveryCount} times without being stored`);
+      return;
+    }
+    let r: StepResult<Row>;
+    try {
+      r = await opts.process(m);
+    } catch (err) {
+      // A lookup failed (e.g. PostgreSQL away): try the message again later, never drop it.
+      opts.log.warn({ err, seq: m.seq }, "processing failed; message will be redelivered");
+      r = { kind: "retry", reason: "step_failed", delayMs: RETRY_BASE_MS * 2 };
+    }
+    switch (r.kind) {
+      case "ok": {
+        if (buffer.length === 0) oldest = performance.now();
+        buffer.push({ m, value: r.value });
+        const rows = opts.rowCount(r.value);
+        const bytes = opts.byteCount(r.value);
+        bufferedRows += rows;
+        bufferedBytes += bytes;
+        perMessage.rows = perMessage.rows ? perMessage.rows * 0.8 + rows * 0.2 : rows;
+        perMessage.bytes = perMessage.bytes ? perMessage.bytes * 0.8 + bytes * 0.2 : bytes;
+        break;
+      }
+      case "drop":
+        opts.source.dropped(r.reason);
+        m.ack();
+        break;
+      case "retry":
+        opts.source.error(r.reason);
+        m.nak(r.delayMs);
+        break;
+      case "deadLetter":
+        await setAside(m, r.reason, r.detail);
+        break;
+    }
+  };
+  // About one flush's worth of messages per fetch, never more than batchMessages.
+  const fetchSize = () =>
+    perMessage.rows === 0
+      ? Math.min(opts.batchMessages, FIRST_FETCH)
+      : Math.max(
+          1,
+          Math.min(
+            opts.batchMessages,
+            Math.ceil(opts.flushRows / Math.max(1, perMessage.rows)),
+            Math.ceil(opts.flushBytes / Math.max(1, perMessage.bytes)),
+          ),
+        );
+  const fetchOnce = async () => {
+    const fetchStarted = performance.now();
+    // With rows waiting, fetch no longer than the buffer may still wait (JetStream's minimum aside).
+    const left = buffer.length ? opts.flushAgeMs - (fetchStarted - oldest) : opts.batchWaitMs;
+    let got = 0;
+    try {
+      consumer ??= await opts.consumer();
+      fetching = await consumer.fetch({
+        max_messages: fetchSize(),
+        expires: Math.max(MIN_FETCH_EXPIRES_MS, Math.min(opts.batchWaitMs, left)),
+      });
+      for await (const m of fetching) {
+        got++;
+        opts.source.received(1);
+        opts.onProgress?.();
+        const started = performance.now();
+        await handle(m);
+        spent.process += performance.now() - started;
+        if (full()) await startFlush();
+      }
+    } catch (err) {
+      opts.source.error("fetch");
+      opts.log.warn({ err }, "fetch from JetStream failed; retrying");
+      consumer = undefined;
+      await sleep(500);
+    } finally {
+      fetching = undefined;
+    }
+    spent.fetch += performance.now() - fetchStarted;
+    return { got, tookMs: performance.now() - fetchStarted };
   };
   const done = (async () => {
     while (!stopping) {
-      const msgs: JsMsg[] = [];
-      const fetchStarted = performance.now();
-      // With rows waiting, fetch no longer than the buffer may still wait (JetStream's minimum aside).
-      const left = buffer.length ? opts.flushAgeMs - (fetchStarted - oldest) : opts.batchWaitMs;
-      try {
-        const iter = await opts.consumer.fetch({
-          max_messages: opts.batchMessages,
-          expires: Math.max(MIN_FETCH_EXPIRES_MS, Math.min(opts.batchWaitMs, left)),
-        });
-        for await (const m of iter) msgs.push(m);
-      } catch (err) {
-        opts.source.error("fetch");
-        opts.log.warn({ err }, "fetch from JetStream failed; retrying");
-        await sleep(500);
-      }
-      if (msgs.length === 0 && buffer.length === 0) {
-        // A fetch that ends at once with nothing (consumer deleted, server shutting down) must not turn
-        // this loop into a busy one; a normal empty fetch already waited.
-        if (performance.now() - fetchStarted < MIN_FETCH_EXPIRES_MS / 2) await sleep(200);
-        continue;
-      }
-      const processStarted = performance.now();
-      spent.fetch += processStarted - fetchStarted;
-      if (msgs.length) opts.source.received(msgs.length);
-      const poison: { m: JsMsg; reason: string; detail: string }[] = [];
-      for (const m of msgs) {
-        let r: StepResult<Row>;
-        try {
-          r = await opts.process(m);
-        } catch (err) {
-          // A lookup failed (e.g. PostgreSQL away): try the message again later, never drop it.
-          opts.log.warn({ err, seq: m.seq }, "processing failed; message will be redelivered");
-          r = { kind: "retry", reason: "step_failed", delayMs: RETRY_BASE_MS * 2 };
-        }
-        switch (r.kind) {
-          case "ok":
-            if (buffer.length === 0) oldest = performance.now();
-            buffer.push({ m, value: r.value });
-            bufferedRows += opts.rowCount(r.value);
-            break;
-          case "drop":
-            opts.source.dropped(r.reason);
-            m.ack();
-            break;
-          case "retry":
-            opts.source.error(r.reason);
-            m.nak(r.delayMs);
-            break;
-          case "deadLetter":
-            poison.push({ m, reason: r.reason, detail: r.detail });
-            break;
-        }
-      }
-      for (const p of poison) await setAside(p.m, p.reason, p.detail);
-      spent.process += performance.now() - processStarted;
-      if (
-        bufferedRows >= opts.flushRows ||
-        (buffer.length && performance.now() - oldest >= opts.flushAgeMs)
-      ) {
-        // One insert in flight per worker: the next buffer fills while the last one is inserted.
-        await inflight;
-        inflight = flush();
-      }
+      const { got, tookMs } = await fetchOnce();
+      // A fetch that ends at once with nothing (consumer deleted, server shutting down) must not turn
+      // this loop into a busy one; a normal empty fetch already waited.
+      if (got === 0 && buffer.length === 0 && tookMs < MIN_FETCH_EXPIRES_MS / 2) await sleep(200);
+      if (flushDue()) await startFlush();
     }
     await inflight;
     await flush();
   })();
   return {
     async stop() {
+      // The fetch in progress ends by itself within batchWaitMs; stopping it would leave the messages
+      // it already holds to JetStream's ack_wait.
       stopping = true;
       await done;
+    },
+    reset() {
+      consumer = undefined;
+      fetching?.stop();
     },
     done,
   };

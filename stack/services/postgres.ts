@@ -235,5 +235,7 @@ export const postgres: Service = {
   },
 
   // SIGINT is PostgreSQL's fast shutdown: it rolls back open transactions instead of waiting for clients.
-  stop: (ctx, pid) => stopServer(ctx, "postgres", pid, "SIGINT"),
+  // SIGINT is the fast shutdown (rolls back open transactions); SIGQUIT, the immediate one, recovers
+  // from the WAL on the next start, so committed data stays.
+  stop: (ctx, pid) => stopServer(ctx, "postgres", pid, "SIGINT", { afterMs: 4_000, signal: "SIGQUIT" }),
 };

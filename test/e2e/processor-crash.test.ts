@@ -136,6 +136,13 @@ describe("a processor killed with -9 mid-load", () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     got = await counts();
+    // Every acknowledged message left the work-queue stream.
+    let stream = await deps.jsm.streams.info(config.nats.stream);
+    while (stream.state.messages > 0 && Date.now() < settled + 15_000) {
+      await new Promise((r) => setTimeout(r, 500));
+      stream = await deps.jsm.streams.info(config.nats.stream);
+    }
+    expect(stream.state.messages, "stream empty after the drain").toBe(0);
     const metrics = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
     const skipped = Number(
       /smstats_component_dropped_total\{[^}]*component="clickhouse_sink"[^}]*reason="already_inserted"[^}]*\} (\d+)/.exec(

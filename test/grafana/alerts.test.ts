@@ -157,6 +157,23 @@ describe.skipIf(!promtool)("PromQL alert rules in promtool (baseline quiet, spik
       ],
     },
     {
+      uid: "smstats-consumer-stalled",
+      evalMinutes: 20,
+      labels: { stream: "TELEMETRY", consumer: "processor" },
+      baseline: [
+        {
+          series: 'smstats_processor_consumer_stalled{stream="TELEMETRY",consumer="processor",instance="p1"}',
+          values: "0x10 1 0x19",
+        },
+      ],
+      spike: [
+        {
+          series: 'smstats_processor_consumer_stalled{stream="TELEMETRY",consumer="processor",instance="p1"}',
+          values: "0x5 1x25",
+        },
+      ],
+    },
+    {
       uid: "smstats-dead-letter-growth",
       evalMinutes: 20,
       labels: {},

@@ -21,6 +21,12 @@ describe("retention decisions", () => {
     expect(parsePartition("tuple()")).toBeNull();
   });
 
+  it("keeps the record of stored batches 14 days past the end of each week", () => {
+    // NOW is Wednesday 2026-11-25: the week of 2026-11-02 ended 11-09, 16 days ago; 11-09's ended 11-16.
+    expect(judge("inserted_batches", "'2026-11-02'")).toBe(true);
+    expect(judge("inserted_batches", "'2026-11-09'")).toBe(false);
+  });
+
   it("drops a raw week only once all of it is past the tier's days", () => {
     // 90 days before 2026-11-25 is 2026-08-27: the week of 08-17 ends 08-24 (goes), of 08-24 ends 08-31 (stays).
     expect(judge("events_playback", "('starter','2026-08-17')")).toBe(true);

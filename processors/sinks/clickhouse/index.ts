@@ -1,3 +1,12 @@
 export { alreadyInserted, type RowOrigin } from "./already-inserted.ts";
 export { type ArrowEncoder, arrowColumnType, arrowEncoder, type ColumnSpec } from "./arrow-encoder.ts";
+export {
+  type BatchKey,
+  batchKey,
+  INSERTED_BATCHES_DAYS,
+  INSERTED_BATCHES_TABLE,
+  recordBatches,
+  storedBatches,
+} from "./inserted-batches.ts";
+export { insertRefusal, type Refusal, refusalDetail } from "./refusal.ts";
 export { detectInsertFormat, type TableSink, tableColumns, tableSink } from "./table-sink.ts";

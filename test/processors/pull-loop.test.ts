@@ -1,0 +1,83 @@
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectNats, type NatsHandle } from "../../lib/clients/index.ts";
+import { type Config, loadConfig } from "../../lib/config/index.ts";
+import { batchSubject, deadLetterStreamName, reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
+import { createLogger } from "../../lib/log/index.ts";
+import { componentMetrics } from "../../lib/metrics/index.ts";
+import { createDeadLetterPublisher, listDeadLetters } from "../../processors/dlq/index.ts";
+import { startPullLoop } from "../../processors/runtime/pull-loop.ts";
+import { retry } from "../../processors/runtime/result.ts";
+import { nsName } from "../support/env.ts";
+
+// The redelivery cap on the real NATS of the local stack: a message that fails every time it is
+// delivered goes to the dead-letter stream after maxDeliveries, instead of being retried for ever.
+const config: Readonly<Config> = loadConfig({
+  ...process.env,
+  SMSTATS_NATS_STREAM: nsName("TELEMETRY_LOOP_TEST"),
+  SMSTATS_NATS_SUBJECT_PREFIX: nsName("looptest.telemetry"),
+  SMSTATS_NATS_CONSUMER: nsName("processor_loop_test"),
+});
+const log = createLogger("loop-test", "silent");
+let nats: NatsHandle;
+
+beforeAll(async () => {
+  nats = await connectNats(config.nats.servers, "loop-test", log);
+  const jsm = await jetstreamManager(nats.nc);
+  await reconcileTelemetryStream(jsm, config, log);
+  await jsm.streams.purge(config.nats.stream);
+  await jsm.streams.purge(deadLetterStreamName(config.nats));
+});
+afterAll(async () => {
+  const jsm = await jetstreamManager(nats.nc);
+  await jsm.streams.delete(config.nats.stream).catch(() => undefined);
+  await jsm.streams.delete(deadLetterStreamName(config.nats)).catch(() => undefined);
+  await nats?.nc.close();
+});
+
+describe("the pull loop's redelivery cap", () => {
+  it("dead-letters a message that keeps failing once it was delivered maxDeliveries times", async () => {
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    const metrics = new Registry();
+    let attempts = 0;
+    const loop = startPullLoop<number>({
+      consumer: () => js.consumers.get(config.nats.stream, config.nats.consumer),
+      log,
+      batchMessages: 10,
+      batchWaitMs: 1_000,
+      flushRows: 10,
+      flushBytes: 1_000,
+      flushAgeMs: 100,
+      maxDeliveries: 3,
+      rowCount: () => 1,
+      byteCount: () => 1,
+      process: () => {
+        attempts++;
+        return retry("step_failed", 50);
+      },
+      insert: async () => {},
+      source: componentMetrics(metrics, "jetstream_source", "messages"),
+      sink: componentMetrics(metrics, "clickhouse_sink", "rows"),
+      deadLetter: createDeadLetterPublisher(js, config.nats),
+    });
+    try {
+      await js.publish(batchSubject(config.nats), new Uint8Array([1, 2, 3]), { msgID: "loop-test:1" });
+      const deadline = Date.now() + 20_000;
+      let letters = await listDeadLetters(jsm, config.nats);
+      while (letters.length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        letters = await listDeadLetters(jsm, config.nats);
+      }
+      expect(letters).toMatchObject([{ reason: "max_deliveries" }]);
+      expect(letters[0]?.detail).toContain("delivered 4 times");
+      expect(attempts).toBe(3);
+      const stream = await jsm.streams.info(config.nats.stream);
+      expect(stream.state.messages).toBe(0);
+      expect(await metrics.metrics()).toMatch(/reason="dead_letter:max_deliveries"\} 1/);
+    } finally {
+      await loop.stop();
+    }
+  });
+});
