@@ -36,7 +36,6 @@ const CRD_SCHEMAS = join(repoRoot, "test", "helm", "crd-schemas");
 /** The version the renders target (helm built with go install defaults to an old one without it). */
 const KUBE_VERSION = KUBERNETES_VERSIONS.at(-1) as string;
 /** Settings of cluster mode that the service learns in issue 16 items 1–3 (another branch). */
-const PENDING_CLUSTER_SETTINGS = ["SMSTATS_CLICKHOUSE_MODE", "SMSTATS_CLICKHOUSE_CLUSTER"];
 
 let tools: Awaited<ReturnType<typeof ensureChartTools>>;
 let work: string;
@@ -248,11 +247,8 @@ describe("Helm chart helm/smstats", () => {
       expect(c.args).toEqual(["lib/migrate/cli.ts"]);
       return Object.fromEntries(c.env.map((e) => [e.name, e.value]));
     };
-    expect(env("default").SMSTATS_CLICKHOUSE_MODE).toBeUndefined();
-    expect(env("cluster")).toMatchObject({
-      SMSTATS_CLICKHOUSE_MODE: "cluster",
-      SMSTATS_CLICKHOUSE_CLUSTER: "smstats",
-    });
+    expect(env("default").SMSTATS_CLICKHOUSE_CLUSTER).toBeUndefined();
+    expect(env("cluster")).toMatchObject({ SMSTATS_CLICKHOUSE_CLUSTER: "smstats" });
   });
 
   it("sets only settings the service's configuration accepts", () => {
@@ -264,7 +260,6 @@ describe("Helm chart helm/smstats", () => {
           for (const e of c.env ?? []) if (e.name.startsWith("SMSTATS_")) settings[e.name] = e.value ?? "";
         }
       }
-      for (const pending of PENDING_CLUSTER_SETTINGS) delete settings[pending];
       expect(() => parseEnv(settings), name).not.toThrow();
     }
   });

@@ -272,7 +272,7 @@ describe("strict parsing", () => {
   });
 
   it("accepts the heartbeat's session_stats (a field the design names)", async () => {
-    const body = { nonce: "n".repeat(22), session_stats: { sessions: 2, songs_played: 40 } };
+    const body = { nonce: "n".repeat(22), session_stats: { users_peak_concurrent: 2, songs_played: 40 } };
     const req = await signedRequest(instance, body, { path: "/v1/auth/heartbeat" });
     const res = await app.inject({
       method: "POST",

@@ -52,18 +52,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
-The settings every process shares, as a flat map of SMSTATS_* variables. The ClickHouse mode variables
-are set only in cluster mode, so a single-node install sets nothing the service would not know.
+The settings every process shares, as a flat map of SMSTATS_* variables. The ClickHouse cluster variable
+is set only in cluster mode, so a single-node install sets nothing the service would not know.
 */}}
 {{- define "smstats.configEnv" -}}
 SMSTATS_LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 SMSTATS_DATA_DIR: "/data"
 SMSTATS_NATS_URL: {{ include "smstats.natsUrl" . | quote }}
+{{- if and .Values.nats.enabled .Values.nats.config.cluster.enabled }}
+{{- /* streams and consumers replicated on the bundled cluster's servers, at most 3 (R3) */}}
+SMSTATS_NATS_REPLICAS: {{ min 3 (int .Values.nats.config.cluster.replicas) | toString | quote }}
+{{- end }}
 SMSTATS_CLICKHOUSE_URL: {{ .Values.clickhouse.url | quote }}
 SMSTATS_CLICKHOUSE_USER: {{ .Values.clickhouse.user | quote }}
 SMSTATS_CLICKHOUSE_DATABASE: {{ .Values.clickhouse.database | quote }}
 {{- if eq .Values.clickhouse.mode "cluster" }}
-SMSTATS_CLICKHOUSE_MODE: "cluster"
 SMSTATS_CLICKHOUSE_CLUSTER: {{ required "clickhouse.cluster is required when clickhouse.mode is cluster" .Values.clickhouse.cluster | quote }}
 {{- end }}
 {{- range $k, $v := .Values.config.extraEnv }}
