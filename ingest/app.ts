@@ -9,10 +9,12 @@ import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
+import { webhookAdminRoutes } from "./routes/v1/admin/webhooks.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
 import { deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
+import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
 
 /**
  * Builds the ingest HTTP app on given dependencies. It never listens: server.ts does, tests use inject().
@@ -49,6 +51,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
             "answer is signed (Sm-Signature)",
         },
         { name: "admin", description: "Licenses, instances and the audit log; admin token with scopes" },
+        { name: "payments", description: "Incoming webhooks: Stripe, Lemon Squeezy, Grafana alerts" },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
       components: {
@@ -156,6 +159,30 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       registers: [deps.metrics],
     }),
   });
+  const adminRefused = new Counter({
+    name: "smstats_webhook_admin_refused_total",
+    help: "Webhook admin API requests refused, by code.",
+    labelNames: ["code"],
+    registers: [deps.metrics],
+  });
+  await app.register(webhookAdminRoutes, {
+    pool: deps.pg,
+    box: deps.box,
+    allowRemote: config.webhooks.allowRemote,
+    refused: adminRefused,
+  });
+  await app.register(incomingWebhookRoutes, {
+    payments: deps.payments,
+    pool: deps.pg,
+    stripe: {
+      secret: config.payments.stripeSecret,
+      toleranceSeconds: config.payments.stripeToleranceSeconds,
+    },
+    lemonSqueezySecret: config.payments.lemonSqueezySecret,
+    alertsToken: config.alerts.intakeToken,
+  });
+  app.addHook("onReady", async () => deps.deliveries.start());
+  app.addHook("onClose", async () => deps.deliveries.stop());
   // Seats whose heartbeats stopped are freed in the background too, not only when a seat is wanted.
   let reaper: NodeJS.Timeout | undefined;
   app.addHook("onReady", async () => {

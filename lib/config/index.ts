@@ -71,6 +71,23 @@ export interface Config {
     maxInstancesPerFingerprint: number;
   };
   redis: { url: string; keyPrefix: string };
+  mail: { smtpUrl: string; from: string };
+  payments: {
+    stripeSecret: string | undefined;
+    stripeToleranceSeconds: number;
+    lemonSqueezySecret: string | undefined;
+    graceDays: number;
+  };
+  digest: { cron: string; to: readonly string[] };
+  webhooks: {
+    backoffMs: readonly number[];
+    retryWindowMs: number;
+    pollMs: number;
+    timeoutMs: number;
+    /** false: targets must be loopback addresses (development and tests). */
+    allowRemote: boolean;
+  };
+  alerts: { intakeToken: string | undefined };
 }
 
 /** File (in <data>/secrets) holding the generated password of a service database role. */
@@ -243,6 +260,27 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),
       keyPrefix: env.SMSTATS_REDIS_KEY_PREFIX,
     },
+    mail: { smtpUrl: env.SMSTATS_SMTP_URL, from: env.SMSTATS_MAIL_FROM },
+    payments: {
+      stripeSecret: env.SMSTATS_STRIPE_WEBHOOK_SECRET,
+      stripeToleranceSeconds: env.SMSTATS_STRIPE_TOLERANCE_S,
+      lemonSqueezySecret: env.SMSTATS_LEMONSQUEEZY_WEBHOOK_SECRET,
+      graceDays: env.SMSTATS_PAYMENTS_GRACE_DAYS,
+    },
+    digest: {
+      cron: env.SMSTATS_DIGEST_CRON,
+      to: env.SMSTATS_DIGEST_TO.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    },
+    webhooks: {
+      backoffMs: env.SMSTATS_WEBHOOKS_BACKOFF_MS.split(",").map(Number),
+      retryWindowMs: env.SMSTATS_WEBHOOKS_RETRY_WINDOW_S * 1000,
+      pollMs: env.SMSTATS_WEBHOOKS_POLL_MS,
+      timeoutMs: env.SMSTATS_WEBHOOKS_TIMEOUT_MS,
+      allowRemote: env.SMSTATS_WEBHOOKS_ALLOW_REMOTE === "true",
+    },
+    alerts: { intakeToken: env.SMSTATS_ALERTS_INTAKE_TOKEN },
   };
   return deepFreeze(config);
 }

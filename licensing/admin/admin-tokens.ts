@@ -11,6 +11,8 @@ export const ADMIN_SCOPES = [
   "instances:read",
   "instances:write",
   "audit:read",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
 
 /** One admin scope. */

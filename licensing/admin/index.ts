@@ -17,9 +17,11 @@ export {
 export {
   type IssueInput,
   issueLicense,
+  issueLicenseIn,
   type LicenseDetail,
   type LicenseView,
   listLicenses,
   revokeLicense,
+  revokeLicenseIn,
   showLicense,
 } from "./license-admin.ts";

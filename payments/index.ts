@@ -1,0 +1,16 @@
+export {
+  createPaymentProcessor,
+  type PaymentDeps,
+  type PaymentOutcome,
+  type PaymentProcessor,
+} from "./apply-event.ts";
+export {
+  addPeriod,
+  type BillingPeriod,
+  decideLicenseChange,
+  mergeEvent,
+  newSubscriptionState,
+} from "./decide.ts";
+export { lemonSqueezyPaymentEvent, verifyLemonSqueezySignature } from "./lemonsqueezy-events.ts";
+export type { PaymentEvent, Provider } from "./payment-event.ts";
+export { stripePaymentEvent, verifyStripeEvent } from "./stripe-events.ts";
