@@ -9,6 +9,7 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
   admin: () => import("./commands/admin.ts"),
   retention: () => import("./commands/retention.ts"),
   demo: () => import("./commands/demo.ts"),
+  webhooks: () => import("./commands/webhooks.ts"),
 };
 
 async function usage(): Promise<string> {

@@ -148,7 +148,6 @@ export function createPaymentProcessor(deps: PaymentDeps): PaymentProcessor {
           notes: `${ev.provider} ${ev.subscriptionRef ?? "purchase"}`,
         });
         s.licenseId = license.id;
-        await enqueueWebhookEvent(c, "license.created", { license, source });
         mails.push({
           template: "new_key",
           mail: newKeyMail({ to: ch.email, key, tier: ch.tier, expiresAt: ch.expiresAt }),
@@ -198,7 +197,6 @@ export function createPaymentProcessor(deps: PaymentDeps): PaymentProcessor {
           `${ev.provider} ${ch.reason}`,
         );
         touched.push(...instances);
-        await enqueueWebhookEvent(c, "license.revoked", { license, source });
         mails.push({
           template: "revoked",
           mail: revokedMail({

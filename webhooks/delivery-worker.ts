@@ -62,8 +62,9 @@ export function createDeliveryWorker(opts: {
     const { rows } = await pool.query(
       `UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $1::double precision)
        FROM webhook_endpoints e
-       WHERE d.endpoint_id = e.id AND d.id IN (
+       WHERE d.endpoint_id = e.id AND NOT e.disabled AND d.id IN (
          SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()
+           AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE NOT disabled)
          ORDER BY next_attempt_at LIMIT 20 FOR UPDATE SKIP LOCKED)
        RETURNING d.id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.created_at, e.url, e.secret_sealed`,
       [(settings.timeoutMs + 5000) / 1000],

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { enqueueWebhookEvent } from "../../webhooks/events.ts";
 import { LicensingError } from "../errors.ts";
 import { isUuid, withTransaction } from "../instances/index.ts";
 import { hashLicenseKey, licenseKeyHint, newLicenseKey } from "../licenses/license-key.ts";
@@ -121,6 +122,7 @@ export async function issueLicenseIn(
       key_hint: license.key_hint,
     },
   );
+  await enqueueWebhookEvent(c, "license.created", { license });
   return { license, key };
 }
 
@@ -189,7 +191,9 @@ export async function revokeLicenseIn(
       reason,
     },
   );
-  return { license: view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]), instances };
+  const license = view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
+  await enqueueWebhookEvent(c, "license.revoked", { license, reason });
+  return { license, instances };
 }
 
 /** One license with its activations (seats, live and ended). */
