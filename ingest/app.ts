@@ -70,7 +70,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     onError: (code) => errors.inc({ code }),
   });
   await app.register(bodyParsers, { maxDecompressed: config.ingest.maxDecompressed });
-  await app.register(metricsPlugin, { registry: deps.metrics });
+  await app.register(metricsPlugin, { registry: deps.metrics, tierOf: (request) => request.instance?.tier });
   await app.register(health, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     checks: {

@@ -9,6 +9,7 @@ import {
   createClickHouseClient,
   createPgPool,
   type NatsHandle,
+  registerPostgresGauges,
 } from "../lib/clients/index.ts";
 import { type Config, requirePostgresRole } from "../lib/config/index.ts";
 import { batchSubject, reconcileTelemetryStream, telemetryStreamConfig } from "../lib/jetstream/index.ts";
@@ -98,6 +99,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
   const prefix = config.redis.keyPrefix;
   const metrics = createRegistry("ingest");
   const lm = licensingMetrics(metrics);
+  registerPostgresGauges(metrics, pool);
   const signer = createAnswerSigner(ring);
   const seatCache = createSeatCache({
     redis,

@@ -9,3 +9,4 @@ export {
 export { connectNats, type NatsHandle } from "./nats.ts";
 export { createPgPool } from "./postgres.ts";
 export { connectRedis } from "./redis.ts";
+export { registerPostgresGauges } from "./postgres-gauges.ts";
