@@ -10,6 +10,7 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
   retention: () => import("./commands/retention.ts"),
   demo: () => import("./commands/demo.ts"),
   webhooks: () => import("./commands/webhooks.ts"),
+  digest: () => import("./commands/digest.ts"),
 };
 
 async function usage(): Promise<string> {

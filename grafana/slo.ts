@@ -41,7 +41,10 @@ const WINDOWS = [
   ["6h", "30m", 6, "15m", "warning"],
 ] as const;
 
-function burnAlert(sli: "success" | "latency", [long, short, factor, forDuration, severity]: (typeof WINDOWS)[number]): AlertSpec {
+function burnAlert(
+  sli: "success" | "latency",
+  [long, short, factor, forDuration, severity]: (typeof WINDOWS)[number],
+): AlertSpec {
   const budget = sli === "success" ? 1 - SLO.successObjective : 1 - SLO.latencyObjective;
   const ratio = sli === "success" ? errorRatio : slowRatio;
   return {

@@ -1,6 +1,8 @@
 import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
+import { readPipelineHealth, scheduleDigest } from "../digest/index.ts";
+import { serverExecutor } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
 import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
@@ -183,6 +185,29 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
   });
   app.addHook("onReady", async () => deps.deliveries.start());
   app.addHook("onClose", async () => deps.deliveries.stop());
+  // The weekly admin digest, when a schedule and recipients are configured.
+  if (config.digest.cron && config.digest.to.length > 0) {
+    const ch = serverExecutor(config.clickhouse);
+    let digest: { stop(): void } | undefined;
+    app.addHook("onReady", async () => {
+      digest = scheduleDigest({
+        cron: config.digest.cron,
+        to: config.digest.to,
+        pool: deps.pg,
+        mailer: deps.mailer,
+        log: deps.log,
+        sources: () => ({
+          ch,
+          pg: deps.pg,
+          pipeline: () => readPipelineHealth(deps.jsm, deps.redis, config),
+        }),
+      });
+    });
+    app.addHook("onClose", async () => {
+      digest?.stop();
+      await ch.close();
+    });
+  }
   // Seats whose heartbeats stopped are freed in the background too, not only when a seat is wanted.
   let reaper: NodeJS.Timeout | undefined;
   app.addHook("onReady", async () => {

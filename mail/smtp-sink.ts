@@ -23,7 +23,7 @@ export async function startSmtpSink(port = 0): Promise<SmtpSink> {
     disabledCommands: ["STARTTLS"],
     logger: false,
     onData(stream, _session, callback) {
-      simpleParser(stream)
+      simpleParser(stream, { keepCidLinks: true })
         .then((mail) => {
           messages.push(mail);
           for (const w of [...waiters]) {

@@ -25,7 +25,9 @@ export const slo: BoardSpec = {
       kind: "timeseries",
       datasource: "prometheus",
       unit: "percentunit",
-      queries: [{ expr: `1 - ${errorRatio("$__rate_interval")}`, legend: "{{route}}", metrics: requestMetrics }],
+      queries: [
+        { expr: `1 - ${errorRatio("$__rate_interval")}`, legend: "{{route}}", metrics: requestMetrics },
+      ],
     },
     {
       title: `Answered within ${SLO.latencySeconds * 1000} ms`,
@@ -33,7 +35,9 @@ export const slo: BoardSpec = {
       kind: "timeseries",
       datasource: "prometheus",
       unit: "percentunit",
-      queries: [{ expr: `1 - ${slowRatio("$__rate_interval")}`, legend: "{{route}}", metrics: durationMetrics }],
+      queries: [
+        { expr: `1 - ${slowRatio("$__rate_interval")}`, legend: "{{route}}", metrics: durationMetrics },
+      ],
     },
     {
       title: "Success error budget left",
@@ -41,7 +45,13 @@ export const slo: BoardSpec = {
       kind: "stat",
       datasource: "prometheus",
       unit: "percentunit",
-      queries: [{ expr: `1 - ${errorRatio(period)} / ${successBudget}`, legend: "{{route}}", metrics: requestMetrics }],
+      queries: [
+        {
+          expr: `1 - ${errorRatio(period)} / ${successBudget}`,
+          legend: "{{route}}",
+          metrics: requestMetrics,
+        },
+      ],
     },
     {
       title: "Latency error budget left",
@@ -49,14 +59,22 @@ export const slo: BoardSpec = {
       kind: "stat",
       datasource: "prometheus",
       unit: "percentunit",
-      queries: [{ expr: `1 - ${slowRatio(period)} / ${latencyBudget}`, legend: "{{route}}", metrics: durationMetrics }],
+      queries: [
+        {
+          expr: `1 - ${slowRatio(period)} / ${latencyBudget}`,
+          legend: "{{route}}",
+          metrics: durationMetrics,
+        },
+      ],
     },
     {
       title: "Burn rate (1h)",
       description: "How fast the success budget burns: 1 spends it in exactly the period; 14.4 pages.",
       kind: "timeseries",
       datasource: "prometheus",
-      queries: [{ expr: `${errorRatio("1h")} / ${successBudget}`, legend: "{{route}}", metrics: requestMetrics }],
+      queries: [
+        { expr: `${errorRatio("1h")} / ${successBudget}`, legend: "{{route}}", metrics: requestMetrics },
+      ],
     },
     {
       title: "p95 latency by endpoint",

@@ -91,3 +91,10 @@ CREATE TABLE webhook_attempts (
     duration_ms integer NOT NULL
 );
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
+
+-- The weekly digest is sent once per week whichever ingest process's schedule fires first.
+CREATE TABLE digest_runs (
+    week_start date PRIMARY KEY,
+    sent_at timestamptz NOT NULL DEFAULT now(),
+    recipients text[] NOT NULL
+);

@@ -309,7 +309,10 @@ function scalingCases(): PromCase[] {
     }));
   const disk = (mountpoint: string, availPercent: number) => [
     { series: `node_filesystem_size_bytes{mountpoint="${mountpoint}",fstype="ext4"}`, values: "100+0x40" },
-    { series: `node_filesystem_avail_bytes{mountpoint="${mountpoint}",fstype="ext4"}`, values: `${availPercent}+0x40` },
+    {
+      series: `node_filesystem_avail_bytes{mountpoint="${mountpoint}",fstype="ext4"}`,
+      values: `${availPercent}+0x40`,
+    },
   ];
   return [
     {
@@ -357,7 +360,10 @@ function sloCases(): PromCase[] {
     { series: `smstats_http_requests_total{${route},status="200"}`, values: "0+600x480" },
     { series: `smstats_http_requests_total{${route},status="503"}`, values: failedPerMinute },
     // Other tiers' failures never count against the Venue budget.
-    { series: `smstats_http_requests_total{route="/v1/auth/validate",method="POST",tier="starter",status="503"}`, values: "0+300x480" },
+    {
+      series: `smstats_http_requests_total{route="/v1/auth/validate",method="POST",tier="starter",status="503"}`,
+      values: "0+300x480",
+    },
   ];
   const durations = (fastPerMinute: string) => [
     { series: `smstats_http_request_duration_seconds_count{${route}}`, values: "0+600x480" },
