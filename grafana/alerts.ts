@@ -257,6 +257,9 @@ export function unescapeDollars<T>(value: T): T {
  * each firing alert into an `alert.fired` outgoing webhook. Addresses, URL and token come from Grafana's
  * environment (${…} is expanded by Grafana; nothing secret is committed).
  */
+// A reference Grafana replaces with the variable from its environment when it reads the file.
+const grafanaEnv = (name: string) => `\${${name}}`;
+
 export const CONTACT_POINTS = [
   {
     orgId: 1,
@@ -265,7 +268,7 @@ export const CONTACT_POINTS = [
       {
         uid: "smstats-admins-email",
         type: "email",
-        settings: { addresses: "${GRAFANA_SMSTATS_ALERT_EMAILS}", singleEmail: true },
+        settings: { addresses: grafanaEnv("GRAFANA_SMSTATS_ALERT_EMAILS"), singleEmail: true },
         disableResolveMessage: false,
       },
     ],
@@ -278,10 +281,10 @@ export const CONTACT_POINTS = [
         uid: "smstats-service-webhook",
         type: "webhook",
         settings: {
-          url: "${GRAFANA_SMSTATS_ALERTS_URL}",
+          url: grafanaEnv("GRAFANA_SMSTATS_ALERTS_URL"),
           httpMethod: "POST",
           authorization_scheme: "Bearer",
-          authorization_credentials: "${GRAFANA_SMSTATS_ALERTS_TOKEN}",
+          authorization_credentials: grafanaEnv("GRAFANA_SMSTATS_ALERTS_TOKEN"),
         },
         disableResolveMessage: true,
       },

@@ -6,6 +6,7 @@ import { serverExecutor } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
 import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
+import { sendExpiryNotices } from "../payments/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
@@ -185,6 +186,19 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
   });
   app.addHook("onReady", async () => deps.deliveries.start());
   app.addHook("onClose", async () => deps.deliveries.stop());
+  // Owners hear a week before their license expires.
+  let notices: NodeJS.Timeout | undefined;
+  if (config.mail.expiryNoticeIntervalMs > 0) {
+    app.addHook("onReady", async () => {
+      notices = setInterval(() => {
+        sendExpiryNotices(deps.pg, deps.mailer, deps.log).catch((err) =>
+          deps.log.warn({ err }, "expiry notices failed"),
+        );
+      }, config.mail.expiryNoticeIntervalMs);
+      notices.unref();
+    });
+    app.addHook("onClose", async () => clearInterval(notices));
+  }
   // The weekly admin digest, when a schedule and recipients are configured.
   if (config.digest.cron && config.digest.to.length > 0) {
     const ch = serverExecutor(config.clickhouse);

@@ -11,6 +11,7 @@ export {
   mergeEvent,
   newSubscriptionState,
 } from "./decide.ts";
+export { sendExpiryNotices } from "./expiry-notices.ts";
 export { lemonSqueezyPaymentEvent, verifyLemonSqueezySignature } from "./lemonsqueezy-events.ts";
 export type { PaymentEvent, Provider } from "./payment-event.ts";
 export { stripePaymentEvent, verifyStripeEvent } from "./stripe-events.ts";

@@ -184,6 +184,8 @@ const envSchema = z
     SMSTATS_LEMONSQUEEZY_WEBHOOK_SECRET: z.string().min(1).optional(),
     /** Days a paid license stays valid after its period ended unpaid (failed payments get this long to recover). */
     SMSTATS_PAYMENTS_GRACE_DAYS: z.coerce.number().int().min(0).default(3),
+    /** How often (ms) ingest mails owners whose license expires within 7 days (0 = never). */
+    SMSTATS_MAIL_EXPIRY_NOTICE_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
     /** Cron expression (5 fields, server time) of the weekly admin digest; empty disables the schedule. */
     SMSTATS_DIGEST_CRON: z.string().default("0 8 * * 1"),
     /** Admins who get the digest, comma-separated; empty disables the schedule. */

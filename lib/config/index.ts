@@ -71,7 +71,7 @@ export interface Config {
     maxInstancesPerFingerprint: number;
   };
   redis: { url: string; keyPrefix: string };
-  mail: { smtpUrl: string; from: string };
+  mail: { smtpUrl: string; from: string; expiryNoticeIntervalMs: number };
   payments: {
     stripeSecret: string | undefined;
     stripeToleranceSeconds: number;
@@ -260,7 +260,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),
       keyPrefix: env.SMSTATS_REDIS_KEY_PREFIX,
     },
-    mail: { smtpUrl: env.SMSTATS_SMTP_URL, from: env.SMSTATS_MAIL_FROM },
+    mail: {
+      smtpUrl: env.SMSTATS_SMTP_URL,
+      from: env.SMSTATS_MAIL_FROM,
+      expiryNoticeIntervalMs: env.SMSTATS_MAIL_EXPIRY_NOTICE_INTERVAL_MS,
+    },
     payments: {
       stripeSecret: env.SMSTATS_STRIPE_WEBHOOK_SECRET,
       stripeToleranceSeconds: env.SMSTATS_STRIPE_TOLERANCE_S,

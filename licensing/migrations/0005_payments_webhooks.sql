@@ -98,3 +98,13 @@ CREATE TABLE digest_runs (
     sent_at timestamptz NOT NULL DEFAULT now(),
     recipients text[] NOT NULL
 );
+
+-- Mails sent about a license's expiry: one per license and expiry date, so a renewal (a new expiry) gets
+-- its own notice next time and a sweep that runs twice sends nothing twice.
+CREATE TABLE license_notices (
+    license_id uuid NOT NULL REFERENCES licenses (id) ON DELETE CASCADE,
+    kind text NOT NULL CHECK (kind IN ('expiring_7d')),
+    expires_at timestamptz NOT NULL,
+    sent_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (license_id, kind, expires_at)
+);

@@ -1,8 +1,10 @@
 import { createHmac, randomBytes } from "node:crypto";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../lib/log/index.ts";
 import { hashLicenseKey } from "../../licensing/index.ts";
 import { type SmtpSink, startSmtpSink } from "../../mail/index.ts";
+import { sendExpiryNotices } from "../../payments/index.ts";
 import { machine } from "../licensing/license-client.ts";
 import { type LicensingHarness, licensingHarness } from "../licensing/licensing-app.ts";
 import { registerInstance } from "../support/instance-client.ts";
@@ -374,5 +376,25 @@ describe("Lemon Squeezy webhooks", () => {
     );
     expect(refund.json()).toMatchObject({ outcome: "revoked" });
     expect((await licensesOf(email))[0].revoked).toBe(true);
+  });
+});
+
+describe("expiry notices", () => {
+  it("mails the owner once when the license expires within 7 days, again only for a new expiry", async () => {
+    const email = `soon-${rand()}@example.com`;
+    const { license } = await h.issue("venue", { owner_email: email, days: 5 });
+    const log = createLogger("notices-test", "silent");
+    await sendExpiryNotices(h.deps.pg, h.deps.mailer, log);
+    const mail = await sink.waitFor((m) => JSON.stringify(m.to).includes(email));
+    expect(mail.subject).toMatch(/expires on \d{4}-\d{2}-\d{2}/);
+    expect(mail.text).toContain(license.key_hint);
+    await sendExpiryNotices(h.deps.pg, h.deps.mailer, log);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mailsTo(email)).toHaveLength(1);
+    const far = `far-${rand()}@example.com`;
+    await h.issue("venue", { owner_email: far, days: 30 });
+    await sendExpiryNotices(h.deps.pg, h.deps.mailer, log);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(mailsTo(far)).toHaveLength(0);
   });
 });
