@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Cron } from "croner";
 import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
@@ -272,7 +273,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       graceDays: env.SMSTATS_PAYMENTS_GRACE_DAYS,
     },
     digest: {
-      cron: env.SMSTATS_DIGEST_CRON,
+      cron: checkedCron(env.SMSTATS_DIGEST_CRON),
       to: env.SMSTATS_DIGEST_TO.split(",")
         .map((s) => s.trim())
         .filter(Boolean),
@@ -287,6 +288,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     alerts: { intakeToken: env.SMSTATS_ALERTS_INTAKE_TOKEN },
   };
   return deepFreeze(config);
+}
+
+// A cron expression croner accepts (or empty: no schedule); a typo stops the process at start.
+function checkedCron(expression: string): string {
+  if (expression.trim() === "") return "";
+  try {
+    new Cron(expression, { paused: true }).stop();
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: SMSTATS_DIGEST_CRON: ${(err as Error).message}`);
+  }
+  return expression;
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {
