@@ -11,6 +11,7 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
   demo: () => import("./commands/demo.ts"),
   webhooks: () => import("./commands/webhooks.ts"),
   digest: () => import("./commands/digest.ts"),
+  payments: () => import("./commands/payments.ts"),
 };
 
 async function usage(): Promise<string> {

@@ -14,4 +14,5 @@ export {
 export { sendExpiryNotices } from "./expiry-notices.ts";
 export { lemonSqueezyPaymentEvent, verifyLemonSqueezySignature } from "./lemonsqueezy-events.ts";
 export type { PaymentEvent, Provider } from "./payment-event.ts";
+export { listProducts, mapProduct, type ProductMapping } from "./products.ts";
 export { stripePaymentEvent, verifyStripeEvent } from "./stripe-events.ts";

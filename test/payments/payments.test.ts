@@ -1,10 +1,14 @@
+import { execFile } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { hashLicenseKey } from "../../licensing/index.ts";
 import { type SmtpSink, startSmtpSink } from "../../mail/index.ts";
-import { sendExpiryNotices } from "../../payments/index.ts";
+import { mapProduct, sendExpiryNotices } from "../../payments/index.ts";
 import { machine } from "../licensing/license-client.ts";
 import { type LicensingHarness, licensingHarness } from "../licensing/licensing-app.ts";
 import { registerInstance } from "../support/instance-client.ts";
@@ -32,12 +36,25 @@ beforeAll(async () => {
     SMSTATS_LEMONSQUEEZY_WEBHOOK_SECRET: LS_SECRET,
     SMSTATS_PAYMENTS_GRACE_DAYS: String(GRACE_DAYS),
   });
-  await h.deps.pg.query(
-    `INSERT INTO payment_products (provider, product_ref, tier, billing_period) VALUES
-       ('stripe', $1, 'venue', 'monthly'), ('stripe', $2, 'party_host', 'yearly'),
-       ('lemonsqueezy', $3, 'party_host', 'monthly')`,
-    [PRICE_MONTHLY, PRICE_YEARLY, LS_VARIANT],
-  );
+  const actor = { name: "test", source: "cli" as const };
+  await mapProduct(h.deps.pg, actor, {
+    provider: "stripe",
+    product_ref: PRICE_MONTHLY,
+    tier: "venue",
+    billing_period: "monthly",
+  });
+  await mapProduct(h.deps.pg, actor, {
+    provider: "stripe",
+    product_ref: PRICE_YEARLY,
+    tier: "party_host",
+    billing_period: "yearly",
+  });
+  await mapProduct(h.deps.pg, actor, {
+    provider: "lemonsqueezy",
+    product_ref: LS_VARIANT,
+    tier: "party_host",
+    billing_period: "monthly",
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -418,5 +435,33 @@ describe("metrics for the SLOs and scaling alerts", () => {
     const max = Number(/^smstats_postgres_max_connections(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
     expect(connections).toBeGreaterThan(0);
     expect(max).toBeGreaterThanOrEqual(connections);
+  });
+});
+
+describe("product mapping", () => {
+  it("`smstats payments map` maps a price to a tier and period (audited); an unknown tier is refused", async () => {
+    const price = `price_cli_${rand()}`;
+    const cli = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [join(repoRoot, "bin/smstats.mjs"), "payments", ...args], {
+        cwd: repoRoot,
+        env: process.env,
+      });
+    await cli("map", "--provider", "stripe", "--product", price, "--tier", "venue", "--period", "yearly");
+    const { rows } = await h.deps.pg.query(
+      "SELECT tier, billing_period FROM payment_products WHERE product_ref = $1",
+      [price],
+    );
+    expect(rows).toEqual([{ tier: "venue", billing_period: "yearly" }]);
+    const audit = await h.deps.pg.query("SELECT actor FROM audit_log WHERE target_id = $1", [
+      `stripe:${price}`,
+    ]);
+    expect(audit.rows[0].actor).toMatch(/^cli:/);
+    await expect(
+      mapProduct(
+        h.deps.pg,
+        { name: "test", source: "cli" },
+        { provider: "stripe", product_ref: price, tier: "gold", billing_period: "yearly" },
+      ),
+    ).rejects.toMatchObject({ code: "TIER_UNKNOWN" });
   });
 });
