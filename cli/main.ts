@@ -9,6 +9,9 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
   admin: () => import("./commands/admin.ts"),
   retention: () => import("./commands/retention.ts"),
   demo: () => import("./commands/demo.ts"),
+  webhooks: () => import("./commands/webhooks.ts"),
+  digest: () => import("./commands/digest.ts"),
+  payments: () => import("./commands/payments.ts"),
 };
 
 async function usage(): Promise<string> {

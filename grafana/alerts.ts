@@ -4,6 +4,7 @@ import * as expr from "@grafana/grafana-foundation-sdk/expr";
 import * as prometheus from "@grafana/grafana-foundation-sdk/prometheus";
 import { DATASOURCES, type DatasourceKind, dsRef } from "./datasources.ts";
 import { ClickHouseQueryBuilder } from "./queries.ts";
+import { SLO_ALERTS } from "./slo.ts";
 
 /**
  * Alert rules as data, built into Grafana-managed rules with the foundation SDK. Each rule is one query
@@ -15,7 +16,7 @@ export interface AlertSpec {
   uid: string;
   title: string;
   /** Rule group (one evaluation interval each). */
-  group: "quality" | "pipeline" | "licensing";
+  group: "quality" | "pipeline" | "licensing" | "scaling" | "slo";
   summary: string;
   datasource: DatasourceKind;
   /** SQL with the ClickHouse plugin's macros only (no template variables), or PromQL. */
@@ -31,6 +32,84 @@ export interface AlertSpec {
 
 /** Folder the rules and boards are provisioned into. */
 export const FOLDER = "SongMartyn";
+
+/** Mount points (regex) of the JetStream store and of ClickHouse's data, as node_exporter labels them. */
+export const STORAGE_MOUNTS = {
+  jetstream: "/var/lib/nats.*|.*/jetstream.*",
+  clickhouse: "/var/lib/clickhouse.*",
+} as const;
+
+const storageQuery = (mounts: string) =>
+  `max by (mountpoint) (1 - node_filesystem_avail_bytes{mountpoint=~"${mounts}",fstype!="tmpfs"}
+  / node_filesystem_size_bytes{mountpoint=~"${mounts}",fstype!="tmpfs"})`;
+
+/** The design's scaling triggers: when one of these holds, add capacity (see README, Scaling). */
+export const SCALING_ALERTS: readonly AlertSpec[] = [
+  {
+    uid: "smstats-scale-api-latency",
+    title: "Scale: API latency p95 above 500 ms",
+    group: "scaling",
+    summary: "p95 of API requests is {{ $values.A }} s over 5 minutes: add ingest processes.",
+    datasource: "prometheus",
+    query:
+      'histogram_quantile(0.95, sum by (le) (rate(smstats_http_request_duration_seconds_bucket{route!~"/metrics|/health/.*"}[5m])))',
+    rangeSeconds: 600,
+    above: 0.5,
+    for: "10m",
+    severity: "warning",
+  },
+  {
+    uid: "smstats-scale-db-connections",
+    title: "Scale: PostgreSQL connections above 80 %",
+    group: "scaling",
+    summary: "PostgreSQL uses {{ $values.A }} of max_connections: add a pooler or raise the limit.",
+    datasource: "prometheus",
+    query: "max(smstats_postgres_connections / smstats_postgres_max_connections)",
+    rangeSeconds: 600,
+    above: 0.8,
+    for: "5m",
+    severity: "warning",
+  },
+  {
+    uid: "smstats-scale-jetstream-storage",
+    title: "Scale: JetStream disk above 70 %",
+    group: "scaling",
+    summary: "The JetStream disk {{ $labels.mountpoint }} is {{ $values.A }} full.",
+    datasource: "prometheus",
+    query: storageQuery(STORAGE_MOUNTS.jetstream),
+    rangeSeconds: 600,
+    above: 0.7,
+    for: "15m",
+    severity: "warning",
+  },
+  {
+    uid: "smstats-scale-clickhouse-storage",
+    title: "Scale: ClickHouse disk above 70 %",
+    group: "scaling",
+    summary: "The ClickHouse disk {{ $labels.mountpoint }} is {{ $values.A }} full.",
+    datasource: "prometheus",
+    query: storageQuery(STORAGE_MOUNTS.clickhouse),
+    rangeSeconds: 600,
+    above: 0.7,
+    for: "15m",
+    severity: "warning",
+  },
+  {
+    uid: "smstats-scale-active-instances",
+    title: "Scale: more than 10,000 active instances",
+    group: "scaling",
+    summary: "{{ $values.A }} instances reported in the last day: plan the next capacity step.",
+    datasource: "clickhouse",
+    // Instances that reported today or yesterday (the daily rollup; today's day is still filling).
+    query: `SELECT 'fleet' AS scope, toFloat64(uniqMerge(instances)) AS active_instances
+FROM active_instances_1d
+WHERE day >= toDate($__toTime) - 1 AND day <= toDate($__toTime)`,
+    rangeSeconds: 2 * 86_400,
+    above: 10_000,
+    for: "1h",
+    severity: "warning",
+  },
+];
 
 export const ALERTS: readonly AlertSpec[] = [
   {
@@ -131,6 +210,8 @@ HAVING sum(cur_errors) >= 10`,
     for: "5m",
     severity: "warning",
   },
+  ...SCALING_ALERTS,
+  ...SLO_ALERTS,
 ];
 
 function queryModel(spec: AlertSpec): cog.Builder<cog.Dataquery> {
@@ -186,11 +267,87 @@ export function unescapeDollars<T>(value: T): T {
   return JSON.parse(JSON.stringify(value), (_k, v) => (typeof v === "string" ? v.replace(/\$\$/g, "$$") : v));
 }
 
+/**
+ * Where alerts go: admins by mail, and the service's alert intake (POST /v1/webhooks/alerts), which turns
+ * each firing alert into an `alert.fired` outgoing webhook. Addresses, URL and token come from Grafana's
+ * environment (${…} is expanded by Grafana; nothing secret is committed).
+ */
+// A reference Grafana replaces with the variable from its environment when it reads the file.
+const grafanaEnv = (name: string) => `\${${name}}`;
+
+export const CONTACT_POINTS = [
+  {
+    orgId: 1,
+    name: "smstats-admins-email",
+    receivers: [
+      {
+        uid: "smstats-admins-email",
+        type: "email",
+        settings: { addresses: grafanaEnv("GRAFANA_SMSTATS_ALERT_EMAILS"), singleEmail: true },
+        disableResolveMessage: false,
+      },
+    ],
+  },
+  {
+    orgId: 1,
+    name: "smstats-service-webhook",
+    receivers: [
+      {
+        uid: "smstats-service-webhook",
+        type: "webhook",
+        settings: {
+          url: grafanaEnv("GRAFANA_SMSTATS_ALERTS_URL"),
+          httpMethod: "POST",
+          authorization_scheme: "Bearer",
+          authorization_credentials: grafanaEnv("GRAFANA_SMSTATS_ALERTS_TOKEN"),
+        },
+        disableResolveMessage: true,
+      },
+    ],
+  },
+] as const;
+
+/**
+ * Every SongMartyn alert goes to the service's intake (then on to subscribed webhooks) and to the admins'
+ * mail; critical ones are repeated every hour, warnings every four.
+ */
+export const NOTIFICATION_POLICIES = [
+  {
+    orgId: 1,
+    receiver: "smstats-admins-email",
+    group_by: ["grafana_folder", "alertname"],
+    group_wait: "30s",
+    group_interval: "5m",
+    repeat_interval: "4h",
+    routes: [
+      {
+        receiver: "smstats-service-webhook",
+        object_matchers: [["service", "=", "smstats"]],
+        continue: true,
+      },
+      {
+        receiver: "smstats-admins-email",
+        object_matchers: [
+          ["service", "=", "smstats"],
+          ["severity", "=", "critical"],
+        ],
+        repeat_interval: "1h",
+      },
+      {
+        receiver: "smstats-admins-email",
+        object_matchers: [["service", "=", "smstats"]],
+      },
+    ],
+  },
+] as const;
+
 /** Grafana's alerting provisioning file (provisioning/alerting/smstats.yaml): one group per AlertSpec group. */
 export function alertProvisioning() {
   const groups = [...new Set(ALERTS.map((a) => a.group))];
   return {
     apiVersion: 1,
+    contactPoints: CONTACT_POINTS,
+    policies: NOTIFICATION_POLICIES,
     groups: groups.map((name) => ({
       orgId: 1,
       name: `smstats-${name}`,

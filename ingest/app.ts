@@ -2,20 +2,26 @@ import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
+import { readPipelineHealth, scheduleDigest } from "../digest/index.ts";
+import { serverExecutor } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
 import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
 import { LicensingError, recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
+import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
+import { sendExpiryNotices } from "../payments/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
 import routeDocs, { securitySchemes } from "./plugins/route-docs.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
+import { webhookAdminRoutes } from "./routes/v1/admin/webhooks.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
 import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 import { adminSessionStore, webConsole } from "./web/web-console.ts";
+import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
 
 /**
  * Builds the ingest HTTP app on given dependencies. It never listens: server.ts does, tests use inject().
@@ -62,6 +68,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
           name: "portal",
           description: "The license portal: a license owner's session, devices, offline file",
         },
+        { name: "payments", description: "Incoming webhooks: Stripe, Lemon Squeezy, Grafana alerts" },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
       components: { securitySchemes },
@@ -73,7 +80,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     onError: (code) => errors.inc({ code }),
   });
   await app.register(bodyParsers, { maxDecompressed: config.ingest.maxDecompressed });
-  await app.register(metricsPlugin, { registry: deps.metrics });
+  await app.register(metricsPlugin, { registry: deps.metrics, tierOf: (request) => request.instance?.tier });
   await app.register(health, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     checks: {
@@ -175,6 +182,66 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     refused: adminRefused,
     sessions: adminSessions,
   });
+  const adminRefused = new Counter({
+    name: "smstats_webhook_admin_refused_total",
+    help: "Webhook admin API requests refused, by code.",
+    labelNames: ["code"],
+    registers: [deps.metrics],
+  });
+  await app.register(webhookAdminRoutes, {
+    pool: deps.pg,
+    box: deps.box,
+    allowRemote: config.webhooks.allowRemote,
+    refused: adminRefused,
+  });
+  await app.register(incomingWebhookRoutes, {
+    payments: deps.payments,
+    pool: deps.pg,
+    stripe: {
+      secret: config.payments.stripeSecret,
+      toleranceSeconds: config.payments.stripeToleranceSeconds,
+    },
+    lemonSqueezySecret: config.payments.lemonSqueezySecret,
+    alertsToken: config.alerts.intakeToken,
+  });
+  app.addHook("onReady", async () => deps.deliveries.start());
+  app.addHook("onClose", async () => deps.deliveries.stop());
+  // Owners hear a week before their license expires.
+  let notices: NodeJS.Timeout | undefined;
+  if (config.mail.expiryNoticeIntervalMs > 0) {
+    app.addHook("onReady", async () => {
+      notices = setInterval(() => {
+        sendExpiryNotices(deps.pg, deps.mailer, deps.log).catch((err) =>
+          deps.log.warn({ err }, "expiry notices failed"),
+        );
+      }, config.mail.expiryNoticeIntervalMs);
+      notices.unref();
+    });
+    app.addHook("onClose", async () => clearInterval(notices));
+  }
+  // The weekly admin digest, when a schedule and recipients are configured.
+  if (config.digest.cron && config.digest.to.length > 0) {
+    const ch = serverExecutor(config.clickhouse);
+    let digest: { stop(): void } | undefined;
+    app.addHook("onReady", async () => {
+      digest = scheduleDigest({
+        cron: config.digest.cron,
+        to: config.digest.to,
+        pool: deps.pg,
+        mailer: deps.mailer,
+        log: deps.log,
+        sources: () => ({
+          ch,
+          pg: deps.pg,
+          pipeline: () => readPipelineHealth(deps.jsm, deps.redis, config),
+        }),
+      });
+    });
+    app.addHook("onClose", async () => {
+      digest?.stop();
+      await ch.close();
+    });
+  }
   // Seats whose heartbeats stopped are freed in the background too, not only when a seat is wanted.
   let reaper: NodeJS.Timeout | undefined;
   app.addHook("onReady", async () => {

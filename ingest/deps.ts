@@ -9,6 +9,7 @@ import {
   createClickHouseClient,
   createPgPool,
   type NatsHandle,
+  registerPostgresGauges,
 } from "../lib/clients/index.ts";
 import { type Config, requirePostgresRole } from "../lib/config/index.ts";
 import { batchSubject, reconcileTelemetryStream, telemetryStreamConfig } from "../lib/jetstream/index.ts";
@@ -35,7 +36,10 @@ import {
   type SecretBox,
   type TokenVerifier,
 } from "../licensing/index.ts";
+import { createMailer, type Mailer } from "../mail/index.ts";
+import { createPaymentProcessor, type PaymentProcessor } from "../payments/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
+import { createDeliveryWorker, type DeliveryWorker } from "../webhooks/index.ts";
 import { createIdentityCache, type IdentityCache } from "./auth/identity-cache.ts";
 import { createRequestGuard, type RequestGuard } from "./auth/request-guard.ts";
 import { type BatchPublisher, createBatchPublisher } from "./publish/batch-publisher.ts";
@@ -65,6 +69,10 @@ export interface IngestDeps {
   abuse: AbuseGuard;
   licensing: LicensingService;
   licensingMetrics: LicensingMetrics;
+  /** Mail (SMTP), payment events → licenses, and the outgoing-webhook delivery worker. */
+  mailer: Mailer;
+  payments: PaymentProcessor;
+  deliveries: DeliveryWorker;
   close(): Promise<void>;
 }
 
@@ -91,6 +99,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
   const prefix = config.redis.keyPrefix;
   const metrics = createRegistry("ingest");
   const lm = licensingMetrics(metrics);
+  registerPostgresGauges(metrics, pool);
   const signer = createAnswerSigner(ring);
   const seatCache = createSeatCache({
     redis,
@@ -109,9 +118,22 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     metrics: lm,
     limits: config.licensing,
   });
+  const mailer = createMailer({ ...config.mail, metrics });
+  const payments = createPaymentProcessor({
+    pool,
+    cache: seatCache,
+    mailer,
+    graceDays: config.payments.graceDays,
+    log,
+    metrics,
+  });
+  const deliveries = createDeliveryWorker({ pool, box, settings: config.webhooks, log, metrics });
   return {
     log,
     metrics,
+    mailer,
+    payments,
+    deliveries,
     signer,
     seatCache,
     abuse,
@@ -134,6 +156,8 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     guard: createRequestGuard(redis, prefix),
     sequences: createSequenceTracker(redis, prefix),
     async close() {
+      await deliveries.stop();
+      mailer.close();
       // Drain flushes publishes still in flight before the connection closes.
       await Promise.allSettled([nats.nc.drain(), pool.end(), redis.quit(), clickhouse.close()]);
     },

@@ -4,6 +4,7 @@ import { loadConfig, repoRoot } from "../lib/config/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { migrateAll } from "../lib/migrate/index.ts";
 import { clusterUp } from "../stack/cluster/index.ts";
+import { startSmtpSink } from "../mail/index.ts";
 import { stackUp } from "../stack/index.ts";
 import { buildIsStale, buildWeb } from "./web-build.ts";
 
@@ -26,6 +27,24 @@ if (buildIsStale(config.web.distDir)) {
   log.info({ gzipBytes: report.admin?.gzipBytes }, "built the web console");
 }
 
+// Development mail: unless an SMTP server is configured, a local sink on loopback takes every mail (keys,
+// notices, digest) and logs who got what; nothing leaves the machine.
+const env = { ...process.env };
+const sink = process.env.SMSTATS_SMTP_URL ? undefined : await startSmtpSink();
+if (sink) {
+  env.SMSTATS_SMTP_URL = sink.url;
+  log.info({ url: sink.url }, "development SMTP sink listening; mails are logged, not delivered");
+  const seen = { n: 0 };
+  setInterval(() => {
+    for (const m of sink.messages.slice(seen.n))
+      log.info(
+        { to: [m.to ?? []].flat().map((a) => a.text), subject: m.subject },
+        "mail received by the sink",
+      );
+    seen.n = sink.messages.length;
+  }, 1000).unref();
+}
+
 const children = new Map<string, ChildProcess>();
 for (const [name, file] of [
   ["ingest", "ingest/server.ts"],
@@ -34,7 +53,7 @@ for (const [name, file] of [
   const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, file)], {
     cwd: repoRoot,
     stdio: "inherit",
-    env: process.env,
+    env,
   });
   children.set(name, child);
 }
@@ -63,6 +82,7 @@ const codes = await Promise.all(
       }),
   ),
 );
+await sink?.close();
 const failed = codes.some((c) => c !== 0);
 log.info({ codes }, failed ? "stopped with errors" : "stopped");
 process.exit(failed ? 1 : 0);

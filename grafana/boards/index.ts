@@ -5,6 +5,7 @@ import { pipeline } from "./pipeline.ts";
 import { playback } from "./playback.ts";
 import { quality } from "./quality.ts";
 import { sessions } from "./sessions.ts";
+import { slo } from "./slo.ts";
 import type { BoardSpec } from "./spec.ts";
 
 export {
@@ -30,4 +31,5 @@ export const BOARDS: readonly BoardSpec[] = [
   library,
   licensing,
   pipeline,
+  slo,
 ];

@@ -11,4 +11,5 @@ export {
 } from "./clickhouse.ts";
 export { connectNats, type NatsHandle } from "./nats.ts";
 export { createPgPool } from "./postgres.ts";
+export { registerPostgresGauges } from "./postgres-gauges.ts";
 export { connectRedis } from "./redis.ts";

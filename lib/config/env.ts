@@ -217,6 +217,39 @@ const envSchema = z
     SMSTATS_WEB_DIST: z.string().default(join(repoRoot, "web", "dist")),
     /** Base URL of Grafana, for links from the console to the boards; empty hides the links. */
     SMSTATS_WEB_GRAFANA_URL: z.union([z.literal(""), z.string().url()]).default(""),
+    /** SMTP server mail goes through, e.g. smtp://user:pass@mail.example.com:587; the default is a local sink. */
+    SMSTATS_SMTP_URL: z.string().url().default("smtp://127.0.0.1:2525"),
+    /** Sender of every mail (keys, expiry notices, revocations, the digest). */
+    SMSTATS_MAIL_FROM: z.string().min(3).default("SongMartyn <licenses@songmartyn.local>"),
+    /** Stripe webhook signing secret (whsec_…); unset refuses every Stripe event (503 PAYMENTS_NOT_CONFIGURED). */
+    SMSTATS_STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+    /** Seconds a Stripe signature's timestamp may be from the server's clock. */
+    SMSTATS_STRIPE_TOLERANCE_S: positiveInt.default(300),
+    /** Lemon Squeezy webhook signing secret; unset refuses every Lemon Squeezy event. */
+    SMSTATS_LEMONSQUEEZY_WEBHOOK_SECRET: z.string().min(1).optional(),
+    /** Days a paid license stays valid after its period ended unpaid (failed payments get this long to recover). */
+    SMSTATS_PAYMENTS_GRACE_DAYS: z.coerce.number().int().min(0).default(3),
+    /** How often (ms) ingest mails owners whose license expires within 7 days (0 = never). */
+    SMSTATS_MAIL_EXPIRY_NOTICE_INTERVAL_MS: z.coerce.number().int().min(0).default(3_600_000),
+    /** Cron expression (5 fields, server time) of the weekly admin digest; empty disables the schedule. */
+    SMSTATS_DIGEST_CRON: z.string().default("0 8 * * 1"),
+    /** Admins who get the digest, comma-separated; empty disables the schedule. */
+    SMSTATS_DIGEST_TO: z.string().default(""),
+    /** Outgoing webhooks: delays (ms) before each retry, comma-separated; the last repeats until the window ends. */
+    SMSTATS_WEBHOOKS_BACKOFF_MS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, "expected milliseconds separated by commas")
+      .default("5000,300000,1800000,7200000,18000000,36000000"),
+    /** Outgoing webhooks: how long (seconds) after the event a failing delivery is retried before it is failed. */
+    SMSTATS_WEBHOOKS_RETRY_WINDOW_S: positiveInt.default(86_400),
+    /** Outgoing webhooks: how often (ms) the delivery worker looks for due deliveries. */
+    SMSTATS_WEBHOOKS_POLL_MS: positiveInt.default(1000),
+    /** Outgoing webhooks: timeout of one delivery request, ms. */
+    SMSTATS_WEBHOOKS_TIMEOUT_MS: positiveInt.default(10_000),
+    /** Outgoing webhooks may go to non-loopback addresses ("true" in production; development and tests keep "false"). */
+    SMSTATS_WEBHOOKS_ALLOW_REMOTE: z.enum(["true", "false"]).default("false"),
+    /** Bearer token Grafana's webhook contact point sends to POST /v1/webhooks/alerts; unset refuses the intake. */
+    SMSTATS_ALERTS_INTAKE_TOKEN: z.string().min(16).optional(),
     /** Redis URL; defaults to the local stack's. */
     SMSTATS_REDIS_URL: z.string().optional(),
     /** Prefix of every Redis key this service writes (tests use their own). */

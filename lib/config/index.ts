@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readStackFile } from "../stack-file.ts";
+import { Cron } from "croner";
 import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
@@ -100,6 +101,23 @@ export interface Config {
     distDir: string;
     grafanaUrl: string;
   };
+  mail: { smtpUrl: string; from: string; expiryNoticeIntervalMs: number };
+  payments: {
+    stripeSecret: string | undefined;
+    stripeToleranceSeconds: number;
+    lemonSqueezySecret: string | undefined;
+    graceDays: number;
+  };
+  digest: { cron: string; to: readonly string[] };
+  webhooks: {
+    backoffMs: readonly number[];
+    retryWindowMs: number;
+    pollMs: number;
+    timeoutMs: number;
+    /** false: targets must be loopback addresses (development and tests). */
+    allowRemote: boolean;
+  };
+  alerts: { intakeToken: string | undefined };
 }
 
 /** File (in <data>/secrets) holding the generated password of a service database role. */
@@ -306,8 +324,44 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       distDir: env.SMSTATS_WEB_DIST,
       grafanaUrl: env.SMSTATS_WEB_GRAFANA_URL,
     },
+    mail: {
+      smtpUrl: env.SMSTATS_SMTP_URL,
+      from: env.SMSTATS_MAIL_FROM,
+      expiryNoticeIntervalMs: env.SMSTATS_MAIL_EXPIRY_NOTICE_INTERVAL_MS,
+    },
+    payments: {
+      stripeSecret: env.SMSTATS_STRIPE_WEBHOOK_SECRET,
+      stripeToleranceSeconds: env.SMSTATS_STRIPE_TOLERANCE_S,
+      lemonSqueezySecret: env.SMSTATS_LEMONSQUEEZY_WEBHOOK_SECRET,
+      graceDays: env.SMSTATS_PAYMENTS_GRACE_DAYS,
+    },
+    digest: {
+      cron: checkedCron(env.SMSTATS_DIGEST_CRON),
+      to: env.SMSTATS_DIGEST_TO.split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    },
+    webhooks: {
+      backoffMs: env.SMSTATS_WEBHOOKS_BACKOFF_MS.split(",").map(Number),
+      retryWindowMs: env.SMSTATS_WEBHOOKS_RETRY_WINDOW_S * 1000,
+      pollMs: env.SMSTATS_WEBHOOKS_POLL_MS,
+      timeoutMs: env.SMSTATS_WEBHOOKS_TIMEOUT_MS,
+      allowRemote: env.SMSTATS_WEBHOOKS_ALLOW_REMOTE === "true",
+    },
+    alerts: { intakeToken: env.SMSTATS_ALERTS_INTAKE_TOKEN },
   };
   return deepFreeze(config);
+}
+
+// A cron expression croner accepts (or empty: no schedule); a typo stops the process at start.
+function checkedCron(expression: string): string {
+  if (expression.trim() === "") return "";
+  try {
+    new Cron(expression, { paused: true }).stop();
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: SMSTATS_DIGEST_CRON: ${(err as Error).message}`);
+  }
+  return expression;
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

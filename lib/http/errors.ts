@@ -120,6 +120,21 @@ export const HttpErrors = {
     "the web console is not built; run `npm run web:build` (npm start does it)",
     503,
   ),
+  WEBHOOK_SIGNATURE_INVALID: createError(
+    "WEBHOOK_SIGNATURE_INVALID",
+    "the webhook signature does not verify: %s",
+    400,
+  ),
+  PAYMENTS_NOT_CONFIGURED: createError(
+    "PAYMENTS_NOT_CONFIGURED",
+    "webhooks of %s are not configured on this server (no signing secret)",
+    503,
+  ),
+  WEBHOOK_TARGET_REFUSED: createError("WEBHOOK_TARGET_REFUSED", "%s", 400),
+  WEBHOOK_EVENT_UNKNOWN: createError("WEBHOOK_EVENT_UNKNOWN", "%s", 400),
+  WEBHOOK_ENDPOINT_NOT_FOUND: createError("WEBHOOK_ENDPOINT_NOT_FOUND", "no such webhook endpoint", 404),
+  WEBHOOK_DELIVERY_NOT_FOUND: createError("WEBHOOK_DELIVERY_NOT_FOUND", "no such webhook delivery", 404),
+  ALERTS_TOKEN_INVALID: createError("ALERTS_TOKEN_INVALID", "a valid alert intake token is required", 401),
 } as const;
 
 /** The JSON shape of every error response. */

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { Counter, type Registry } from "prom-client";
 import { durationHistogram } from "../metrics/index.ts";
@@ -6,6 +6,12 @@ import { durationHistogram } from "../metrics/index.ts";
 /** Options of the metrics plugin. */
 export interface MetricsPluginOptions {
   registry: Registry;
+  /**
+   * The tier label of a request (SLOs are per tier), e.g. the authenticated instance's. Values outside
+   * `tiers` become "other" and unauthenticated requests "none", so the label's cardinality stays bounded.
+   */
+  tierOf?: (request: FastifyRequest) => string | undefined;
+  tiers?: readonly string[];
 }
 
 /** Serves the registry at /metrics and counts every HTTP answer by route, method and status. */
@@ -13,20 +19,26 @@ async function metrics(app: FastifyInstance, opts: MetricsPluginOptions) {
   const requests = new Counter({
     name: "smstats_http_requests_total",
     help: "HTTP requests answered, by route, method and status.",
-    labelNames: ["route", "method", "status"],
+    labelNames: ["route", "method", "status", "tier"],
     registers: [opts.registry],
   });
   const duration = durationHistogram(
     opts.registry,
     "smstats_http_request_duration_seconds",
     "HTTP request duration.",
-    ["route", "method"],
+    ["route", "method", "tier"],
   );
+  const tiers = new Set(opts.tiers ?? ["starter", "party_host", "venue"]);
+  const tierLabel = (request: FastifyRequest) => {
+    const t = opts.tierOf?.(request);
+    return t === undefined ? "none" : tiers.has(t) ? t : "other";
+  };
   app.addHook("onResponse", async (request, reply) => {
     // The route pattern, never the raw URL: unbounded label values would explode the series count.
     const route = request.routeOptions.url ?? "unmatched";
-    requests.inc({ route, method: request.method, status: String(reply.statusCode) });
-    duration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    const tier = tierLabel(request);
+    requests.inc({ route, method: request.method, status: String(reply.statusCode), tier });
+    duration.observe({ route, method: request.method, tier }, reply.elapsedTime / 1000);
   });
   const schema = {
     summary: "Prometheus metrics",

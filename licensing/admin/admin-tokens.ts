@@ -12,6 +12,8 @@ export const ADMIN_SCOPES = [
   "instances:write",
   "audit:read",
   "stats:read",
+  "webhooks:read",
+  "webhooks:write",
 ] as const;
 
 /** One admin scope. */

@@ -30,9 +30,11 @@ export {
   extendLicense,
   type IssueInput,
   issueLicense,
+  issueLicenseIn,
   type LicenseDetail,
   type LicenseView,
   listLicenses,
   revokeLicense,
+  revokeLicenseIn,
   showLicense,
 } from "./license-admin.ts";

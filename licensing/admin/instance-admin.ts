@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { enqueueWebhookEvent } from "../../webhooks/events.ts";
 import { LicensingError } from "../errors.ts";
 import { isUuid, revokeRefreshTokens, withTransaction } from "../instances/index.ts";
 import type { SeatCache } from "../seats/index.ts";
@@ -132,6 +133,7 @@ export async function banInstanceByAdmin(
         refresh_tokens_revoked: tokens,
       },
     );
+    await enqueueWebhookEvent(c, "instance.banned", { instance_id: id, reason: opts.reason });
     return { view: await showInstance(c, id), touched };
   });
   await cache.invalidate(touched);

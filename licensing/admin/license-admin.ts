@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { enqueueWebhookEvent } from "../../webhooks/events.ts";
 import { LicensingError } from "../errors.ts";
 import { isUuid, withTransaction } from "../instances/index.ts";
 import { hashLicenseKey, licenseKeyHint, newLicenseKey } from "../licenses/license-key.ts";
@@ -80,41 +81,49 @@ export async function issueLicense(
   actor: Actor,
   input: IssueInput,
 ): Promise<{ license: LicenseView; key: string }> {
-  return withTransaction(pool, async (c) => {
-    const policy = await c.query("SELECT key_label FROM tier_policies WHERE tier = $1", [input.tier]);
-    if (!policy.rows[0]) throw new LicensingError("TIER_UNKNOWN", `unknown tier ${input.tier}`);
-    const key = newLicenseKey(policy.rows[0].key_label);
-    const { rows } = await c.query(
-      `INSERT INTO licenses (license_key, key_hint, tier, owner_email, expires_at, max_instances, billing_period, notes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [
-        hashLicenseKey(key),
-        licenseKeyHint(key),
-        input.tier,
-        input.ownerEmail,
-        input.expiresAt ?? null,
-        input.maxInstances ?? null,
-        input.billingPeriod ?? null,
-        input.notes ?? null,
-      ],
-    );
-    const id = rows[0].id as string;
-    const license = view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
-    await writeAudit(
-      c,
-      actor,
-      "license.issue",
-      { type: "license", id },
-      {
-        tier: license.tier,
-        owner_email: license.owner_email,
-        expires_at: license.expires_at,
-        max_instances: license.max_instances,
-        key_hint: license.key_hint,
-      },
-    );
-    return { license, key };
-  });
+  return withTransaction(pool, (c) => issueLicenseIn(c, actor, input));
+}
+
+/** issueLicense inside the caller's transaction (payments issue a license with the event that paid for it). */
+export async function issueLicenseIn(
+  c: pg.ClientBase,
+  actor: Actor,
+  input: IssueInput,
+): Promise<{ license: LicenseView; key: string }> {
+  const policy = await c.query("SELECT key_label FROM tier_policies WHERE tier = $1", [input.tier]);
+  if (!policy.rows[0]) throw new LicensingError("TIER_UNKNOWN", `unknown tier ${input.tier}`);
+  const key = newLicenseKey(policy.rows[0].key_label);
+  const { rows } = await c.query(
+    `INSERT INTO licenses (license_key, key_hint, tier, owner_email, expires_at, max_instances, billing_period, notes)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [
+      hashLicenseKey(key),
+      licenseKeyHint(key),
+      input.tier,
+      input.ownerEmail,
+      input.expiresAt ?? null,
+      input.maxInstances ?? null,
+      input.billingPeriod ?? null,
+      input.notes ?? null,
+    ],
+  );
+  const id = rows[0].id as string;
+  const license = view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
+  await writeAudit(
+    c,
+    actor,
+    "license.issue",
+    { type: "license", id },
+    {
+      tier: license.tier,
+      owner_email: license.owner_email,
+      expires_at: license.expires_at,
+      max_instances: license.max_instances,
+      key_hint: license.key_hint,
+    },
+  );
+  await enqueueWebhookEvent(c, "license.created", { license });
+  return { license, key };
 }
 
 /** Finds a license by id or by its full key. */
@@ -139,38 +148,52 @@ export async function revokeLicense(
   const { license, instances } = await withTransaction(pool, async (c) => {
     const id = await findLicenseId(c, ref);
     if (!id) throw new LicensingError("LICENSE_NOT_FOUND", "no such license");
-    const before = await c.query(
-      "SELECT COALESCE(is_revoked, false) AS revoked FROM licenses WHERE id = $1 FOR UPDATE",
-      [id],
-    );
-    await c.query(
-      "UPDATE licenses SET is_revoked = true, revoke_reason = $2, revoked_at = COALESCE(revoked_at, now()) WHERE id = $1",
-      [id, reason],
-    );
-    const seats = await c.query(
-      "SELECT DISTINCT instance_id FROM license_activations WHERE license_id = $1",
-      [id],
-    );
-    const instances = seats.rows.map((r) => r.instance_id as string);
-    await c.query(
-      `UPDATE instances SET tier = 'starter' WHERE id IN (
-         SELECT instance_id FROM license_activations WHERE license_id = $1 AND deactivated_at IS NULL)`,
-      [id],
-    );
-    await writeAudit(
-      c,
-      actor,
-      "license.revoke",
-      { type: "license", id },
-      {
-        revoked: { from: before.rows[0].revoked, to: true },
-        reason,
-      },
-    );
-    return { license: view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]), instances };
+    return revokeLicenseIn(c, actor, id, reason);
   });
   await cache.invalidate(instances);
   return license;
+}
+
+/**
+ * revokeLicense inside the caller's transaction, by license id; the caller invalidates the returned
+ * instances' cached states after its commit.
+ */
+export async function revokeLicenseIn(
+  c: pg.ClientBase,
+  actor: Actor,
+  id: string,
+  reason: string,
+): Promise<{ license: LicenseView; instances: string[] }> {
+  const before = await c.query(
+    "SELECT COALESCE(is_revoked, false) AS revoked FROM licenses WHERE id = $1 FOR UPDATE",
+    [id],
+  );
+  await c.query(
+    "UPDATE licenses SET is_revoked = true, revoke_reason = $2, revoked_at = COALESCE(revoked_at, now()) WHERE id = $1",
+    [id, reason],
+  );
+  const seats = await c.query("SELECT DISTINCT instance_id FROM license_activations WHERE license_id = $1", [
+    id,
+  ]);
+  const instances = seats.rows.map((r) => r.instance_id as string);
+  await c.query(
+    `UPDATE instances SET tier = 'starter' WHERE id IN (
+       SELECT instance_id FROM license_activations WHERE license_id = $1 AND deactivated_at IS NULL)`,
+    [id],
+  );
+  await writeAudit(
+    c,
+    actor,
+    "license.revoke",
+    { type: "license", id },
+    {
+      revoked: { from: before.rows[0].revoked, to: true },
+      reason,
+    },
+  );
+  const license = view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
+  await enqueueWebhookEvent(c, "license.revoked", { license, reason });
+  return { license, instances };
 }
 
 /** One license with its activations (seats, live and ended). */

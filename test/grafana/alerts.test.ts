@@ -46,7 +46,7 @@ function provisioned(uid: string): { query: string; above: number; for: string }
 const HOUR = 3_600_000;
 const now = new Date(Math.floor((Date.now() - 22 * HOUR) / (24 * HOUR)) * 24 * HOUR + 22 * HOUR);
 
-describe("error-rate spike for one version (ClickHouse, both engines)", () => {
+describe("ClickHouse alert rules (both engines): error-rate spike, active instances", () => {
   const config = loadConfig();
   const database = `smstats_grafalert_${TEST_NS || "x"}_${process.pid}`;
   const engines: ClickHouseExecutor[] = [
@@ -118,6 +118,52 @@ describe("error-rate spike for one version (ClickHouse, both engines)", () => {
       expect(f).toEqual([victim.version]);
     }
   });
+
+  const activeRule = provisioned("smstats-scale-active-instances");
+  const activeSpec = ALERTS.find((a) => a.uid === "smstats-scale-active-instances") as AlertSpec;
+  const activeInstances = async (engine: ClickHouseExecutor) => {
+    const sql = clickhouseAlertSql(activeRule.query, {
+      from: new Date(now.getTime() - activeSpec.rangeSeconds * 1000),
+      to: now,
+      intervalMs: 60_000,
+    });
+    const rows = await engine.rows<{ scope: string; active_instances: number | string }>(sql);
+    return rows.map((r) => Number(r.active_instances));
+  };
+
+  it("scaling trigger: quiet with the simulated fleet's active instances", async () => {
+    for (const engine of engines) {
+      const active = await activeInstances(engine);
+      console.log(`active instances (${engine.engine}): ${active}`);
+      expect(active.length).toBe(1);
+      expect(active.filter((n) => n > activeRule.above)).toEqual([]);
+    }
+  });
+
+  it("scaling trigger: fires once more than 10,000 instances reported in the last day", async () => {
+    const time = new Date(now.getTime() - 3_600_000).toISOString().slice(0, 19).replace("T", " ");
+    const rows = Array.from({ length: 10_001 }, (_, k) => ({
+      time,
+      instance_id: `scale-${k}`,
+      tier: "starter",
+      app_version: victim.version,
+      platform: victim.platform,
+      country: victim.country,
+      batch_id: `scale-${k}`,
+      row_index: 0,
+      received_at: time,
+      metric_name: "uptime_seconds",
+      value: 60,
+      "tags.key": [],
+      "tags.value": [],
+    }));
+    await insertRows(engines, "metrics_quality", rows);
+    for (const engine of engines) {
+      const active = await activeInstances(engine);
+      console.log(`active instances after injection (${engine.engine}): ${active}`);
+      expect(active.filter((n) => n > activeRule.above)).toHaveLength(1);
+    }
+  });
 });
 
 // promtool (Debian's prometheus package) evaluates the PromQL rules; absent, the test says how to get it.
@@ -132,13 +178,7 @@ describe.skipIf(!promtool)("PromQL alert rules in promtool (baseline quiet, spik
     uid: a.uid,
   }));
 
-  const cases: {
-    uid: string;
-    evalMinutes: number;
-    labels: Record<string, string>;
-    baseline: { series: string; values: string }[];
-    spike: { series: string; values: string }[];
-  }[] = [
+  const cases: PromCase[] = [
     {
       uid: "smstats-ingestion-lag",
       evalMinutes: 20,
@@ -219,6 +259,8 @@ describe.skipIf(!promtool)("PromQL alert rules in promtool (baseline quiet, spik
     },
   ];
 
+  cases.push(...scalingCases(), ...sloCases());
+
   it("has a case for every PromQL rule", () => {
     expect(cases.map((c) => c.uid).sort()).toEqual(promRules.map((r) => r.uid).sort());
   });
@@ -266,6 +308,102 @@ describe.skipIf(!promtool)("PromQL alert rules in promtool (baseline quiet, spik
     });
   }
 });
+
+type PromCase = {
+  uid: string;
+  evalMinutes: number;
+  labels: Record<string, string>;
+  baseline: { series: string; values: string }[];
+  spike: { series: string; values: string }[];
+};
+
+// The scaling triggers: a healthy baseline, and the condition held for 30 minutes.
+function scalingCases(): PromCase[] {
+  const latency = (buckets: Record<string, number>) =>
+    Object.entries(buckets).map(([le, perMinute]) => ({
+      series: `smstats_http_request_duration_seconds_bucket{route="/v1/stats/batch",method="POST",tier="venue",le="${le}"}`,
+      values: `0+${perMinute}x40`,
+    }));
+  const disk = (mountpoint: string, availPercent: number) => [
+    { series: `node_filesystem_size_bytes{mountpoint="${mountpoint}",fstype="ext4"}`, values: "100+0x40" },
+    {
+      series: `node_filesystem_avail_bytes{mountpoint="${mountpoint}",fstype="ext4"}`,
+      values: `${availPercent}+0x40`,
+    },
+  ];
+  return [
+    {
+      uid: "smstats-scale-api-latency",
+      evalMinutes: 40,
+      labels: {},
+      baseline: latency({ "0.1": 580, "0.25": 600, "0.5": 600, "1": 600, "+Inf": 600 }),
+      spike: latency({ "0.1": 100, "0.25": 300, "0.5": 500, "1": 600, "+Inf": 600 }),
+    },
+    {
+      uid: "smstats-scale-db-connections",
+      evalMinutes: 40,
+      labels: {},
+      baseline: [
+        { series: "smstats_postgres_connections", values: "40+0x40" },
+        { series: "smstats_postgres_max_connections", values: "100+0x40" },
+      ],
+      spike: [
+        { series: "smstats_postgres_connections", values: "85+0x40" },
+        { series: "smstats_postgres_max_connections", values: "100+0x40" },
+      ],
+    },
+    {
+      uid: "smstats-scale-jetstream-storage",
+      evalMinutes: 40,
+      labels: { mountpoint: "/var/lib/nats" },
+      baseline: disk("/var/lib/nats", 60),
+      spike: disk("/var/lib/nats", 20),
+    },
+    {
+      uid: "smstats-scale-clickhouse-storage",
+      evalMinutes: 40,
+      labels: { mountpoint: "/var/lib/clickhouse" },
+      baseline: disk("/var/lib/clickhouse", 45),
+      spike: disk("/var/lib/clickhouse", 25),
+    },
+  ];
+}
+
+// Venue SLO burn rates over 8 hours of validate traffic (600 requests a minute): the baseline fails 0.01 %
+// and is 0.2 % slow; the spike fails 5 % (or is 30 % slow) for the last 7 hours.
+function sloCases(): PromCase[] {
+  const route = 'route="/v1/auth/validate",method="POST",tier="venue"';
+  const requests = (failedPerMinute: string) => [
+    { series: `smstats_http_requests_total{${route},status="200"}`, values: "0+600x480" },
+    { series: `smstats_http_requests_total{${route},status="503"}`, values: failedPerMinute },
+    // Other tiers' failures never count against the Venue budget.
+    {
+      series: `smstats_http_requests_total{route="/v1/auth/validate",method="POST",tier="starter",status="503"}`,
+      values: "0+300x480",
+    },
+  ];
+  const durations = (fastPerMinute: string) => [
+    { series: `smstats_http_request_duration_seconds_count{${route}}`, values: "0+600x480" },
+    { series: `smstats_http_request_duration_seconds_bucket{${route},le="0.5"}`, values: fastPerMinute },
+  ];
+  const labels = { route: "/v1/auth/validate" };
+  return (["1h", "6h"] as const).flatMap((w) => [
+    {
+      uid: `smstats-slo-success-burn-${w}`,
+      evalMinutes: 480,
+      labels,
+      baseline: requests("0+0.06x480"),
+      spike: requests("0+0.06x59 3.6+30x420"),
+    },
+    {
+      uid: `smstats-slo-latency-burn-${w}`,
+      evalMinutes: 480,
+      labels,
+      baseline: durations("0+598.8x480"),
+      spike: durations("0+598.8x59 35329+420x420"),
+    },
+  ]);
+}
 
 // Without promtool the PromQL cases are skipped, loudly: the stack does not install Prometheus yet.
 if (!promtool) console.warn("promtool not found: PromQL alert tests skipped (apt-get install prometheus)");

@@ -62,4 +62,18 @@ describe("config", () => {
     const config = loadConfig({ SMSTATS_DATA_DIR: stackDir(), PATH: "/bin", HOME: "/root" });
     expect(Object.isFrozen(config.ingest)).toBe(true);
   });
+
+  it("keeps webhooks on loopback and mail on the local sink unless told otherwise, and checks the digest's cron", () => {
+    const config = loadConfig({ SMSTATS_DATA_DIR: stackDir() });
+    expect(config.webhooks.allowRemote).toBe(false);
+    expect(config.mail.smtpUrl).toBe("smtp://127.0.0.1:2525");
+    expect(config.digest).toEqual({ cron: "0 8 * * 1", to: [] });
+    expect(
+      loadConfig({ SMSTATS_DATA_DIR: stackDir(), SMSTATS_DIGEST_TO: "a@example.com, b@example.com" }).digest
+        .to,
+    ).toEqual(["a@example.com", "b@example.com"]);
+    expect(() => loadConfig({ SMSTATS_DATA_DIR: stackDir(), SMSTATS_DIGEST_CRON: "61 * * *" })).toThrow(
+      /SMSTATS_DIGEST_CRON/,
+    );
+  });
 });

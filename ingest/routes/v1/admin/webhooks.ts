@@ -1,0 +1,134 @@
+import type { FastifyInstance } from "fastify";
+import type pg from "pg";
+import type { Counter } from "prom-client";
+import { errorBodySchema, HttpErrors } from "../../../../lib/http/index.ts";
+import type { SecretBox } from "../../../../licensing/index.ts";
+import {
+  createWebhookEndpoint,
+  disableWebhookEndpoint,
+  listDeliveries,
+  listWebhookEndpoints,
+  replayDelivery,
+  WEBHOOK_EVENTS,
+  WebhookError,
+} from "../../../../webhooks/index.ts";
+import { actorOf, adminAuth } from "./admin-auth.ts";
+
+/** Options of the outgoing-webhook admin routes. */
+export interface WebhookAdminOptions {
+  pool: pg.Pool;
+  box: SecretBox;
+  allowRemote: boolean;
+  refused: Counter<"code">;
+}
+
+const errors = { "4xx": errorBodySchema, "5xx": errorBodySchema } as const;
+const security = [{ adminToken: [] }];
+const idParam = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", format: "uuid" } },
+} as const;
+
+const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WebhookError) {
+      const Ctor = HttpErrors[err.code] as new (message: string, opts: { cause: unknown }) => Error;
+      throw new Ctor(err.message, { cause: err });
+    }
+    throw err;
+  }
+};
+
+/** Outgoing webhooks under /v1/admin/webhooks: endpoints, the delivery log, replays. */
+export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdminOptions) {
+  adminAuth(app, opts);
+  app.post<{ Body: { url: string; events: string[]; description?: string | null } }>(
+    "/v1/admin/webhooks",
+    {
+      config: { adminScope: "webhooks:write" },
+      schema: {
+        summary: "Register a webhook endpoint",
+        description: "Returns the signing secret once (Standard Webhooks, whsec_…). Scope webhooks:write.",
+        tags: ["admin"],
+        security,
+        body: {
+          type: "object",
+          required: ["url", "events"],
+          additionalProperties: false,
+          properties: {
+            url: { type: "string", minLength: 8, maxLength: 2000 },
+            events: { type: "array", minItems: 1, items: { type: "string", enum: [...WEBHOOK_EVENTS] } },
+            description: { type: ["string", "null"], maxLength: 500 },
+          },
+        },
+        response: { 201: { type: "object", additionalProperties: true }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const created = await wrap(() =>
+        createWebhookEndpoint(opts.pool, opts.box, actorOf(request), {
+          ...request.body,
+          allowRemote: opts.allowRemote,
+        }),
+      );
+      return reply.code(201).send(created);
+    },
+  );
+  app.get(
+    "/v1/admin/webhooks",
+    {
+      config: { adminScope: "webhooks:read" },
+      schema: { summary: "List webhook endpoints", tags: ["admin"], security },
+    },
+    async () => ({ endpoints: await listWebhookEndpoints(opts.pool) }),
+  );
+  app.post<{ Params: { id: string } }>(
+    "/v1/admin/webhooks/:id/disable",
+    {
+      config: { adminScope: "webhooks:write" },
+      schema: { summary: "Disable a webhook endpoint", tags: ["admin"], security, params: idParam },
+    },
+    async (request) => wrap(() => disableWebhookEndpoint(opts.pool, actorOf(request), request.params.id)),
+  );
+  app.get<{ Querystring: { endpoint?: string; status?: string; limit?: number } }>(
+    "/v1/admin/webhooks/deliveries",
+    {
+      config: { adminScope: "webhooks:read" },
+      schema: {
+        summary: "The delivery log (each delivery with its attempts)",
+        tags: ["admin"],
+        security,
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            endpoint: { type: "string", format: "uuid" },
+            status: { type: "string", enum: ["pending", "delivered", "failed"] },
+            limit: { type: "integer", minimum: 1, maximum: 1000 },
+          },
+        },
+      },
+    },
+    async (request) => ({
+      deliveries: await listDeliveries(opts.pool, {
+        endpointId: request.query.endpoint,
+        status: request.query.status,
+        limit: request.query.limit,
+      }),
+    }),
+  );
+  app.post<{ Params: { id: string } }>(
+    "/v1/admin/webhooks/deliveries/:id/replay",
+    {
+      config: { adminScope: "webhooks:write" },
+      schema: { summary: "Send a delivery again", tags: ["admin"], security, params: idParam },
+    },
+    async (request) => {
+      await wrap(() => replayDelivery(opts.pool, actorOf(request), request.params.id));
+      return { replayed: request.params.id };
+    },
+  );
+}

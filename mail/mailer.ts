@@ -1,0 +1,55 @@
+import nodemailer from "nodemailer";
+import { Counter, type Registry } from "prom-client";
+
+/** A mail ready to send: both bodies, and inline images referenced from the HTML by cid. */
+export interface Mail {
+  to: string | string[];
+  subject: string;
+  text: string;
+  html: string;
+  /** Inline attachments: `<img src="cid:{cid}">` in the HTML. */
+  inline?: { cid: string; filename: string; contentType: string; content: Buffer }[];
+}
+
+/** Sends mail over SMTP; every send is counted by template and outcome. */
+export interface Mailer {
+  send(template: string, mail: Mail): Promise<void>;
+  close(): void;
+}
+
+/** A mailer on an SMTP URL (nodemailer), e.g. the local sink in development and tests. */
+export function createMailer(opts: { smtpUrl: string; from: string; metrics?: Registry }): Mailer {
+  const transport = nodemailer.createTransport(opts.smtpUrl);
+  const sent = new Counter({
+    name: "smstats_mail_total",
+    help: "Mails sent, by template and outcome (sent, error).",
+    labelNames: ["template", "outcome"],
+    registers: opts.metrics ? [opts.metrics] : [],
+  });
+  return {
+    async send(template, mail) {
+      try {
+        await transport.sendMail({
+          from: opts.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          attachments: (mail.inline ?? []).map((a) => ({
+            cid: a.cid,
+            filename: a.filename,
+            contentType: a.contentType,
+            content: a.content,
+          })),
+        });
+        sent.inc({ template, outcome: "sent" });
+      } catch (err) {
+        sent.inc({ template, outcome: "error" });
+        throw err;
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
