@@ -66,7 +66,6 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     onError: (code) => errors.inc({ code }),
   });
-  await app.register(bodyParsers, { maxDecompressed: config.ingest.maxDecompressed });
   await app.register(metricsPlugin, { registry: deps.metrics });
   await app.register(health, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
@@ -108,6 +107,12 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       labelNames: ["code"],
       registers: [deps.metrics],
     }),
+  });
+  // After authenticate: bodies are decompressed only once their signature is verified.
+  await app.register(bodyParsers, {
+    maxOutput: config.ingest.maxDecompressed,
+    maxWindow: config.ingest.zstdMaxWindow,
+    maxWork: config.ingest.zstdMaxWork,
   });
   const tokenOptions = {
     pool: deps.pg,

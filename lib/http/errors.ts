@@ -8,6 +8,11 @@ export const HttpErrors = {
   MALFORMED_BODY: createError("MALFORMED_BODY", "request body is not valid JSON: %s", 400),
   INVALID_BODY: createError("INVALID_BODY", "request body is invalid: %s", 400),
   BODY_TOO_LARGE: createError("BODY_TOO_LARGE", "request body exceeds %s bytes", 413),
+  DECOMPRESSION_LIMIT: createError(
+    "DECOMPRESSION_LIMIT",
+    "the compressed body exceeds a decompression limit: %s",
+    413,
+  ),
   UNSUPPORTED_MEDIA_TYPE: createError("UNSUPPORTED_MEDIA_TYPE", "unsupported content type: %s", 415),
   NOT_FOUND: createError("NOT_FOUND", "no route %s", 404),
   BATCH_TOO_LARGE: createError(
