@@ -57,7 +57,7 @@ const envSchema = z
     /** Requests in flight past which ingest answers 503 with Retry-After at once instead of queueing. */
     SMSTATS_INGEST_MAX_IN_FLIGHT: positiveInt.default(256),
     /** Event-loop delay (ms) past which ingest sheds requests with 503 and Retry-After. */
-    SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS: positiveInt.default(500),
+    SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS: positiveInt.default(1000),
     /** Resident memory (bytes) past which ingest sheds requests with 503; its documented ceiling. */
     SMSTATS_INGEST_MAX_RSS_BYTES: positiveInt.default(1024 * 1024 * 1024),
     /** Deadline (ms) of each readiness check of ingest (NATS, PostgreSQL, Redis). */

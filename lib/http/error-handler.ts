@@ -8,7 +8,17 @@ export interface ErrorHandlerOptions {
   retryAfterSeconds: number;
   /** Called for every error response, by code (counted in /metrics). */
   onError?: (code: string, status: number) => void;
+  /**
+   * Names the dependency (e.g. "redis", "postgres") whose outage caused an error, or undefined. Such
+   * errors are answered 503 DEPENDENCY_UNAVAILABLE with Retry-After and reported to onDependencyDown,
+   * which logs the outage once; they are not logged per request.
+   */
+  dependencyOf?: (err: Error) => string | undefined;
+  onDependencyDown?: (dependency: string, err: Error) => void;
 }
+
+// Errors of a request whose client went away mid-body: Node's "aborted" reset or a premature close.
+const CLIENT_GONE = new Set(["ECONNRESET", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE", "EPIPE"]);
 
 // Fastify's own error codes, mapped onto the API's stable ones.
 const FASTIFY_CODES: Record<string, (e: FastifyError) => FastifyError> = {
@@ -23,6 +33,7 @@ const FASTIFY_CODES: Record<string, (e: FastifyError) => FastifyError> = {
 async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     let err = raw;
+    const dependency = raw.code && raw.code in HttpErrors ? undefined : opts.dependencyOf?.(raw);
     if (raw.validation) {
       err = new HttpErrors.INVALID_BODY(
         `${raw.validationContext ?? "body"}${raw.validation[0]?.instancePath ?? ""} ${raw.validation[0]?.message ?? raw.message}`,
@@ -31,6 +42,11 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       err = (FASTIFY_CODES[raw.code] as (e: FastifyError) => FastifyError)(raw);
     } else if (raw instanceof SyntaxError) {
       err = new HttpErrors.MALFORMED_BODY(raw.message);
+    } else if (CLIENT_GONE.has(String(raw.code)) || (request.raw.aborted && !(raw.code in HttpErrors))) {
+      err = new HttpErrors.CLIENT_DISCONNECTED();
+    } else if (dependency) {
+      opts.onDependencyDown?.(dependency, raw);
+      err = new HttpErrors.DEPENDENCY_UNAVAILABLE(dependency);
     }
     const known = typeof err.code === "string" && err.code in HttpErrors;
     const status = known ? (err.statusCode ?? 500) : 500;
@@ -40,9 +56,14 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       (err as { retryAfterSeconds?: number }).retryAfterSeconds ??
       (err as { cause?: { retryAfterSeconds?: number } }).cause?.retryAfterSeconds;
     if (status === 429 && wait !== undefined) reply.header("retry-after", String(wait));
-    if (status >= 500) {
-      request.log.error({ err: raw, code }, "request failed");
-      if (status === 503) reply.header("retry-after", String(opts.retryAfterSeconds));
+    if (status === 503) reply.header("retry-after", String(wait ?? opts.retryAfterSeconds));
+    // Only what nobody expected is an error line. Outages are logged once by their tracker, overload and
+    // clients that went away are counted; neither is logged per request above debug.
+    if (status >= 500 && status !== 503) request.log.error({ err: raw, code }, "request failed");
+    else if (status === 503 && code !== "OVERLOADED" && code !== "DEPENDENCY_UNAVAILABLE") {
+      request.log.warn({ err: raw, code }, "request refused: unavailable");
+    } else if (code === "CLIENT_DISCONNECTED" || code === "OVERLOADED" || code === "DEPENDENCY_UNAVAILABLE") {
+      request.log.debug({ err: raw, code }, "request not served");
     }
     opts.onError?.(code, status);
     const body: ErrorBody = { error: { code, message: known ? err.message : "internal error" } };

@@ -52,6 +52,17 @@ export const HttpErrors = {
   PIPELINE_UNAVAILABLE: createError("PIPELINE_UNAVAILABLE", "the telemetry pipeline is unavailable: %s", 503),
   PIPELINE_FULL: createError("PIPELINE_FULL", "the telemetry pipeline is full; retry later", 503),
   NOT_READY: createError("NOT_READY", "a required dependency is down", 503),
+  DEPENDENCY_UNAVAILABLE: createError(
+    "DEPENDENCY_UNAVAILABLE",
+    "%s is unavailable; retry after Retry-After",
+    503,
+  ),
+  OVERLOADED: createError("OVERLOADED", "the service is overloaded (%s); retry after Retry-After", 503),
+  CLIENT_DISCONNECTED: createError(
+    "CLIENT_DISCONNECTED",
+    "the client closed the connection before the request was complete",
+    400,
+  ),
   INTERNAL: createError("INTERNAL", "internal error", 500),
   REFRESH_INVALID: createError(
     "REFRESH_INVALID",

@@ -1,6 +1,13 @@
+export {
+  type CutReason,
+  clientErrorHandler,
+  guardConnections,
+  serverTimeouts,
+} from "./connection-hygiene.ts";
 export { default as errorHandler, type ErrorHandlerOptions } from "./error-handler.ts";
 export { type ErrorBody, errorBodySchema, HttpErrors } from "./errors.ts";
 export { gracefulClose } from "./graceful-close.ts";
 export { default as health, type HealthCheck, type HealthOptions } from "./health.ts";
 export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";
+export { createOutageTracker, type OutageTracker, type OutageTrackerOptions } from "./outage-tracker.ts";
 export { createHttpServer } from "./server.ts";

@@ -16,8 +16,8 @@ export interface ZstdFrameSummary {
 /** Why a zstd body is refused before decoding. */
 export class ZstdFrameError extends Error {
   constructor(
-    /** "malformed" for bytes that are not zstd frames, "window" for a window above the limit. */
-    readonly reason: "malformed" | "window",
+    /** "malformed": not zstd frames; otherwise the limit the body is past. */
+    readonly reason: "malformed" | "window" | "output" | "work",
     message: string,
   ) {
     super(message);
@@ -42,12 +42,21 @@ function uint(b: Uint8Array, at: number, size: number): number {
   return v;
 }
 
+/** The limits the walk refuses a body at, as soon as it is past one. */
+export interface ZstdLimits {
+  maxWindow: number;
+  /** Largest output bound (and declared size). */
+  maxOutput: number;
+  /** Largest window work. */
+  maxWork: number;
+}
+
 /**
- * Walks the frame and block headers of a zstd body (RFC 8878) without decoding it: refuses a window
- * above maxWindow, dictionaries and structural damage, and returns the bounds the caller checks before
- * decoding. Linear in the number of blocks, a few operations each.
+ * Walks the frame and block headers of a zstd body (RFC 8878) without decoding it, and refuses it as
+ * soon as it is past a limit (a window, declared size, output bound or window work) or damaged, or needs
+ * a dictionary. A few operations per block, and it stops at the first block past a limit.
  */
-export function inspectZstdFrames(b: Uint8Array, maxWindow: number): ZstdFrameSummary {
+export function inspectZstdFrames(b: Uint8Array, limits: ZstdLimits): ZstdFrameSummary {
   const summary: ZstdFrameSummary = { maxWindow: 0, outputBound: 0, windowWork: 0, declaredSize: 0 };
   let at = 0;
   if (b.length === 0) throw new ZstdFrameError("malformed", "zstd: empty body");
@@ -60,12 +69,13 @@ export function inspectZstdFrames(b: Uint8Array, maxWindow: number): ZstdFrameSu
       continue;
     }
     if (magic !== ZSTD_MAGIC) throw new ZstdFrameError("malformed", "zstd: bad frame magic");
-    at = inspectFrame(b, at + 4, maxWindow, summary);
+    at = inspectFrame(b, at + 4, limits, summary);
   }
   return summary;
 }
 
-function inspectFrame(b: Uint8Array, start: number, maxWindow: number, summary: ZstdFrameSummary): number {
+function inspectFrame(b: Uint8Array, start: number, limits: ZstdLimits, summary: ZstdFrameSummary): number {
+  const { maxWindow } = limits;
   let at = start;
   if (at >= b.length) throw new ZstdFrameError("malformed", "zstd: truncated frame header");
   const fhd = b[at++] as number;
@@ -95,9 +105,13 @@ function inspectFrame(b: Uint8Array, start: number, maxWindow: number, summary: 
     throw new ZstdFrameError("window", `zstd: a frame declares a ${window}-byte window (limit ${maxWindow})`);
   }
   summary.maxWindow = Math.max(summary.maxWindow, window);
+  summary.declaredSize += contentSize;
+  if (summary.declaredSize > limits.maxOutput) {
+    throw new ZstdFrameError("output", `zstd: frames declare ${summary.declaredSize} bytes of content`);
+  }
+  const bytesBefore = summary.outputBound;
   const blockMax = Math.min(window, BLOCK_MAX);
   let frameBound = 0;
-  let blocks = 0;
   for (let last = 0; !last; ) {
     if (at + 3 > b.length) throw new ZstdFrameError("malformed", "zstd: truncated block header");
     const h = (b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16);
@@ -105,7 +119,6 @@ function inspectFrame(b: Uint8Array, start: number, maxWindow: number, summary: 
     last = h & 1;
     const type = (h >> 1) & 3;
     const size = h >>> 3;
-    blocks++;
     if (type === 3) throw new ZstdFrameError("malformed", "zstd: reserved block type");
     if (size > blockMax) throw new ZstdFrameError("malformed", "zstd: a block exceeds the block maximum");
     if (type === 1) {
@@ -116,12 +129,20 @@ function inspectFrame(b: Uint8Array, start: number, maxWindow: number, summary: 
       at += size;
     }
     if (at > b.length) throw new ZstdFrameError("malformed", "zstd: truncated block");
+    if (contentSize === 0) summary.windowWork += window;
+    if (
+      bytesBefore + frameBound > limits.maxOutput &&
+      (contentSize === 0 || contentSize > limits.maxOutput)
+    ) {
+      throw new ZstdFrameError("output", "zstd: the blocks expand past the output limit");
+    }
+    if (summary.windowWork > limits.maxWork) {
+      throw new ZstdFrameError("work", `zstd: more than ${limits.maxWork} bytes of window work`);
+    }
   }
   at += checksum * 4;
   if (at > b.length) throw new ZstdFrameError("malformed", "zstd: truncated checksum");
   // A frame that declares its size is decoded into a buffer of that size: the bound is the smaller.
-  summary.declaredSize += contentSize;
   summary.outputBound += contentSize > 0 ? Math.min(contentSize, frameBound) : frameBound;
-  if (contentSize === 0) summary.windowWork += blocks * window;
   return at;
 }
