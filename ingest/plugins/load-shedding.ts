@@ -18,9 +18,10 @@ const WARM_UP_MS = 2000;
 const EXEMPT = /^\/(health\/|metrics$|docs\/)/;
 
 /**
- * Load shedding as the first onRequest hooks, before any authentication work: requests in flight past
- * maxInFlight, and (through @fastify/under-pressure, sampled every 250 ms) event-loop delay or resident
- * memory past their limits, get 503 OVERLOADED with Retry-After. Counted by reason.
+ * Load shedding, answered 503 OVERLOADED with Retry-After at once and counted by reason: event-loop delay
+ * or resident memory past their limits (through @fastify/under-pressure, sampled every 250 ms) as the
+ * first onRequest hook, before any authentication work; requests in flight past maxInFlight as the first
+ * preValidation hook, before the body is verified, decompressed or parsed.
  */
 async function loadShedding(app: FastifyInstance, opts: LoadSheddingOptions) {
   const shed = new Counter({
@@ -43,7 +44,14 @@ async function loadShedding(app: FastifyInstance, opts: LoadSheddingOptions) {
     shed.inc({ reason });
     return new HttpErrors.OVERLOADED(reason);
   };
+  // A request counts once its body has arrived, before it is decompressed or parsed: a slow client still
+  // sending is the connection timeouts' business and must not take a place. New requests are refused
+  // at onRequest while the places are taken (costing no authentication nor body work), and a request
+  // whose body arrives when they are taken is refused then.
   app.addHook("onRequest", async (request) => {
+    if (!EXEMPT.test(request.url) && inFlight >= opts.maxInFlight) throw refuse("in_flight");
+  });
+  app.addHook("preValidation", async (request) => {
     if (EXEMPT.test(request.url)) return;
     if (inFlight >= opts.maxInFlight) throw refuse("in_flight");
     inFlight++;
@@ -73,5 +81,5 @@ async function loadShedding(app: FastifyInstance, opts: LoadSheddingOptions) {
   });
 }
 
-/** Load shedding as a plugin that applies to the whole app; register it before authentication. */
+/** Load shedding as a plugin that applies to the whole app; register it before authentication and the body parsers. */
 export default fp(loadShedding, { name: "smstats-load-shedding" });

@@ -54,8 +54,11 @@ const envSchema = z
     SMSTATS_INGEST_TIMEOUT_CHECK_MS: positiveInt.default(1_000),
     /** Concurrent connections one client address may hold; more are closed at once and counted. */
     SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: positiveInt.default(64),
-    /** Requests in flight past which ingest answers 503 with Retry-After at once instead of queueing. */
-    SMSTATS_INGEST_MAX_IN_FLIGHT: positiveInt.default(256),
+    /**
+     * Requests being served (body received, answer not yet sent) past which ingest answers 503 with
+     * Retry-After at once instead of queueing them behind the others.
+     */
+    SMSTATS_INGEST_MAX_IN_FLIGHT: positiveInt.default(32),
     /** Event-loop delay (ms) past which ingest sheds requests with 503 and Retry-After. */
     SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS: positiveInt.default(1000),
     /** Resident memory (bytes) past which ingest sheds requests with 503; its documented ceiling. */
