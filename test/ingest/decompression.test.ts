@@ -193,7 +193,7 @@ describe("zstd frame walk", () => {
   });
 
   it("refuses windows above the limit, truncation and garbage", () => {
-    expect(() => inspectZstdFrames(hugeWindow, LIMITS)).toThrow(/window/);
+    expect(() => inspectZstdFrames(hugeWindow, LIMITS)).toThrow(/declares a 2013265920-byte window/);
     const good = Buffer.from(compress(Buffer.from("hello hello hello"), 3));
     expect(() => inspectZstdFrames(good.subarray(0, good.length - 2), LIMITS)).toThrow(/truncated/);
     expect(() => inspectZstdFrames(Buffer.from("not zstd at all"), LIMITS)).toThrow(/magic/);

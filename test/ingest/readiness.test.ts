@@ -31,6 +31,7 @@ afterAll(async () => {
 
 describe("ingest readiness", () => {
   it("checks only NATS, PostgreSQL and Redis, and answers at once while ClickHouse hangs", async () => {
+    await app.ready();
     const started = performance.now();
     const ready = await app.inject("/health/ready");
     const ms = performance.now() - started;
