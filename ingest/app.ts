@@ -88,15 +88,23 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       },
     },
   });
-  // A Redis or PostgreSQL outage is answered 503 with Retry-After and logged once when it starts and
-  // once when it ends (the tracker probes the store meanwhile), not per request.
+  // A Redis or PostgreSQL outage is answered 503 with Retry-After, and it (or NATS's, answered 503
+  // PIPELINE_UNAVAILABLE by the publisher) is logged once when it starts and once when it ends (the
+  // tracker probes the dependency meanwhile), not per request.
   const outages = createOutageTracker({
     log: deps.log,
-    probes: { redis: () => deps.redis.ping(), postgres: () => deps.pg.query("SELECT 1") },
+    probes: {
+      redis: () => deps.redis.ping(),
+      postgres: () => deps.pg.query("SELECT 1"),
+      nats: async () => {
+        if (!deps.nats.connected()) throw new Error("not connected");
+        await deps.jsm.streams.info(config.nats.stream);
+      },
+    },
     probeEveryMs: 1000,
     outages: new Counter({
       name: "smstats_dependency_outages_total",
-      help: "Outages of a store ingest needs (redis, postgres), counted when the first request meets one.",
+      help: "Outages of a dependency ingest needs (redis, postgres, nats), counted when the first request meets one.",
       labelNames: ["dependency"],
       registers: [deps.metrics],
     }),
@@ -108,6 +116,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     onError: (code) => errors.inc({ code }),
     dependencyOf: (err) => storeOutageOf(err, storePorts),
     onDependencyDown: (dependency, err) => outages.report(dependency, err),
+    outageCodes: { PIPELINE_UNAVAILABLE: "nats" },
   });
   // First among the request hooks: a request shed costs no authentication work.
   await app.register(loadShedding, {

@@ -15,6 +15,8 @@ export interface ErrorHandlerOptions {
    */
   dependencyOf?: (err: Error) => string | undefined;
   onDependencyDown?: (dependency: string, err: Error) => void;
+  /** API codes that themselves mean a dependency's outage (e.g. PIPELINE_UNAVAILABLE → "nats"). */
+  outageCodes?: Readonly<Record<string, string>>;
 }
 
 // Errors of a request whose client went away mid-body: Node's "aborted" reset or a premature close.
@@ -42,11 +44,12 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       err = (FASTIFY_CODES[raw.code] as (e: FastifyError) => FastifyError)(raw);
     } else if (raw instanceof SyntaxError) {
       err = new HttpErrors.MALFORMED_BODY(raw.message);
-    } else if (CLIENT_GONE.has(String(raw.code)) || (request.raw.aborted && !(raw.code in HttpErrors))) {
-      err = new HttpErrors.CLIENT_DISCONNECTED();
     } else if (dependency) {
+      // Before the client-gone check: a store's connection reset is an outage, not the client leaving.
       opts.onDependencyDown?.(dependency, raw);
       err = new HttpErrors.DEPENDENCY_UNAVAILABLE(dependency);
+    } else if (CLIENT_GONE.has(String(raw.code)) || (request.raw.aborted && !(raw.code in HttpErrors))) {
+      err = new HttpErrors.CLIENT_DISCONNECTED();
     }
     const known = typeof err.code === "string" && err.code in HttpErrors;
     const status = known ? (err.statusCode ?? 500) : 500;
@@ -57,12 +60,14 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       (err as { cause?: { retryAfterSeconds?: number } }).cause?.retryAfterSeconds;
     if (status === 429 && wait !== undefined) reply.header("retry-after", String(wait));
     if (status === 503) reply.header("retry-after", String(wait ?? opts.retryAfterSeconds));
+    const outage = dependency ?? opts.outageCodes?.[code];
+    if (outage && !dependency) opts.onDependencyDown?.(outage, raw);
     // Only what nobody expected is an error line. Outages are logged once by their tracker, overload and
     // clients that went away are counted; neither is logged per request above debug.
     if (status >= 500 && status !== 503) request.log.error({ err: raw, code }, "request failed");
-    else if (status === 503 && code !== "OVERLOADED" && code !== "DEPENDENCY_UNAVAILABLE") {
+    else if (status === 503 && code !== "OVERLOADED" && !outage) {
       request.log.warn({ err: raw, code }, "request refused: unavailable");
-    } else if (code === "CLIENT_DISCONNECTED" || code === "OVERLOADED" || code === "DEPENDENCY_UNAVAILABLE") {
+    } else if (code === "CLIENT_DISCONNECTED" || code === "OVERLOADED" || outage) {
       request.log.debug({ err: raw, code }, "request not served");
     }
     opts.onError?.(code, status);
