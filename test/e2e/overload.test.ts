@@ -194,12 +194,14 @@ describe("ingest at 20x its sustainable rate", () => {
       m[k] = (m[k] ?? 0) + 1;
       return m;
     }, {});
+    const failed = all.filter((a) => a.error);
+    const why = [...new Set(failed.map((a) => a.error))].slice(0, 3).join("; ");
     const slowest = Math.max(...all.map((a) => a.ms));
     const queued = Math.max(...all.map((a) => a.queuedMs));
     const serverSide = await batchDurations();
     const sorted = all.map((a) => a.ms).sort((a, b) => a - b);
     console.info(
-      `overload: sustainable ${sustainable.toFixed(1)}/s, offered ${rate.toFixed(0)}/s for 20 s; answers ${JSON.stringify(byStatus)}; ` +
+      `overload: sustainable ${sustainable.toFixed(1)}/s, offered ${rate.toFixed(0)}/s for 20 s; answers ${JSON.stringify(byStatus)} (${why || "all answered"}); ` +
         `p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, p99 ${sorted[Math.floor(sorted.length * 0.99)]?.toFixed(0)} ms, slowest ${slowest.toFixed(0)} ms; ingest peak RSS ${(maxRss / 2 ** 20).toFixed(0)} MiB; ` +
         `longest wait in the client's own queue ${queued.toFixed(0)} ms; ingest's own timing of the batch route: ${serverSide}`,
     );
