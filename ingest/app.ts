@@ -3,15 +3,25 @@ import swagger from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
 import { readPipelineHealth, scheduleDigest } from "../digest/index.ts";
-import { serverExecutor } from "../lib/clients/index.ts";
+import { serverExecutor, storeOutageOf, urlPort } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
-import { createHttpServer, errorHandler, health, metricsPlugin } from "../lib/http/index.ts";
+import {
+  type CutReason,
+  clientErrorHandler,
+  createHttpServer,
+  createOutageTracker,
+  errorHandler,
+  guardConnections,
+  health,
+  metricsPlugin,
+  serverTimeouts,
+} from "../lib/http/index.ts";
 import { LicensingError, recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
-import { LicensingError, verifyRequestSignature } from "../licensing/index.ts";
 import { sendExpiryNotices } from "../payments/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
+import loadShedding from "./plugins/load-shedding.ts";
 import routeDocs, { securitySchemes } from "./plugins/route-docs.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
@@ -20,19 +30,33 @@ import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
 import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
-import { adminSessionStore, webConsole } from "./web/web-console.ts";
 import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
+import { adminSessionStore, webConsole } from "./web/web-console.ts";
 
 /**
  * Builds the ingest HTTP app on given dependencies. It never listens: server.ts does, tests use inject().
  */
 export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Promise<FastifyInstance> {
+  const cuts = new Counter({
+    name: "smstats_http_connections_cut_total",
+    help: "Connections cut before a route answered them (timeouts, per-address limit, bad HTTP), by reason.",
+    labelNames: ["reason"],
+    registers: [deps.metrics],
+  });
+  const onCut = (reason: CutReason) => cuts.inc({ reason });
   const app = createHttpServer(deps.log, {
     bodyLimit: config.ingest.bodyLimit,
     return503OnClosing: true,
-    requestTimeout: 30_000,
+    // Header, request and idle timeouts checked every second, so slow clients are actually cut.
+    ...serverTimeouts(config.ingest.timeouts),
+    clientErrorHandler: clientErrorHandler(onCut),
     // request.ip (the country's source) is the socket peer unless that peer is a configured proxy.
     trustProxy: config.ingest.trustProxy.length > 0 ? [...config.ingest.trustProxy] : false,
+  });
+  guardConnections(app.server, {
+    maxPerAddress: config.ingest.maxConnectionsPerAddress,
+    retryAfterSeconds: config.ingest.retryAfterSeconds,
+    onCut,
   });
   const errors = new Counter({
     name: "smstats_http_errors_total",
@@ -75,14 +99,46 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     },
   });
   await app.register(routeDocs);
+  // A Redis or PostgreSQL outage is answered 503 with Retry-After, and it (or NATS's, answered 503
+  // PIPELINE_UNAVAILABLE by the publisher) is logged once when it starts and once when it ends (the
+  // tracker probes the dependency meanwhile), not per request.
+  const outages = createOutageTracker({
+    log: deps.log,
+    probes: {
+      redis: () => deps.redis.ping(),
+      postgres: () => deps.pg.query("SELECT 1"),
+      nats: async () => {
+        if (!deps.nats.connected()) throw new Error("not connected");
+        await deps.jsm.streams.info(config.nats.stream);
+      },
+    },
+    probeEveryMs: 1000,
+    outages: new Counter({
+      name: "smstats_dependency_outages_total",
+      help: "Outages of a dependency ingest needs (redis, postgres, nats), counted when the first request meets one.",
+      labelNames: ["dependency"],
+      registers: [deps.metrics],
+    }),
+  });
+  app.addHook("onClose", async () => outages.close());
+  const storePorts = { redis: urlPort(config.redis.url, 6379), postgres: urlPort(config.postgres.url, 5432) };
   await app.register(errorHandler, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     onError: (code) => errors.inc({ code }),
+    dependencyOf: (err) => storeOutageOf(err, storePorts),
+    onDependencyDown: (dependency, err) => outages.report(dependency, err),
+    outageCodes: { PIPELINE_UNAVAILABLE: "nats" },
   });
-  await app.register(bodyParsers, { maxDecompressed: config.ingest.maxDecompressed });
+  // First among the request hooks: a request shed costs no authentication work.
+  await app.register(loadShedding, {
+    ...config.ingest.shedding,
+    retryAfterSeconds: config.ingest.retryAfterSeconds,
+    registry: deps.metrics,
+  });
   await app.register(metricsPlugin, { registry: deps.metrics, tierOf: (request) => request.instance?.tier });
   await app.register(health, {
     retryAfterSeconds: config.ingest.retryAfterSeconds,
+    timeoutMs: config.ingest.healthTimeoutMs,
     checks: {
       nats: {
         path: "/health/nats",
@@ -94,7 +150,8 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       },
       postgres: { path: "/health/db", required: true, run: () => deps.pg.query("SELECT 1") },
       redis: { path: "/health/redis", required: true, run: () => deps.redis.ping() },
-      // Ingest does not depend on ClickHouse (JetStream buffers while it is away), so it is reported only.
+      // Ingest does not depend on ClickHouse (JetStream buffers while it is away): /health/clickhouse
+      // reports it, readiness does not wait for it.
       clickhouse: {
         path: "/health/clickhouse",
         required: false,
@@ -121,6 +178,12 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       labelNames: ["code"],
       registers: [deps.metrics],
     }),
+  });
+  // After authenticate: bodies are decompressed only once their signature is verified.
+  await app.register(bodyParsers, {
+    maxOutput: config.ingest.maxDecompressed,
+    maxWindow: config.ingest.zstdMaxWindow,
+    maxWork: config.ingest.zstdMaxWork,
   });
   const tokenOptions = {
     pool: deps.pg,
@@ -182,7 +245,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     refused: adminRefused,
     sessions: adminSessions,
   });
-  const adminRefused = new Counter({
+  const webhookAdminRefused = new Counter({
     name: "smstats_webhook_admin_refused_total",
     help: "Webhook admin API requests refused, by code.",
     labelNames: ["code"],
@@ -192,7 +255,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     pool: deps.pg,
     box: deps.box,
     allowRemote: config.webhooks.allowRemote,
-    refused: adminRefused,
+    refused: webhookAdminRefused,
   });
   await app.register(incomingWebhookRoutes, {
     payments: deps.payments,

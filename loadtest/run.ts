@@ -57,6 +57,8 @@ if (!baseUrl) {
     // Synthetic scenarios send from a few instances far above a real one's rate; the fleet keeps real limits.
     ...(scenario === "fleet" ? {} : { SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=1000000" }),
     SMSTATS_INGEST_TRUST_PROXY: "127.0.0.1,::1",
+    // k6 opens all its connections from one loopback address; the per-address cap is for real clients.
+    SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: "100000",
   });
   baseUrl = pipeline.ingestUrl;
 }

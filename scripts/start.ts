@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { loadConfig, repoRoot } from "../lib/config/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { migrateAll } from "../lib/migrate/index.ts";
-import { clusterUp } from "../stack/cluster/index.ts";
 import { startSmtpSink } from "../mail/index.ts";
+import { clusterUp } from "../stack/cluster/index.ts";
 import { stackUp } from "../stack/index.ts";
 import { buildIsStale, buildWeb } from "./web-build.ts";
 

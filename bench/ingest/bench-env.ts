@@ -28,4 +28,8 @@ export const BENCH_ENV = {
   SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,
   // Up to 256 instances register from one address per run (licensing's per-address rule).
   SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: NO_LIMIT,
+  // A benchmark measures capacity from one address with up to 1,024 connections: no per-address cap
+  // and no in-flight shedding (event-loop and memory shedding stay on).
+  SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: NO_LIMIT,
+  SMSTATS_INGEST_MAX_IN_FLIGHT: NO_LIMIT,
 } as const;

@@ -56,6 +56,9 @@ const ENV = {
   SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,
   SMSTATS_LICENSE_ERRORS_PER_HOUR: NO_LIMIT,
   SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: NO_LIMIT,
+  // Capacity from one address: no per-address connection cap, no in-flight shedding.
+  SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: NO_LIMIT,
+  SMSTATS_INGEST_MAX_IN_FLIGHT: NO_LIMIT,
 };
 
 interface Instance {

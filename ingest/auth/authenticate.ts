@@ -47,8 +47,9 @@ export interface AuthenticateOptions {
 /**
  * Authenticates instance requests in two stages. Before the body is read: the bearer token (EdDSA
  * JWT), the signature timestamp window, the ban, the rate limit and whether the signature was used
- * before, so refused requests cost no body parsing. After: the HMAC signature over method, path,
- * timestamp and body digest.
+ * before, so refused requests cost no body parsing. After the body's bytes are read, and before they
+ * are decompressed or parsed: the HMAC signature over method, path, timestamp and the digest of the
+ * body as sent.
  */
 async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
   const refuse = (code: string, err: Error): never => {
@@ -102,7 +103,9 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     request.instance = identity;
   });
 
-  app.addHook("preHandler", async (request: FastifyRequest) => {
+  // preValidation: after the body's bytes are read, before the body parsers' own preValidation hook
+  // (registered after this plugin) decompresses and parses them.
+  app.addHook("preValidation", async (request: FastifyRequest) => {
     if (request.routeOptions.config.auth !== "instance" || !request.instance) return;
     const signature = String(request.headers[SIGNATURE_HEADER]);
     const ok = opts.verifySignature({

@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { gunzipSync } from "node:zlib";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { Decompress } from "fzstd";
 import sjson from "secure-json-parse";
 import { duplicateKey, HttpErrors, unstorableJson } from "../../lib/http/index.ts";
+import { type DecodeLimits, decodeBody } from "./decompress/index.ts";
 
 /** Content type of client-encoded Avro batches; the writer schema's fingerprint comes in a header. */
 export const AVRO_CONTENT_TYPE = "application/vnd.songmartyn.telemetry+avro";
@@ -16,48 +15,6 @@ declare module "fastify" {
   }
 }
 
-/** Options of the body parsers. */
-export interface BodyParserOptions {
-  /** Largest body after decompression. */
-  maxDecompressed: number;
-}
-
-function decompress(request: FastifyRequest, raw: Buffer, max: number): Buffer {
-  const encoding = String(request.headers["content-encoding"] ?? "identity").toLowerCase();
-  switch (encoding) {
-    case "identity":
-      return raw;
-    case "gzip":
-      try {
-        return gunzipSync(raw, { maxOutputLength: max });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-          throw new HttpErrors.BODY_TOO_LARGE(`${max} (decompressed)`);
-        }
-        throw new HttpErrors.MALFORMED_BODY(`gzip: ${(err as Error).message}`);
-      }
-    case "zstd": {
-      // Streaming so an oversized (or hostile) frame is refused as soon as it passes the limit.
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      const stream = new Decompress((chunk) => {
-        size += chunk.length;
-        if (size > max) throw new HttpErrors.BODY_TOO_LARGE(`${max} (decompressed)`);
-        chunks.push(chunk);
-      });
-      try {
-        stream.push(raw, true);
-      } catch (err) {
-        if ((err as { code?: string }).code === "BODY_TOO_LARGE") throw err;
-        throw new HttpErrors.MALFORMED_BODY(`zstd: ${(err as Error).message}`);
-      }
-      return Buffer.concat(chunks, size);
-    }
-    default:
-      throw new HttpErrors.UNSUPPORTED_MEDIA_TYPE(`content-encoding ${encoding} (use gzip, zstd or none)`);
-  }
-}
-
 /** Strict JSON: a key repeated in one object, or text no store can keep, refuses the body (400). */
 function refuseAmbiguousJson(text: string, body: unknown): void {
   const repeated = duplicateKey(text);
@@ -66,36 +23,52 @@ function refuseAmbiguousJson(text: string, body: unknown): void {
   if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
 }
 
+/** Options of the body parsers: the decompression limits. */
+export type BodyParserOptions = DecodeLimits;
+
+// The body as sent, kept by the content-type parser until the preValidation hook decodes it.
+const encoded = new WeakMap<FastifyRequest, { raw: Buffer; json: boolean }>();
+
 /**
- * JSON and Avro body parsers that accept gzip and zstd bodies, keep the digest of the body as sent
- * (for request signatures) and bound the decompressed size. Text bodies are refused (415).
+ * JSON and Avro bodies, gzip or zstd encoded or not, in two steps. The content-type parser only reads
+ * the bytes (within bodyLimit) and keeps their digest; a preValidation hook decodes them. Registered
+ * after authentication, whose signature check is a preValidation hook too, so a body is decompressed
+ * only once its signature (over the bytes as sent) has been verified. Text bodies are refused (415).
  */
 async function bodyParsers(app: FastifyInstance, opts: BodyParserOptions) {
   app.removeContentTypeParser(["application/json", "text/plain"]);
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, raw: Buffer, done) => {
-    try {
+  const keep =
+    (json: boolean) => (request: FastifyRequest, raw: Buffer, done: (e: null, b: Buffer) => void) => {
       request.bodySha256 = createHash("sha256").update(raw).digest("hex");
-      const text = decompress(request, raw, opts.maxDecompressed).toString("utf8");
-      if (text.trim() === "") throw new HttpErrors.MALFORMED_BODY("the body is empty");
-      const body = sjson.parse(text, undefined, { protoAction: "remove", constructorAction: "remove" });
-      refuseAmbiguousJson(text, body);
-      done(null, body);
-    } catch (err) {
-      done(
-        err instanceof SyntaxError ? new HttpErrors.MALFORMED_BODY(err.message) : (err as Error),
-        undefined,
-      );
+      encoded.set(request, { raw, json });
+      done(null, raw);
+    };
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, keep(true));
+  app.addContentTypeParser(AVRO_CONTENT_TYPE, { parseAs: "buffer" }, keep(false));
+  app.addHook("preValidation", async (request) => {
+    const body = encoded.get(request);
+    if (!body) return;
+    encoded.delete(request);
+    const encoding = String(request.headers["content-encoding"] ?? "identity")
+      .toLowerCase()
+      .trim();
+    const bytes = await decodeBody(encoding, body.raw, opts);
+    if (!body.json) {
+      request.body = bytes;
+      return;
     }
-  });
-  app.addContentTypeParser(AVRO_CONTENT_TYPE, { parseAs: "buffer" }, (request, raw: Buffer, done) => {
+    const text = bytes.toString("utf8");
+    if (text.trim() === "") throw new HttpErrors.MALFORMED_BODY("the body is empty");
+    let parsed: unknown;
     try {
-      request.bodySha256 = createHash("sha256").update(raw).digest("hex");
-      done(null, decompress(request, raw, opts.maxDecompressed));
+      parsed = sjson.parse(text, undefined, { protoAction: "remove", constructorAction: "remove" });
     } catch (err) {
-      done(err as Error, undefined);
+      throw new HttpErrors.MALFORMED_BODY((err as Error).message);
     }
+    refuseAmbiguousJson(text, parsed);
+    request.body = parsed;
   });
 }
 
-/** The parsers as a plugin. */
+/** The parsers as a plugin; register it after the authentication plugin. */
 export default fp(bodyParsers, { name: "smstats-body-parsers" });

@@ -10,6 +10,7 @@ export {
   serverExecutor,
 } from "./clickhouse.ts";
 export { connectNats, type NatsHandle } from "./nats.ts";
+export { type StorePorts, storeOutageOf, urlPort } from "./outage.ts";
 export { createPgPool } from "./postgres.ts";
 export { registerPostgresGauges } from "./postgres-gauges.ts";
 export { connectRedis } from "./redis.ts";

@@ -35,6 +35,36 @@ const envSchema = z
     SMSTATS_INGEST_PUBLISH_TIMEOUT_MS: positiveInt.default(5000),
     /** Largest batch after decompression, in bytes (gzip/zstd bodies; bounds decompression bombs). */
     SMSTATS_INGEST_MAX_DECOMPRESSED: positiveInt.default(8 * 1024 * 1024),
+    /** Largest window (bytes) a zstd frame may declare; larger ones are refused before decoding (413). */
+    SMSTATS_INGEST_ZSTD_MAX_WINDOW: positiveInt.default(8 * 1024 * 1024),
+    /**
+     * Largest window work (bytes: blocks × window of frames that do not declare their size) one zstd body
+     * may cost the decoder; bounds CPU per body (413 past it).
+     */
+    SMSTATS_INGEST_ZSTD_MAX_WORK: positiveInt.default(256 * 1024 * 1024),
+    /** Milliseconds a client has to send its request headers before the connection is cut (408). */
+    SMSTATS_INGEST_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+    /** Milliseconds a client has to send a whole request, headers and body, before it is cut (408). */
+    SMSTATS_INGEST_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+    /** Milliseconds an idle keep-alive connection is kept open between requests. */
+    SMSTATS_INGEST_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
+    /** Milliseconds a connection may stay silent (no byte either way) before it is closed. */
+    SMSTATS_INGEST_IDLE_TIMEOUT_MS: positiveInt.default(15_000),
+    /** How often (ms) the HTTP server checks headers and request timeouts (Node checks every 30 s by default). */
+    SMSTATS_INGEST_TIMEOUT_CHECK_MS: positiveInt.default(1_000),
+    /** Concurrent connections one client address may hold; more are closed at once and counted. */
+    SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: positiveInt.default(64),
+    /**
+     * Requests being served (body received, answer not yet sent) past which ingest answers 503 with
+     * Retry-After at once instead of queueing them behind the others.
+     */
+    SMSTATS_INGEST_MAX_IN_FLIGHT: positiveInt.default(32),
+    /** Event-loop delay (ms) past which ingest sheds requests with 503 and Retry-After. */
+    SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS: positiveInt.default(1000),
+    /** Resident memory (bytes) past which ingest sheds requests with 503; its documented ceiling. */
+    SMSTATS_INGEST_MAX_RSS_BYTES: positiveInt.default(1024 * 1024 * 1024),
+    /** Deadline (ms) of each readiness check of ingest (NATS, PostgreSQL, Redis). */
+    SMSTATS_INGEST_HEALTH_TIMEOUT_MS: positiveInt.default(500),
     /** Requests per minute per instance when its tier has no value of its own. */
     SMSTATS_INGEST_RATE_LIMIT_PER_MIN: positiveInt.default(100),
     /** Per-tier requests per minute, e.g. "starter=100,party_host=300,venue=1000". */

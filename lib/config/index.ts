@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readStackFile } from "../stack-file.ts";
 import { Cron } from "croner";
+import { readStackFile } from "../stack-file.ts";
 import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
@@ -18,6 +18,22 @@ export interface Config {
     retryAfterSeconds: number;
     publishTimeoutMs: number;
     maxDecompressed: number;
+    /** zstd limits: largest declared window and largest window work per body (bytes). */
+    zstdMaxWindow: number;
+    zstdMaxWork: number;
+    /** Connection hygiene: timeouts (ms), how often they are checked, connections per client address. */
+    timeouts: {
+      headersMs: number;
+      requestMs: number;
+      keepAliveMs: number;
+      idleMs: number;
+      checkEveryMs: number;
+    };
+    maxConnectionsPerAddress: number;
+    /** Load shedding: past any of these, requests are answered 503 with Retry-After at once. */
+    shedding: { maxInFlight: number; maxEventLoopDelayMs: number; maxRssBytes: number };
+    /** Deadline of each readiness check (ms). */
+    healthTimeoutMs: number;
     /** Requests per minute per instance, by tier, with a fallback for unknown tiers. */
     rateLimit: { defaultPerMinute: number; perTier: Readonly<Record<string, number>> };
     futureToleranceMs: number;
@@ -221,6 +237,22 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       retryAfterSeconds: env.SMSTATS_INGEST_RETRY_AFTER_S,
       publishTimeoutMs: env.SMSTATS_INGEST_PUBLISH_TIMEOUT_MS,
       maxDecompressed: env.SMSTATS_INGEST_MAX_DECOMPRESSED,
+      zstdMaxWindow: env.SMSTATS_INGEST_ZSTD_MAX_WINDOW,
+      zstdMaxWork: env.SMSTATS_INGEST_ZSTD_MAX_WORK,
+      timeouts: {
+        headersMs: env.SMSTATS_INGEST_HEADERS_TIMEOUT_MS,
+        requestMs: env.SMSTATS_INGEST_REQUEST_TIMEOUT_MS,
+        keepAliveMs: env.SMSTATS_INGEST_KEEP_ALIVE_TIMEOUT_MS,
+        idleMs: env.SMSTATS_INGEST_IDLE_TIMEOUT_MS,
+        checkEveryMs: env.SMSTATS_INGEST_TIMEOUT_CHECK_MS,
+      },
+      maxConnectionsPerAddress: env.SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS,
+      shedding: {
+        maxInFlight: env.SMSTATS_INGEST_MAX_IN_FLIGHT,
+        maxEventLoopDelayMs: env.SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS,
+        maxRssBytes: env.SMSTATS_INGEST_MAX_RSS_BYTES,
+      },
+      healthTimeoutMs: env.SMSTATS_INGEST_HEALTH_TIMEOUT_MS,
       rateLimit: {
         defaultPerMinute: env.SMSTATS_INGEST_RATE_LIMIT_PER_MIN,
         perTier: Object.fromEntries(

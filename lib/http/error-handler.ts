@@ -9,7 +9,19 @@ export interface ErrorHandlerOptions {
   retryAfterSeconds: number;
   /** Called for every error response, by code (counted in /metrics). */
   onError?: (code: string, status: number) => void;
+  /**
+   * Names the dependency (e.g. "redis", "postgres") whose outage caused an error, or undefined. Such
+   * errors are answered 503 DEPENDENCY_UNAVAILABLE with Retry-After and reported to onDependencyDown,
+   * which logs the outage once; they are not logged per request.
+   */
+  dependencyOf?: (err: Error) => string | undefined;
+  onDependencyDown?: (dependency: string, err: Error) => void;
+  /** API codes that themselves mean a dependency's outage (e.g. PIPELINE_UNAVAILABLE → "nats"). */
+  outageCodes?: Readonly<Record<string, string>>;
 }
+
+// Errors of a request whose client went away mid-body: Node's "aborted" reset or a premature close.
+const CLIENT_GONE = new Set(["ECONNRESET", "ECONNABORTED", "ERR_STREAM_PREMATURE_CLOSE", "EPIPE"]);
 
 // Fastify's own error codes, mapped onto the API's stable ones.
 const FASTIFY_CODES: Record<string, (e: FastifyError) => FastifyError> = {
@@ -44,6 +56,7 @@ export function validationError(
 async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     let err = raw;
+    const dependency = raw.code && raw.code in HttpErrors ? undefined : opts.dependencyOf?.(raw);
     if (raw.validation) {
       err = validationError(raw.validation, raw.validationContext ?? "body");
     } else if (POSTGRES_TEXT_CODES.has(String((raw as { code?: unknown }).code))) {
@@ -53,6 +66,12 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       err = (FASTIFY_CODES[raw.code] as (e: FastifyError) => FastifyError)(raw);
     } else if (raw instanceof SyntaxError) {
       err = new HttpErrors.MALFORMED_BODY(raw.message);
+    } else if (dependency) {
+      // Before the client-gone check: a store's connection reset is an outage, not the client leaving.
+      opts.onDependencyDown?.(dependency, raw);
+      err = new HttpErrors.DEPENDENCY_UNAVAILABLE(dependency);
+    } else if (CLIENT_GONE.has(String(raw.code)) || (request.raw.aborted && !(raw.code in HttpErrors))) {
+      err = new HttpErrors.CLIENT_DISCONNECTED();
     }
     const known = typeof err.code === "string" && err.code in HttpErrors;
     const status = known ? (err.statusCode ?? 500) : 500;
@@ -62,9 +81,16 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       (err as { retryAfterSeconds?: number }).retryAfterSeconds ??
       (err as { cause?: { retryAfterSeconds?: number } }).cause?.retryAfterSeconds;
     if (status === 429 && wait !== undefined) reply.header("retry-after", String(wait));
-    if (status >= 500) {
-      request.log.error({ err: raw, code }, "request failed");
-      if (status === 503) reply.header("retry-after", String(opts.retryAfterSeconds));
+    if (status === 503) reply.header("retry-after", String(wait ?? opts.retryAfterSeconds));
+    const outage = dependency ?? opts.outageCodes?.[code];
+    if (outage && !dependency) opts.onDependencyDown?.(outage, raw);
+    // Only what nobody expected is an error line. Outages are logged once by their tracker, overload and
+    // clients that went away are counted; neither is logged per request above debug.
+    if (status >= 500 && status !== 503) request.log.error({ err: raw, code }, "request failed");
+    else if (status === 503 && code !== "OVERLOADED" && !outage) {
+      request.log.warn({ err: raw, code }, "request refused: unavailable");
+    } else if (code === "CLIENT_DISCONNECTED" || code === "OVERLOADED" || outage) {
+      request.log.debug({ err: raw, code }, "request not served");
     }
     opts.onError?.(code, status);
     const body: ErrorBody = { error: { code, message: known ? err.message : "internal error" } };

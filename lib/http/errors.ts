@@ -21,6 +21,11 @@ export const HttpErrors = {
   REQUEST_TIMEOUT: createError("REQUEST_TIMEOUT", "the request took too long to arrive", 408),
   MALFORMED_REQUEST: createError("MALFORMED_REQUEST", "the request is not valid HTTP/1.1", 400),
   BODY_TOO_LARGE: createError("BODY_TOO_LARGE", "request body exceeds %s bytes", 413),
+  DECOMPRESSION_LIMIT: createError(
+    "DECOMPRESSION_LIMIT",
+    "the compressed body exceeds a decompression limit: %s",
+    413,
+  ),
   UNSUPPORTED_MEDIA_TYPE: createError("UNSUPPORTED_MEDIA_TYPE", "unsupported content type: %s", 415),
   NOT_FOUND: createError("NOT_FOUND", "no route %s", 404),
   BATCH_TOO_LARGE: createError(
@@ -60,6 +65,17 @@ export const HttpErrors = {
   PIPELINE_UNAVAILABLE: createError("PIPELINE_UNAVAILABLE", "the telemetry pipeline is unavailable: %s", 503),
   PIPELINE_FULL: createError("PIPELINE_FULL", "the telemetry pipeline is full; retry later", 503),
   NOT_READY: createError("NOT_READY", "a required dependency is down", 503),
+  DEPENDENCY_UNAVAILABLE: createError(
+    "DEPENDENCY_UNAVAILABLE",
+    "%s is unavailable; retry after Retry-After",
+    503,
+  ),
+  OVERLOADED: createError("OVERLOADED", "the service is overloaded (%s); retry after Retry-After", 503),
+  CLIENT_DISCONNECTED: createError(
+    "CLIENT_DISCONNECTED",
+    "the client closed the connection before the request was complete",
+    400,
+  ),
   INTERNAL: createError("INTERNAL", "internal error", 500),
   REFRESH_INVALID: createError(
     "REFRESH_INVALID",

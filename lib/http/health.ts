@@ -75,8 +75,9 @@ function healthSchema(summary: string) {
 }
 
 /**
- * /health/live (the process runs), /health/ready (every required dependency answers) and one route per
- * dependency. A failing required check makes /health/ready 503 with Retry-After; optional ones are reported.
+ * /health/live (the process runs), /health/ready (every required dependency answers, each within
+ * timeoutMs) and one route per dependency. A failing required check makes /health/ready 503 with
+ * Retry-After; optional ones are reported only on their own route.
  */
 async function health(app: FastifyInstance, opts: HealthOptions) {
   const timeoutMs = opts.timeoutMs ?? 1500;
@@ -85,7 +86,8 @@ async function health(app: FastifyInstance, opts: HealthOptions) {
     "/health/ready",
     { schema: healthSchema("Every required dependency answers") },
     async (_req, reply) => {
-      const names = Object.keys(opts.checks);
+      // Only what readiness depends on: an optional dependency that hangs must not delay the answer.
+      const names = Object.keys(opts.checks).filter((n) => opts.checks[n]?.required);
       const results = await Promise.all(names.map((n) => runCheck(opts.checks[n] as HealthCheck, timeoutMs)));
       const checks = Object.fromEntries(names.map((n, i) => [n, results[i]]));
       const ready = results.every((r) => r.ok || !r.required);

@@ -10,7 +10,11 @@ interface LockEntry {
 }
 
 /** Where npm looks up a dependency of the package at `from`: nested first, then each folder up. */
-function resolveEntry(packages: Record<string, LockEntry>, from: string, name: string): LockEntry | undefined {
+function resolveEntry(
+  packages: Record<string, LockEntry>,
+  from: string,
+  name: string,
+): LockEntry | undefined {
   let dir = from;
   for (;;) {
     const key = `${dir === "" ? "" : `${dir}/`}node_modules/${name}`;

@@ -1,0 +1,233 @@
+import { createHash } from "node:crypto";
+import { Agent, request } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClickHouseExecutor, serverExecutor } from "../../lib/clients/index.ts";
+import { loadConfig } from "../../lib/config/index.ts";
+import { sqlString } from "../../lib/sql/index.ts";
+import { requestSignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../licensing/index.ts";
+import {
+  namespaceEnv,
+  type PipelineProcess,
+  removeNamespaceStreams,
+  startPipeline,
+} from "../../loadtest/service.ts";
+import { nsName, TEST_ENV } from "../support/env.ts";
+import { registerInstance, type TestInstance } from "../support/instance-client.ts";
+
+// 20 times the rate ingest sustains, with 1,000-metric batches, for 20 s: every request is answered
+// within 2 s (202, or 429/503 with Retry-After), ingest's resident memory stays under its documented
+// ceiling (SMSTATS_INGEST_MAX_RSS_BYTES, 1 GiB by default), and every 202 is stored.
+// Its own databases, stream and consumer: a million rows in the shared test tables would slow the suites
+// that read them whole, and a backlog in the shared consumer would delay theirs. Dropped afterwards.
+const NS_ENV = namespaceEnv(nsName("test_overload"));
+const config = loadConfig({ ...process.env, ...TEST_ENV, ...NS_ENV });
+const ch: ClickHouseExecutor = serverExecutor(config.clickhouse);
+const admin: ClickHouseExecutor = serverExecutor({ ...config.clickhouse, database: "default" });
+const RSS_CEILING = config.ingest.shedding.maxRssBytes;
+let pipeline: PipelineProcess;
+let instance: TestInstance;
+// Four client addresses, each under ingest's per-address connection cap.
+const agents = [2, 3, 4, 5].map(
+  (n) => new Agent({ keepAlive: true, maxSockets: 50, localAddress: `127.0.0.${n}` }),
+);
+
+beforeAll(async () => {
+  await admin.exec(`DROP DATABASE IF EXISTS \`${config.clickhouse.database}\``);
+  pipeline = await startPipeline({
+    ...TEST_ENV,
+    ...NS_ENV,
+    SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=100000000",
+    SMSTATS_RETENTION_INTERVAL_MS: "0",
+  });
+  instance = await registerInstance(pipeline.ingestUrl);
+});
+afterAll(async () => {
+  for (const a of agents) a.destroy();
+  await pipeline?.stop();
+  await removeNamespaceStreams({ ...TEST_ENV, ...NS_ENV });
+  await admin.exec(`DROP DATABASE IF EXISTS \`${config.clickhouse.database}\``);
+  await ch.close();
+  await admin.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const METRICS = JSON.stringify(
+  Array.from({ length: 1000 }, (_, k) => ({
+    name: `overload_metric_${k % 10}`,
+    value: k,
+    tags: { n: String(k % 7) },
+  })),
+);
+
+interface Answer {
+  batchId: string;
+  status: number;
+  retryAfter?: string;
+  /** From the moment the request had a connection to its answer: what ingest made the client wait. */
+  ms: number;
+  /** Time the request waited for one of the client's own connections (the client's queue, not ingest's). */
+  queuedMs: number;
+  error?: string;
+}
+
+/** Posts one signed 1,000-metric batch; gives up (as a client would) after 2 s. */
+function send(batchId: string, agent: Agent): Promise<Answer> {
+  const body = Buffer.from(
+    `{"instance_id":${JSON.stringify(instance.instanceId)},"timestamp":${JSON.stringify(new Date().toISOString())},"batch_id":${JSON.stringify(batchId)},"metrics":${METRICS}}`,
+  );
+  const path = "/v1/stats/batch";
+  const timestamp = Date.now();
+  const signature = requestSignature({
+    secret: instance.secret,
+    method: "POST",
+    path,
+    timestamp,
+    bodySha256Hex: createHash("sha256").update(body).digest("hex"),
+  });
+  const issued = performance.now();
+  let started = issued;
+  return new Promise((resolve) => {
+    const req = request(
+      `${pipeline.ingestUrl}${path}`,
+      {
+        method: "POST",
+        agent,
+        timeout: 2000,
+        headers: {
+          "content-type": "application/json",
+          "content-length": body.length,
+          authorization: `Bearer ${instance.token}`,
+          [TIMESTAMP_HEADER]: String(timestamp),
+          [SIGNATURE_HEADER]: signature,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () =>
+          resolve({
+            batchId,
+            status: res.statusCode ?? 0,
+            retryAfter: res.headers["retry-after"] as string | undefined,
+            ms: performance.now() - started,
+            queuedMs: started - issued,
+          }),
+        );
+      },
+    );
+    req.on("socket", () => {
+      started = performance.now();
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer within 2 s")));
+    req.on("error", (err) =>
+      resolve({
+        batchId,
+        status: 0,
+        ms: performance.now() - started,
+        queuedMs: started - issued,
+        error: err.message,
+      }),
+    );
+    req.end(body);
+  });
+}
+
+/** Ingest's histogram of the batch route: how many answers took at most 1 s, 2.5 s, and in all. */
+async function batchDurations(): Promise<string> {
+  const text = await (await fetch(`${pipeline.ingestUrl}/metrics`)).text();
+  const bucket = (le: string) =>
+    new RegExp(
+      `^smstats_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*route="/v1/stats/batch"[^}]*\\} (\\d+)`,
+      "m",
+    ).exec(text)?.[1] ??
+    new RegExp(
+      `^smstats_http_request_duration_seconds_bucket\\{[^}]*route="/v1/stats/batch"[^}]*le="${le}"[^}]*\\} (\\d+)`,
+      "m",
+    ).exec(text)?.[1];
+  return `≤1 s ${bucket("1")}, ≤2.5 s ${bucket("2.5")}, all ${bucket("+Inf")}`;
+}
+
+async function ingestRss(): Promise<number> {
+  const text = await (await fetch(`${pipeline.ingestUrl}/metrics`)).text();
+  return Number(/^smstats_process_resident_memory_bytes\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+describe("ingest at 20x its sustainable rate", () => {
+  it("answers every request within 2 s (202, 429 or 503 with Retry-After), stays under its memory ceiling and loses nothing accepted", async () => {
+    // The sustainable rate: four clients back to back for 4 s.
+    let n = 0;
+    const warm: Answer[] = [];
+    const until = Date.now() + 4000;
+    await Promise.all(
+      [0, 1, 2, 3].map(async (c) => {
+        while (Date.now() < until)
+          warm.push(await send(`ov-${instance.instanceId}-w${c}-${n++}`, agents[c] as Agent));
+      }),
+    );
+    const sustainable = warm.filter((a) => a.status === 202).length / 4;
+    // The client shares the machine's cores with ingest: past ~400/s it measures itself, not ingest.
+    const rate = Math.min(20 * sustainable, 300);
+
+    const answers: Promise<Answer>[] = [];
+    let maxRss = 0;
+    const sampler = setInterval(() => {
+      ingestRss()
+        .then((r) => {
+          maxRss = Math.max(maxRss, r);
+        })
+        .catch(() => {});
+    }, 500);
+    const started = Date.now();
+    let sent = 0;
+    while (Date.now() - started < 20_000) {
+      const due = Math.floor(((Date.now() - started) / 1000) * rate);
+      for (; sent < due; sent++) {
+        answers.push(send(`ov-${instance.instanceId}-${sent}`, agents[sent % agents.length] as Agent));
+      }
+      await sleep(5);
+    }
+    const all = [...warm, ...(await Promise.all(answers))];
+    clearInterval(sampler);
+    maxRss = Math.max(maxRss, await ingestRss());
+
+    const byStatus = all.reduce<Record<string, number>>((m, a) => {
+      const k = a.error ? "no answer" : String(a.status);
+      m[k] = (m[k] ?? 0) + 1;
+      return m;
+    }, {});
+    const failed = all.filter((a) => a.error);
+    const why = [...new Set(failed.map((a) => a.error))].slice(0, 3).join("; ");
+    const slowest = Math.max(...all.map((a) => a.ms));
+    const queued = Math.max(...all.map((a) => a.queuedMs));
+    const serverSide = await batchDurations();
+    const sorted = all.map((a) => a.ms).sort((a, b) => a - b);
+    console.info(
+      `overload: sustainable ${sustainable.toFixed(1)}/s, offered ${rate.toFixed(0)}/s for 20 s; answers ${JSON.stringify(byStatus)} (${why || "all answered"}); ` +
+        `p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, p99 ${sorted[Math.floor(sorted.length * 0.99)]?.toFixed(0)} ms, slowest ${slowest.toFixed(0)} ms; ingest peak RSS ${(maxRss / 2 ** 20).toFixed(0)} MiB; ` +
+        `longest wait in the client's own queue ${queued.toFixed(0)} ms; ingest's own timing of the batch route: ${serverSide}`,
+    );
+    // Stored first: a failed check must not leave a backlog in the consumer for the suites after this one.
+    const accepted = new Set(all.filter((a) => a.status === 202).map((a) => a.batchId));
+    const stored = async () => {
+      const [r] = await ch.rows<{ batches: string; rows: string }>(
+        `SELECT uniqExact(batch_id) AS batches, count() AS rows FROM metrics_quality WHERE instance_id = ${sqlString(instance.instanceId)}`,
+      );
+      return { batches: Number(r?.batches), rows: Number(r?.rows) };
+    };
+    const deadline = Date.now() + 120_000;
+    let got = await stored();
+    while (got.batches < accepted.size && Date.now() < deadline) {
+      await sleep(1000);
+      got = await stored();
+    }
+    expect(all.filter((a) => a.error)).toEqual([]);
+    expect(all.filter((a) => ![202, 429, 503].includes(a.status))).toEqual([]);
+    expect(all.filter((a) => a.status !== 202 && !a.retryAfter)).toEqual([]);
+    expect(slowest).toBeLessThan(2000);
+    expect(byStatus["503"] ?? 0, "ingest shed load").toBeGreaterThan(0);
+    expect(maxRss).toBeGreaterThan(0);
+    expect(maxRss).toBeLessThan(RSS_CEILING);
+
+    expect(got.batches, "every batch that got a 202 is stored").toBe(accepted.size);
+    expect(got.rows).toBe(accepted.size * 1000);
+  }, 240_000);
+});
