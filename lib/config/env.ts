@@ -60,7 +60,7 @@ const envSchema = z
      */
     SMSTATS_INGEST_MAX_IN_FLIGHT: positiveInt.default(32),
     /** Event-loop delay (ms) past which ingest sheds requests with 503 and Retry-After. */
-    SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS: positiveInt.default(1000),
+    SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS: positiveInt.default(200),
     /** Resident memory (bytes) past which ingest sheds requests with 503; its documented ceiling. */
     SMSTATS_INGEST_MAX_RSS_BYTES: positiveInt.default(1024 * 1024 * 1024),
     /** Deadline (ms) of each readiness check of ingest (NATS, PostgreSQL, Redis). */
