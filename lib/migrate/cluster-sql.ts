@@ -16,7 +16,7 @@ export function localTable(name: string): string {
 }
 
 const CREATE_TABLE =
-  /^CREATE TABLE IF NOT EXISTS (\w+) (\([\s\S]*\))\s*ENGINE = (\w*)MergeTree\(\)([\s\S]*)$/;
+  /^CREATE TABLE IF NOT EXISTS (\w+) (\([\s\S]*\))\s*ENGINE = (\w*)MergeTree(?:\(\))?([\s\S]*)$/;
 const CREATE_MV = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS([\s\S]*)$/;
 const CREATE_VIEW = /^CREATE VIEW IF NOT EXISTS (\w+) AS([\s\S]*)$/;
 const RENAME = /^RENAME TABLE (\w+) TO (\w+)$/;
