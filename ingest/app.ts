@@ -256,6 +256,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     box: deps.box,
     allowRemote: config.webhooks.allowRemote,
     refused: webhookAdminRefused,
+    sessions: adminSessions,
   });
   await app.register(incomingWebhookRoutes, {
     payments: deps.payments,

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
+import { ADMIN_SCOPES } from "../../licensing/admin/admin-tokens.ts";
 import {
   bodySha256Hex,
   requestSignature,
@@ -28,6 +29,8 @@ let deps: IngestDeps;
 let doc: Json;
 let instance: TestInstance;
 let admin: string;
+let portal: { cookie: string; csrf: string };
+let licenseKey: string;
 const operations: { method: string; path: string; op: Json }[] = [];
 
 beforeAll(async () => {
@@ -36,13 +39,22 @@ beforeAll(async () => {
     SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: "1000000",
     SMSTATS_LICENSE_ERRORS_PER_HOUR: "1000000",
     SMSTATS_LICENSE_KEY_GUESSES: "1000000",
+    SMSTATS_WEB_PORTAL_SIGNIN_ATTEMPTS: "1000000",
+    // The payment and alert intakes are fuzzed configured (unconfigured they answer 503 by design).
+    SMSTATS_STRIPE_WEBHOOK_SECRET: "whsec_route_fuzz",
+    SMSTATS_LEMONSQUEEZY_WEBHOOK_SECRET: "route-fuzz-lemonsqueezy",
+    SMSTATS_ALERTS_INTAKE_TOKEN: "route-fuzz-alerts-intake-token",
   }));
   instance = await registerInstance(app);
-  admin = await adminToken(
-    deps.pg,
-    ["licenses:read", "licenses:write", "instances:read", "instances:write", "audit:read"],
-    "route-fuzz",
-  );
+  admin = await adminToken(deps.pg, [...ADMIN_SCOPES], "route-fuzz");
+  const issued = await app.inject({
+    method: "POST",
+    url: "/v1/admin/licenses",
+    payload: { tier: "venue", owner_email: "fuzz@example.com", days: 30 },
+    headers: { authorization: `Bearer ${admin}` },
+  });
+  expect(issued.statusCode, issued.body).toBe(201);
+  licenseKey = issued.json().key;
   doc = (await app.inject({ method: "GET", url: "/docs/openapi.json" })).json();
   for (const [path, item] of Object.entries(doc.paths as Record<string, Json>)) {
     for (const [method, op] of Object.entries(item as Record<string, Json>)) {
@@ -54,6 +66,19 @@ afterAll(async () => {
   await app?.close();
   await deps?.close();
 });
+
+/** A fresh license-portal session (the fuzz may sign out or deactivate what it finds). */
+async function portalSignIn(): Promise<void> {
+  const res = await app.inject({
+    remoteAddress: FUZZ_ADDRESS,
+    method: "POST",
+    url: "/v1/portal/session",
+    payload: { license_key: licenseKey },
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  const c = res.cookies.find((x) => x.name === "smstats_portal");
+  portal = { cookie: `smstats_portal=${c?.value}`, csrf: res.json().csrf_token };
+}
 
 const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: true });
 addFormats.default(ajv);
@@ -151,12 +176,18 @@ function mutated(schema: Json): fc.Arbitrary<unknown> {
 }
 
 let stamp = Date.now();
+// The fuzz's failed sign-ins and registrations count against its own address, not the other suites'.
+const FUZZ_ADDRESS = "127.0.0.77";
 
 /** The headers the operation's security asks for, signing the request as an instance would. */
 function credentials(op: Json, method: string, path: string, payload: string | undefined) {
   const names = new Set((op.security ?? []).flatMap((s: Json) => Object.keys(s)));
   const headers: Record<string, string> = {};
   if (names.has("adminToken")) headers.authorization = `Bearer ${admin}`;
+  if (names.has("portalSession") && !names.has("adminToken")) {
+    headers.cookie = portal.cookie;
+    headers["x-csrf-token"] = portal.csrf;
+  }
   if (names.has("instanceToken")) {
     headers.authorization = `Bearer ${instance.token}`;
     stamp = Math.max(stamp + 1, Date.now());
@@ -250,12 +281,13 @@ describe("fuzzing every route of the OpenAPI document", () => {
   it("answers every generated request below 500 and within the route's documented responses", async () => {
     const seen = new Map<string, Set<number>>();
     for (const operation of operations) {
+      await portalSignIn();
       const label = `${operation.method.toUpperCase()} ${operation.path}`;
       const statuses = new Set<number>();
       seen.set(label, statuses);
       await fc.assert(
         fc.asyncProperty(requestOf(operation), async (req) => {
-          const res = await app.inject(req);
+          const res = await app.inject({ ...req, remoteAddress: FUZZ_ADDRESS });
           statuses.add(res.statusCode);
           checkAnswer(operation.op, res, `${label} ${req.url} ${req.payload?.slice(0, 300) ?? ""}`);
         }),
@@ -269,6 +301,7 @@ describe("fuzzing every route of the OpenAPI document", () => {
 
   it("answers NUL in any string field of any route with 400 and a stable code", async () => {
     let checked = 0;
+    await portalSignIn();
     for (const operation of operations) {
       const params = (operation.op.parameters ?? []) as Json[];
       const bodySchema = operation.op.requestBody?.content?.["application/json"]?.schema;
@@ -293,6 +326,7 @@ describe("fuzzing every route of the OpenAPI document", () => {
         const headers = credentials(operation.op, operation.method.toUpperCase(), url, c.payload);
         if (c.payload) headers["content-type"] = "application/json";
         const res = await app.inject({
+          remoteAddress: FUZZ_ADDRESS,
           method: operation.method.toUpperCase() as "GET",
           url,
           payload: c.payload,

@@ -48,6 +48,11 @@ const ADMIN_ROUTES: Record<string, AdminScope | "session"> = {
   "GET /v1/admin/stats/overview": "stats:read",
   "GET /v1/admin/stats/daily": "stats:read",
   "GET /v1/admin/stats/pipeline": "stats:read",
+  "GET /v1/admin/webhooks": "webhooks:read",
+  "GET /v1/admin/webhooks/deliveries": "webhooks:read",
+  "POST /v1/admin/webhooks": "webhooks:write",
+  "POST /v1/admin/webhooks/{id}/disable": "webhooks:write",
+  "POST /v1/admin/webhooks/deliveries/{id}/replay": "webhooks:write",
 };
 const SIGN_IN = new Set(["POST /v1/admin/session", "POST /v1/portal/session"]);
 

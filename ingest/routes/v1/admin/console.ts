@@ -74,6 +74,8 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
           "TLS) and the session's CSRF token. The session checks the token on every request, so revoking it " +
           "ends the session.",
         tags: ["admin"],
+        // Sign-in itself: the token comes in the body, no credentials before it (OpenAPI's explicit none).
+        security: [],
         body: {
           type: "object",
           required: ["token"],

@@ -12,18 +12,23 @@ import {
   WEBHOOK_EVENTS,
   WebhookError,
 } from "../../../../webhooks/index.ts";
-import { actorOf, adminAuth } from "./admin-auth.ts";
+import { type AdminAuthOptions, actorOf, adminAuth } from "./admin-auth.ts";
 
 /** Options of the outgoing-webhook admin routes. */
-export interface WebhookAdminOptions {
-  pool: pg.Pool;
+export interface WebhookAdminOptions extends AdminAuthOptions {
   box: SecretBox;
   allowRemote: boolean;
-  refused: Counter<"code">;
 }
 
 const errors = { "4xx": errorBodySchema, "5xx": errorBodySchema } as const;
-const security = [{ adminToken: [] }];
+const security: { [name: string]: string[] }[] = [{ adminToken: [] }, { adminSession: [] }];
+const anyObject = { type: "object", additionalProperties: true } as const;
+const listOf = (key: string) =>
+  ({
+    type: "object",
+    required: [key],
+    properties: { [key]: { type: "array", items: anyObject } },
+  }) as const;
 const idParam = {
   type: "object",
   required: ["id"],
@@ -81,7 +86,12 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
     "/v1/admin/webhooks",
     {
       config: { adminScope: "webhooks:read" },
-      schema: { summary: "List webhook endpoints", tags: ["admin"], security },
+      schema: {
+        summary: "List webhook endpoints",
+        tags: ["admin"],
+        security,
+        response: { 200: listOf("endpoints"), ...errors },
+      },
     },
     async () => ({ endpoints: await listWebhookEndpoints(opts.pool) }),
   );
@@ -89,7 +99,13 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
     "/v1/admin/webhooks/:id/disable",
     {
       config: { adminScope: "webhooks:write" },
-      schema: { summary: "Disable a webhook endpoint", tags: ["admin"], security, params: idParam },
+      schema: {
+        summary: "Disable a webhook endpoint",
+        tags: ["admin"],
+        security,
+        params: idParam,
+        response: { 200: anyObject, ...errors },
+      },
     },
     async (request) => wrap(() => disableWebhookEndpoint(opts.pool, actorOf(request), request.params.id)),
   );
@@ -110,6 +126,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
             limit: { type: "integer", minimum: 1, maximum: 1000 },
           },
         },
+        response: { 200: listOf("deliveries"), ...errors },
       },
     },
     async (request) => ({
@@ -124,7 +141,16 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
     "/v1/admin/webhooks/deliveries/:id/replay",
     {
       config: { adminScope: "webhooks:write" },
-      schema: { summary: "Send a delivery again", tags: ["admin"], security, params: idParam },
+      schema: {
+        summary: "Send a delivery again",
+        tags: ["admin"],
+        security,
+        params: idParam,
+        response: {
+          200: { type: "object", required: ["replayed"], properties: { replayed: { type: "string" } } },
+          ...errors,
+        },
+      },
     },
     async (request) => {
       await wrap(() => replayDelivery(opts.pool, actorOf(request), request.params.id));

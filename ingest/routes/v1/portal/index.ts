@@ -98,6 +98,8 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
           "token. Unknown keys count against the address; past SMSTATS_WEB_PORTAL_SIGNIN_ATTEMPTS in the " +
           "window every sign-in is refused with 429 and Retry-After.",
         tags: ["portal"],
+        // Sign-in itself: the license key comes in the body (OpenAPI's explicit "no credentials").
+        security: [],
         body: {
           type: "object",
           required: ["license_key"],
