@@ -13,12 +13,19 @@ ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The lockfile is written on one platform and lacks other platforms' optional packages of dev tools
-# (biome, chdb), which `npm ci` rejects as out of sync even with --omit=dev. Dropping devDependencies
-# from the manifest first leaves the production graph, which the lockfile pins completely.
-RUN node -e "const fs=require('fs');const p=JSON.parse(fs.readFileSync('package.json','utf8'));delete p.devDependencies;fs.writeFileSync('package.json',JSON.stringify(p,null,2))"
+# The lockfile lists every platform's optional packages (test/unit/lockfile.test.ts), so `npm ci` takes it as is.
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --prefer-offline --no-audit --no-fund
 RUN mkdir -p data
+
+# --- web: the console and portal, built with Vite into web/dist --------------------------------------
+FROM ${NODE_IMAGE} AS web
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json package-lock.json tsconfig.json ./
+COPY lib ./lib
+COPY scripts/web-build.ts ./scripts/web-build.ts
+COPY web ./web
+RUN node --import tsx scripts/web-build.ts --out web/dist
 
 # --- runtime: source + production node_modules, non-root, read-only at run time -----------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -34,11 +41,16 @@ COPY tsconfig.json ./
 COPY bin ./bin
 COPY cli ./cli
 COPY clickhouse ./clickhouse
+COPY digest ./digest
 COPY ingest ./ingest
 COPY lib ./lib
 COPY licensing ./licensing
+COPY mail ./mail
+COPY payments ./payments
 COPY processors ./processors
 COPY schemas ./schemas
+COPY webhooks ./webhooks
+COPY --from=web /app/web/dist ./web/dist
 # `smstats` lists every command area, demo included, so the demo's modules come along (not its k6 parts).
 COPY loadtest/demo.ts loadtest/service.ts ./loadtest/
 COPY loadtest/fleet ./loadtest/fleet

@@ -7,7 +7,7 @@ import { loadConfig, repoRoot } from "../lib/config/index.ts";
 
 // `npm run web:build` (and, with --if-stale, `npm start` and `npm test`): builds the console and portal
 // (web/) with Vite into SMSTATS_WEB_DIST and reports the JavaScript each page sends, gzipped. The
-// console's budget is 250 KB; a build over it fails.
+// console's budget is 250 KB; a build over it fails. `--out DIR` writes there instead.
 
 const webDir = join(repoRoot, "web");
 const BUDGET_BYTES = 250 * 1024;
@@ -77,7 +77,9 @@ export async function buildWeb(
 }
 
 if (process.argv[1] && relative(process.argv[1], new URL(import.meta.url).pathname) === "") {
-  const distDir = loadConfig().web.distDir;
+  // --out DIR builds without the service's configuration (the image's build stage has no stack).
+  const out = process.argv.indexOf("--out");
+  const distDir = out > 0 ? join(process.cwd(), process.argv[out + 1] ?? "") : loadConfig().web.distDir;
   if (process.argv.includes("--if-stale") && !buildIsStale(distDir)) process.exit(0);
   const started = Date.now();
   const report = await buildWeb(distDir);

@@ -139,16 +139,26 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
         "bin",
         "cli",
         "clickhouse",
+        "digest",
         "ingest",
         "lib",
         "licensing",
         "loadtest",
+        "mail",
         "node_modules",
         "package.json",
+        "payments",
         "processors",
         "schemas",
         "tsconfig.json",
+        "web",
+        "webhooks",
       ].sort(),
+    );
+    // The console and portal come built (the web stage), without their sources.
+    expect(await readdir(join(app, "web"))).toEqual(["dist"]);
+    expect((await readdir(join(app, "web", "dist"))).sort()).toEqual(
+      expect.arrayContaining(["admin", "portal"]),
     );
     const modules = await readdir(join(app, "node_modules"));
     expect(modules).toEqual(expect.arrayContaining(["tsx", "fastify", "@nats-io", "@clickhouse", "pg"]));
