@@ -1,5 +1,14 @@
 import { loadConfig } from "../lib/config/index.ts";
-import { createHttpServer, errorHandler, gracefulClose, health, metricsPlugin } from "../lib/http/index.ts";
+import {
+  clickhouseCheck,
+  createHttpServer,
+  errorHandler,
+  gracefulClose,
+  health,
+  metricsPlugin,
+  natsCheck,
+  postgresCheck,
+} from "../lib/http/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
@@ -21,23 +30,9 @@ await http.register(metricsPlugin, { registry: metrics });
 await http.register(health, {
   retryAfterSeconds: 5,
   checks: {
-    nats: {
-      path: "/health/nats",
-      required: true,
-      run: async () => {
-        if (!deps.nats.connected()) throw new Error("not connected");
-        await deps.jsm.consumers.info(config.nats.stream, config.nats.consumer);
-      },
-    },
-    clickhouse: {
-      path: "/health/clickhouse",
-      required: true,
-      run: async () => {
-        const r = await deps.clickhouseClient.ping();
-        if (!r.success) throw r.error;
-      },
-    },
-    postgres: { path: "/health/db", required: true, run: () => deps.pg.query("SELECT 1") },
+    nats: natsCheck(deps.nats, () => deps.jsm.consumers.info(config.nats.stream, config.nats.consumer)),
+    clickhouse: clickhouseCheck(deps.clickhouseClient, true),
+    postgres: postgresCheck(deps.pg),
     consumer: {
       path: "/health/consumer",
       required: true,

@@ -2,7 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { Counter } from "prom-client";
 import { HttpErrors } from "../../lib/http/index.ts";
-import { bearerToken, isFreshTimestamp, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../../licensing/index.ts";
+import {
+  bearerToken,
+  isFreshTimestamp,
+  isLicensingError,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+} from "../../licensing/index.ts";
 import type { IdentityCache, InstanceIdentity } from "./identity-cache.ts";
 import type { RequestGuard } from "./request-guard.ts";
 
@@ -67,9 +73,8 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     try {
       claims = await opts.verifyToken(token);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? "TOKEN_INVALID";
-      const Err = HttpErrors[code as keyof typeof HttpErrors] ?? HttpErrors.TOKEN_INVALID;
-      return refuse(code in HttpErrors ? code : "TOKEN_INVALID", new Err());
+      // A licensing error (TOKEN_*) is thrown as it is: the error handler's mapping answers it.
+      return refuse(isLicensingError(err) ? err.code : "TOKEN_INVALID", err as Error);
     }
     const timestamp = String(request.headers[TIMESTAMP_HEADER] ?? "");
     if (!request.headers[SIGNATURE_HEADER] || !/^\d{1,15}$/.test(timestamp)) {

@@ -18,6 +18,12 @@ export interface ErrorHandlerOptions {
   onDependencyDown?: (dependency: string, err: Error) => void;
   /** API codes that themselves mean a dependency's outage (e.g. PIPELINE_UNAVAILABLE → "nats"). */
   outageCodes?: Readonly<Record<string, string>>;
+  /**
+   * Maps a domain error (e.g. a licensing error) onto an error of the HTTP registry, or returns undefined
+   * for errors it does not know. The only place domain errors become HTTP answers: routes throw them as
+   * they are.
+   */
+  mapError?: (err: Error) => FastifyError | undefined;
 }
 
 // Errors of a request whose client went away mid-body: Node's "aborted" reset or a premature close.
@@ -55,9 +61,13 @@ export function validationError(
 /** One place that turns any thrown error into {error: {code, message}} with the right status. */
 async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
+    const mapped = opts.mapError?.(raw);
     let err = raw;
-    const dependency = raw.code && raw.code in HttpErrors ? undefined : opts.dependencyOf?.(raw);
-    if (raw.validation) {
+    const dependency = mapped || (raw.code && raw.code in HttpErrors) ? undefined : opts.dependencyOf?.(raw);
+    // A domain error is answered as its mapping says, whatever its cause.
+    if (mapped) {
+      err = mapped;
+    } else if (raw.validation) {
       err = validationError(raw.validation, raw.validationContext ?? "body");
     } else if (POSTGRES_TEXT_CODES.has(String((raw as { code?: unknown }).code))) {
       // A character PostgreSQL cannot store that got past the parsers' checks: the client's fault, not ours.

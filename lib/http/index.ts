@@ -12,5 +12,6 @@ export { default as health, type HealthCheck, type HealthOptions } from "./healt
 export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";
 export { createOutageTracker, type OutageTracker, type OutageTrackerOptions } from "./outage-tracker.ts";
 export { createHttpServer } from "./server.ts";
+export { clickhouseCheck, natsCheck, postgresCheck, redisCheck } from "./standard-checks.ts";
 export { strictValidatorCompiler } from "./strict-validator.ts";
 export { unstorableJson, unstorableText } from "./unstorable-text.ts";

@@ -230,6 +230,21 @@ describe("duplicates, consent, partial batches and time", () => {
     expect(read(after, late) - read(before, late)).toBe(1);
     expect(read(after, missing) - read(before, missing)).toBe(2);
   });
+
+  it("stores a batch whose sequence Redis fails to record, and counts the failure", async () => {
+    const inst = await fresh();
+    // The tracker's key holds a list: Redis answers its script WRONGTYPE, a real failure of the tracker.
+    await deps.redis.rpush(`${config.redis.keyPrefix}seq:${inst.instanceId}:max`, "not a number");
+    const errorsRe = /smstats_ingest_sequence_errors_total\{[^}]*\} (\d+)/;
+    const read = async () => Number((await app.inject("/metrics")).body.match(errorsRe)?.[1] ?? 0);
+    const before = await read();
+    const sent = freshBatch("quality", inst.instanceId, uniqueId("seq-fail"));
+    const res = await postBatch(app, inst, { ...toJsonBody(sent), seq: 1 });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toMatchObject({ duplicate: false, batch_id: sent.batch_id });
+    expect((await lastMessage()).batch.batch_id).toBe(sent.batch_id);
+    expect((await read()) - before).toBe(1);
+  });
 });
 
 describe("authentication", () => {

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type pg from "pg";
+import { domainHttpError } from "../../ingest/plugins/domain-errors.ts";
 import { refreshRoute } from "../../ingest/routes/v1/auth/index.ts";
 import { registerRoute } from "../../ingest/routes/v1/instances/index.ts";
 import { errorHandler } from "../../lib/http/index.ts";
@@ -13,7 +14,7 @@ export async function identityApp(deps: {
   tokenTtlSeconds?: number;
 }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
-  await app.register(errorHandler, { retryAfterSeconds: 5 });
+  await app.register(errorHandler, { retryAfterSeconds: 5, mapError: domainHttpError });
   await app.register(registerRoute, deps);
   await app.register(refreshRoute, deps);
   await app.ready();

@@ -63,8 +63,9 @@ export async function authenticateAdmin(
     }
     return await verifyAdminTokenHash(opts.pool, Buffer.from(session.data.tokenHash, "hex"));
   } catch (err) {
-    if (!isLicensingError(err, "ADMIN_TOKEN_INVALID")) throw err;
-    throw refuse("ADMIN_TOKEN_INVALID");
+    // Counted here; the error handler's mapping answers the licensing error.
+    if (isLicensingError(err, "ADMIN_TOKEN_INVALID")) opts.refused.inc({ code: "ADMIN_TOKEN_INVALID" });
+    throw err;
   }
 }
 

@@ -14,7 +14,6 @@ import {
 import type { FleetStats, InstanceError, PipelineHealth } from "../../../admin-stats/index.ts";
 import type { SequenceState } from "../../../sequence/sequence-tracker.ts";
 import { type SessionStore, sessionCookieOptions } from "../../../web/index.ts";
-import { toHttpError } from "../auth/licensing-http-error.ts";
 import { type AdminSessionData, actorOf, adminAuth, authenticateAdmin } from "./admin-auth.ts";
 
 /** Options of the console's own admin routes. */
@@ -47,14 +46,6 @@ const sessionBody = {
     expires_in: { type: "integer" },
   },
 } as const;
-
-const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toHttpError(err);
-  }
-};
 
 /**
  * The console's sign-in (an admin token for a session cookie) and the admin API it adds: the instance
@@ -91,7 +82,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
         principal = await verifyAdminToken(pool, request.body.token);
       } catch (err) {
         opts.refused.inc({ code: "ADMIN_TOKEN_INVALID" });
-        throw toHttpError(err);
+        throw err;
       }
       const { id, csrf } = await sessions.create({
         tokenHash: adminTokenHash(request.body.token).toString("hex"),
@@ -219,20 +210,18 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
     },
     async (request) => {
       const q = request.query;
-      return wrap(() =>
-        listInstances(
-          pool,
-          {
-            q: q.q,
-            tier: q.tier,
-            version: q.version,
-            platform: q.platform,
-            banned: q.banned,
-            seenAfter: q.seen_after ? new Date(q.seen_after) : undefined,
-            seenBefore: q.seen_before ? new Date(q.seen_before) : undefined,
-          },
-          { cursor: q.cursor, limit: q.limit ?? 50 },
-        ),
+      return listInstances(
+        pool,
+        {
+          q: q.q,
+          tier: q.tier,
+          version: q.version,
+          platform: q.platform,
+          banned: q.banned,
+          seenAfter: q.seen_after ? new Date(q.seen_after) : undefined,
+          seenBefore: q.seen_before ? new Date(q.seen_before) : undefined,
+        },
+        { cursor: q.cursor, limit: q.limit ?? 50 },
       );
     },
   );
@@ -266,17 +255,16 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) =>
-      wrap(() => {
-        const { days, expires_at } = request.body;
-        return extendLicense(
-          pool,
-          opts.cache,
-          actorOf(request),
-          request.params.ref,
-          expires_at ? { expiresAt: new Date(expires_at) } : { days: days as number },
-        );
-      }),
+    async (request) => {
+      const { days, expires_at } = request.body;
+      return extendLicense(
+        pool,
+        opts.cache,
+        actorOf(request),
+        request.params.ref,
+        expires_at ? { expiresAt: new Date(expires_at) } : { days: days as number },
+      );
+    },
   );
 
   app.get<{ Params: { id: string } }>(
@@ -298,7 +286,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
       const id = request.params.id;
       if (!isUuid(id)) throw new HttpErrors.INSTANCE_NOT_FOUND();
       const [activity, sequence, recent] = await Promise.all([
-        wrap(() => instanceActivity(pool, id)),
+        instanceActivity(pool, id),
         opts.sequenceState(id),
         // ClickHouse away must not take the page down: the errors section says so instead.
         opts.recentErrors(id).catch(() => null),

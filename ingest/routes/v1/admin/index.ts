@@ -14,7 +14,6 @@ import {
   unbanInstanceByAdmin,
 } from "../../../../licensing/index.ts";
 import type { SessionStore } from "../../../web/index.ts";
-import { toHttpError } from "../auth/licensing-http-error.ts";
 import { type AdminSessionData, actorOf, adminAuth } from "./admin-auth.ts";
 
 /** Options of the admin API. */
@@ -45,14 +44,6 @@ const reasonBody = {
   additionalProperties: false,
   properties: { reason: { type: "string", minLength: 1, maxLength: 500 } },
 } as const;
-
-const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toHttpError(err);
-  }
-};
 
 /** The admin API under /v1/admin: licenses, instances and the audit log, each behind a token scope. */
 export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions) {
@@ -115,16 +106,14 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         : b.days
           ? new Date(Date.now() + b.days * 86_400_000)
           : null;
-      const issued = await wrap(() =>
-        issueLicense(pool, actorOf(request), {
-          tier: b.tier,
-          ownerEmail: b.owner_email,
-          expiresAt,
-          maxInstances: b.max_instances,
-          billingPeriod: b.billing_period,
-          notes: b.notes,
-        }),
-      );
+      const issued = await issueLicense(pool, actorOf(request), {
+        tier: b.tier,
+        ownerEmail: b.owner_email,
+        expiresAt,
+        maxInstances: b.max_instances,
+        billingPeriod: b.billing_period,
+        notes: b.notes,
+      });
       return reply.code(201).header("cache-control", "no-store").send(issued);
     },
   );
@@ -172,7 +161,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => wrap(() => showLicense(pool, request.params.ref)),
+    async (request) => showLicense(pool, request.params.ref),
   );
 
   app.post<{ Params: { ref: string }; Body: { reason: string } }>(
@@ -189,8 +178,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) =>
-      wrap(() => revokeLicense(pool, cache, actorOf(request), request.params.ref, request.body.reason)),
+    async (request) => revokeLicense(pool, cache, actorOf(request), request.params.ref, request.body.reason),
   );
 
   app.get<{ Params: { id: string } }>(
@@ -205,7 +193,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => wrap(() => showInstance(pool, request.params.id)),
+    async (request) => showInstance(pool, request.params.id),
   );
 
   app.post<{ Params: { id: string }; Body: { reason: string; fingerprint?: boolean } }>(
@@ -227,12 +215,10 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (request) =>
-      wrap(() =>
-        banInstanceByAdmin(pool, cache, actorOf(request), request.params.id, {
-          reason: request.body.reason,
-          fingerprint: request.body.fingerprint,
-        }),
-      ),
+      banInstanceByAdmin(pool, cache, actorOf(request), request.params.id, {
+        reason: request.body.reason,
+        fingerprint: request.body.fingerprint,
+      }),
   );
 
   app.post<{ Params: { id: string }; Body: { reason: string } }>(
@@ -249,7 +235,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (request) =>
-      wrap(() => unbanInstanceByAdmin(pool, cache, actorOf(request), request.params.id, request.body.reason)),
+      unbanInstanceByAdmin(pool, cache, actorOf(request), request.params.id, request.body.reason),
   );
 
   app.get<{ Querystring: { target_type?: string; target_id?: string; action?: string; limit?: number } }>(

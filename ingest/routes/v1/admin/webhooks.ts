@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Counter } from "prom-client";
-import { errorBodySchema, HttpErrors } from "../../../../lib/http/index.ts";
+import { errorBodySchema } from "../../../../lib/http/index.ts";
 import type { SecretBox } from "../../../../licensing/index.ts";
 import {
   createWebhookEndpoint,
@@ -10,7 +10,6 @@ import {
   listWebhookEndpoints,
   replayDelivery,
   WEBHOOK_EVENTS,
-  WebhookError,
 } from "../../../../webhooks/index.ts";
 import { type AdminAuthOptions, actorOf, adminAuth } from "./admin-auth.ts";
 
@@ -34,18 +33,6 @@ const idParam = {
   required: ["id"],
   properties: { id: { type: "string", format: "uuid" } },
 } as const;
-
-const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof WebhookError) {
-      const Ctor = HttpErrors[err.code] as new (message: string, opts: { cause: unknown }) => Error;
-      throw new Ctor(err.message, { cause: err });
-    }
-    throw err;
-  }
-};
 
 /** Outgoing webhooks under /v1/admin/webhooks: endpoints, the delivery log, replays. */
 export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdminOptions) {
@@ -73,12 +60,10 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
       },
     },
     async (request, reply) => {
-      const created = await wrap(() =>
-        createWebhookEndpoint(opts.pool, opts.box, actorOf(request), {
-          ...request.body,
-          allowRemote: opts.allowRemote,
-        }),
-      );
+      const created = await createWebhookEndpoint(opts.pool, opts.box, actorOf(request), {
+        ...request.body,
+        allowRemote: opts.allowRemote,
+      });
       return reply.code(201).send(created);
     },
   );
@@ -107,7 +92,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => wrap(() => disableWebhookEndpoint(opts.pool, actorOf(request), request.params.id)),
+    async (request) => disableWebhookEndpoint(opts.pool, actorOf(request), request.params.id),
   );
   app.get<{ Querystring: { endpoint?: string; status?: string; limit?: number } }>(
     "/v1/admin/webhooks/deliveries",
@@ -153,7 +138,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
       },
     },
     async (request) => {
-      await wrap(() => replayDelivery(opts.pool, actorOf(request), request.params.id));
+      await replayDelivery(opts.pool, actorOf(request), request.params.id);
       return { replayed: request.params.id };
     },
   );

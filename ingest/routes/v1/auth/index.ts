@@ -1,3 +1,2 @@
 export { callerOf, type LicenseRoutesOptions, licenseRoutes } from "./license.ts";
-export { toHttpError } from "./licensing-http-error.ts";
 export { type RefreshBody, type RefreshRouteOptions, refreshRoute, refreshRouteSchema } from "./refresh.ts";

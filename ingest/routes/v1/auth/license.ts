@@ -8,7 +8,6 @@ import {
   type LicenseBody,
   validateRouteSchema,
 } from "./license-schema.ts";
-import { toHttpError } from "./licensing-http-error.ts";
 
 /** Options of the license routes. */
 export interface LicenseRoutesOptions {
@@ -26,14 +25,6 @@ export function callerOf(request: FastifyRequest, bodyInstanceId?: string): Call
   return { instanceId: instance.instanceId, ip: request.ip, userAgent: request.headers["user-agent"] };
 }
 
-const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toHttpError(err);
-  }
-};
-
 /** POST /v1/auth/validate, /v1/auth/activate and /v1/auth/heartbeat (instance token and signature). */
 export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOptions) {
   // A banned instance reaches the handlers: it is told BANNED (heartbeat: continue false) in a signed answer.
@@ -43,13 +34,11 @@ export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOpt
     { schema: validateRouteSchema, config },
     async (request) => {
       const caller = callerOf(request, request.body.instance_id);
-      return wrap(() =>
-        opts.service.validate(caller, {
-          licenseKey: request.body.license_key,
-          nonce: request.body.nonce,
-          components: request.body.fingerprint,
-        }),
-      );
+      return opts.service.validate(caller, {
+        licenseKey: request.body.license_key,
+        nonce: request.body.nonce,
+        components: request.body.fingerprint,
+      });
     },
   );
   app.post<{ Body: LicenseBody }>(
@@ -57,13 +46,11 @@ export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOpt
     { schema: activateRouteSchema, config },
     async (request) => {
       const caller = callerOf(request, request.body.instance_id);
-      return wrap(() =>
-        opts.service.activate(caller, {
-          licenseKey: request.body.license_key as string,
-          nonce: request.body.nonce,
-          components: request.body.fingerprint,
-        }),
-      );
+      return opts.service.activate(caller, {
+        licenseKey: request.body.license_key as string,
+        nonce: request.body.nonce,
+        components: request.body.fingerprint,
+      });
     },
   );
   app.post<{ Body: HeartbeatRequestBody }>(
@@ -71,9 +58,10 @@ export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOpt
     { schema: heartbeatRouteSchema, config },
     async (request) => {
       const caller = callerOf(request, request.body.instance_id);
-      const answer = await wrap(() =>
-        opts.service.heartbeat(caller, { nonce: request.body.nonce, components: request.body.fingerprint }),
-      );
+      const answer = await opts.service.heartbeat(caller, {
+        nonce: request.body.nonce,
+        components: request.body.fingerprint,
+      });
       // Kept after the answer is decided: a banned or revoked instance's figures are kept too (support
       // reads them), and a failure to keep them fails the request rather than being swallowed.
       const stats = request.body.session_stats;

@@ -3,7 +3,6 @@ import type pg from "pg";
 import { errorBodySchema } from "../../../../lib/http/index.ts";
 import { type KeyRing, refreshInstanceToken } from "../../../../licensing/index.ts";
 import { tokenResponseSchema } from "../instances/register-schema.ts";
-import { toHttpError } from "./licensing-http-error.ts";
 
 /** Options of the refresh route. */
 export interface RefreshRouteOptions {
@@ -47,22 +46,18 @@ export async function refreshRoute(app: FastifyInstance, opts: RefreshRouteOptio
     "/v1/auth/refresh",
     { schema: refreshRouteSchema },
     async (request, reply) => {
-      try {
-        const r = await refreshInstanceToken(opts.pool, opts.ring, request.body.refresh_token, {
-          tokenTtlSeconds: opts.tokenTtlSeconds,
-          refreshTtlSeconds: opts.refreshTtlSeconds,
-        });
-        return reply.header("cache-control", "no-store").send({
-          instance_id: r.instanceId,
-          instance_token: r.instanceToken,
-          token_expires_at: r.tokenExpiresAt.toISOString(),
-          refresh_token: r.refreshToken,
-          refresh_token_expires_at: r.refreshExpiresAt.toISOString(),
-          tier: r.tier,
-        });
-      } catch (err) {
-        throw toHttpError(err);
-      }
+      const r = await refreshInstanceToken(opts.pool, opts.ring, request.body.refresh_token, {
+        tokenTtlSeconds: opts.tokenTtlSeconds,
+        refreshTtlSeconds: opts.refreshTtlSeconds,
+      });
+      return reply.header("cache-control", "no-store").send({
+        instance_id: r.instanceId,
+        instance_token: r.instanceToken,
+        token_expires_at: r.tokenExpiresAt.toISOString(),
+        refresh_token: r.refreshToken,
+        refresh_token_expires_at: r.refreshExpiresAt.toISOString(),
+        tier: r.tier,
+      });
     },
   );
 }

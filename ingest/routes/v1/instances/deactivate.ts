@@ -2,7 +2,6 @@ import type { FastifyInstance } from "fastify";
 import { errorBodySchema } from "../../../../lib/http/index.ts";
 import type { LicensingService } from "../../../../licensing/index.ts";
 import { callerOf } from "../auth/license.ts";
-import { toHttpError } from "../auth/licensing-http-error.ts";
 
 /** Route schema of DELETE /v1/instances/{id} (also feeds the OpenAPI document). */
 export const deactivateRouteSchema = {
@@ -40,11 +39,7 @@ export async function deactivateRoute(app: FastifyInstance, opts: { service: Lic
     { schema: deactivateRouteSchema, config: { auth: "instance" } },
     async (request) => {
       const caller = callerOf(request, request.params.id);
-      try {
-        return await opts.service.deactivate(caller);
-      } catch (err) {
-        throw toHttpError(err);
-      }
+      return await opts.service.deactivate(caller);
     },
   );
 }

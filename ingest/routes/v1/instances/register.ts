@@ -6,7 +6,6 @@ import {
   registerInstance,
   type SecretBox,
 } from "../../../../licensing/index.ts";
-import { toHttpError } from "../auth/licensing-http-error.ts";
 import { type RegisterBody, registerRouteSchema } from "./register-schema.ts";
 
 /** Options of the registration route. */
@@ -49,8 +48,9 @@ export async function registerRoute(app: FastifyInstance, opts: RegisterRouteOpt
           consent: r.consent,
         });
       } catch (err) {
+        // Counted here, answered by the error handler's mapping like every licensing error.
         if (isLicensingError(err, "INSTANCE_BANNED")) opts.onBanned?.();
-        throw toHttpError(err);
+        throw err;
       }
     },
   );

@@ -16,7 +16,6 @@ import {
   sameOrigin,
   sessionCookieOptions,
 } from "../../../web/index.ts";
-import { toHttpError } from "../auth/licensing-http-error.ts";
 
 /** What a portal session stands for: one license. */
 export interface PortalSessionData {
@@ -59,14 +58,6 @@ const device = {
     country: { type: "string" },
   },
 } as const;
-
-const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toHttpError(err);
-  }
-};
 
 /**
  * The license portal's API under /v1/portal: an owner signs in with the license key (throttled per
@@ -113,7 +104,7 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
       },
     },
     async (request, reply) => {
-      const licenseId = await wrap(() => portalSignIn(portal, request.ip, request.body.license_key.trim()));
+      const licenseId = await portalSignIn(portal, request.ip, request.body.license_key.trim());
       const { id, csrf } = await sessions.create({ licenseId });
       reply.setCookie(sessions.cookie, id, sessionCookieOptions(request, sessions.ttlSeconds));
       return reply.header("cache-control", "no-store").send({ csrf_token: csrf });
@@ -186,7 +177,7 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
         },
       },
     },
-    async (request) => wrap(() => portalLicense(portal, licenseOf(request))),
+    async (request) => portalLicense(portal, licenseOf(request)),
   );
 
   app.get(
@@ -200,7 +191,7 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
         response: { 200: { type: "array", items: device }, ...errors },
       },
     },
-    async (request) => wrap(() => portalDevices(portal, licenseOf(request))),
+    async (request) => portalDevices(portal, licenseOf(request)),
   );
 
   app.post<{ Params: { instance_id: string } }>(
@@ -229,16 +220,15 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
         },
       },
     },
-    async (request) =>
-      wrap(async () => {
-        const instanceId = request.params.instance_id;
-        await requireDevice(portal, licenseOf(request), instanceId);
-        return opts.licensing.deactivate({
-          instanceId,
-          ip: request.ip,
-          userAgent: request.headers["user-agent"],
-        });
-      }),
+    async (request) => {
+      const instanceId = request.params.instance_id;
+      await requireDevice(portal, licenseOf(request), instanceId);
+      return opts.licensing.deactivate({
+        instanceId,
+        ip: request.ip,
+        userAgent: request.headers["user-agent"],
+      });
+    },
   );
 
   app.get<{ Params: { instance_id: string } }>(
@@ -271,7 +261,7 @@ export async function portalRoutes(app: FastifyInstance, opts: PortalRoutesOptio
       },
     },
     async (request, reply) => {
-      const file = await wrap(() => offlineLicense(portal, licenseOf(request), request.params.instance_id));
+      const file = await offlineLicense(portal, licenseOf(request), request.params.instance_id);
       return reply
         .header("cache-control", "no-store")
         .header("content-disposition", `attachment; filename="smstats-offline-${file.instance_id}.json"`)

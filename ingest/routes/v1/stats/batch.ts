@@ -1,28 +1,21 @@
-import { createHash } from "node:crypto";
 import { Ajv } from "ajv";
-import type { FastifyInstance, FastifyReply } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { HttpErrors, unstorableText, validationError } from "../../../../lib/http/index.ts";
+import { HttpErrors, validationError } from "../../../../lib/http/index.ts";
 import { componentMetrics } from "../../../../lib/metrics/index.ts";
 import { dateTimeFormat } from "../../../../lib/time/index.ts";
 import {
   METRICS_BATCH_SCHEMA,
-  type MetricsBatch,
   SCHEMA_FINGERPRINT_HEADER,
-  SchemaError,
   type SchemaRegistry,
 } from "../../../../schemas/index.ts";
 import { AVRO_CONTENT_TYPE } from "../../../plugins/body-parsers.ts";
-import type { BatchPublisher, Publishable } from "../../../publish/batch-publisher.ts";
+import type { BatchPublisher } from "../../../publish/batch-publisher.ts";
 import type { SequenceTracker } from "../../../sequence/sequence-tracker.ts";
-import {
-  batchResponseSchemas,
-  documentedBodySchema,
-  envelopeSchema,
-  type FamilyField,
-} from "./batch-schema.ts";
-import { checkItems, envelopeProblem, type TimeRules } from "./check-items.ts";
-import { fromJson, type JsonBatchBody, type RejectedItem } from "./from-json.ts";
+import { acceptBatch, type BatchDecision } from "./accept-batch.ts";
+import { batchResponseSchemas, documentedBodySchema, envelopeSchema } from "./batch-schema.ts";
+import type { TimeRules } from "./check-items.ts";
+import { parseBatch } from "./parse-batch.ts";
 
 /** Options of the batch route. */
 export interface BatchRouteOptions {
@@ -65,21 +58,16 @@ function routeMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers: [registry],
     }),
+    seqErrors: new Counter({
+      name: "smstats_ingest_sequence_errors_total",
+      help: "Stored batches whose sequence number could not be recorded (the tracker's Redis failed).",
+      registers: [registry],
+    }),
     missing: new Counter({
       name: "smstats_ingest_sequence_missing_total",
       help: "Sequence numbers skipped over when a gap opened (late ones are counted as late).",
       registers: [registry],
     }),
-  };
-}
-
-function countItems(batch: MetricsBatch): Record<FamilyField, number> {
-  return {
-    metrics: batch.metrics.length,
-    library: batch.library.length,
-    playback: batch.playback.length,
-    session: batch.session.length,
-    environment: batch.environment ? 1 : 0,
   };
 }
 
@@ -95,10 +83,48 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
   const envelope = ajv.compile(envelopeSchema({ maxItems: opts.maxItems }));
   const latest = opts.registry.latest(METRICS_BATCH_SCHEMA);
 
-  const invalid = (reply: FastifyReply, message: string, rejected: RejectedItem[]) => {
-    for (const r of rejected) m.items.inc({ family: r.family, outcome: "rejected" });
-    m.batches.dropped("invalid");
-    return reply.code(400).send({ error: { code: "INVALID_BODY", message }, rejected });
+  const avro = { registry: opts.registry, recordName: latest.name };
+
+  // Publishes an accepted batch and counts its items by outcome; a failure is counted and thrown (not
+  // stored: the client keeps the batch and retries after Retry-After).
+  const publish = async (
+    decision: Extract<BatchDecision, { kind: "publish" }>,
+    ip: string,
+    receivedAt: number,
+  ) => {
+    if (decision.clamped) m.clamped.inc(decision.clamped);
+    if (decision.clockSkewMs !== undefined) m.skew.observe(decision.clockSkewMs / 1000);
+    let result: Awaited<ReturnType<BatchPublisher["publish"]>>;
+    try {
+      result = await opts.publisher.publish(decision.input, {
+        receivedAt,
+        clientIp: ip,
+        clockSkewMs: decision.clockSkewMs ?? 0,
+        clamped: decision.clamped,
+      });
+    } catch (err) {
+      m.batches.error((err as { code?: string }).code ?? "publish");
+      throw err;
+    }
+    for (const [family, n] of Object.entries(decision.counts)) {
+      if (n) m.items.inc({ family, outcome: result.duplicate ? "duplicate" : "accepted" }, n);
+    }
+    if (result.duplicate) m.batches.dropped("duplicate");
+    else m.batches.sent();
+    return result;
+  };
+
+  // The sequence is bookkeeping: the batch is stored already, so a failure to track it is counted and
+  // logged at debug (an outage would log per batch otherwise), never answered.
+  const recordSequence = async (instanceId: string, seq: number) => {
+    try {
+      const r = await opts.sequences.record(instanceId, seq);
+      m.seq.inc({ outcome: r.outcome });
+      if (r.missing) m.missing.inc(r.missing);
+    } catch (err) {
+      m.seqErrors.inc();
+      app.log.debug({ err }, "sequence not recorded");
+    }
   };
 
   app.post(
@@ -134,111 +160,45 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       const identity = request.instance;
       if (!identity) throw new HttpErrors.INTERNAL();
       m.batches.received();
-
-      let batch: MetricsBatch;
-      let rejected: RejectedItem[] = [];
-      let original: { bytes: Buffer; fingerprint: string } | undefined;
-      if (Buffer.isBuffer(request.body)) {
-        const fingerprint = String(request.headers[FINGERPRINT_HEADER] ?? "");
-        const writer = fingerprint ? opts.registry.find(fingerprint) : undefined;
-        if (!writer || writer.name !== latest.name)
-          throw new HttpErrors.SCHEMA_UNKNOWN(fingerprint || "(none)");
-        try {
-          batch = opts.registry.decode<MetricsBatch>(request.body, fingerprint).value;
-        } catch (err) {
-          if (err instanceof SchemaError) throw new HttpErrors.MALFORMED_BODY(`Avro: ${err.message}`);
-          throw err;
-        }
-        original = { bytes: request.body, fingerprint };
-        // The JSON body's rules, met by the Avro one: no text PostgreSQL or the JSON path would refuse,
-        // and an envelope within its rules (schemas/item-rules.ts); items are checked with the JSON ones.
-        const bad = unstorableText(batch);
-        if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
-        const problem = envelopeProblem(batch);
-        if (problem) throw new HttpErrors.INVALID_BODY(problem);
-        // The rules allow an empty batch_id in Avro: the batch is then named by its digest.
-        if (batch.batch_id === "") {
-          batch.batch_id = createHash("sha256").update(request.body).digest("base64url").slice(0, 32);
-          original = undefined;
-        }
-      } else {
-        ({ batch, rejected } = fromJson(request.body as JsonBatchBody, receivedAt));
-      }
-      if (batch.instance_id !== identity.instanceId) throw new HttpErrors.INSTANCE_MISMATCH();
-
-      const checked = checkItems(batch, identity.consent, { ...opts.time, receivedAt });
-      rejected = rejected.concat(checked.rejected);
-      for (const [family, n] of Object.entries(checked.filtered)) {
+      // parse → accept (pure) → publish → respond.
+      const parsed = parseBatch(
+        request.body,
+        String(request.headers[FINGERPRINT_HEADER] ?? ""),
+        avro,
+        receivedAt,
+      );
+      const decision = acceptBatch(parsed, identity, { ...opts.time, receivedAt });
+      for (const r of decision.rejected) m.items.inc({ family: r.family, outcome: "rejected" });
+      for (const [family, n] of Object.entries(decision.filtered)) {
         m.items.inc({ family, outcome: "no_consent" }, n);
       }
-      if (checked.items === 0) {
-        if (rejected.length > 0 || Object.keys(checked.filtered).length === 0) {
-          return invalid(
-            reply,
-            rejected.length ? "no valid item in the batch" : "the batch carries no items",
-            rejected,
-          );
-        }
-        // Everything was filtered for lack of consent: nothing to store, nothing wrong with the request.
+      if (decision.kind === "invalid") {
+        m.batches.dropped("invalid");
+        return reply
+          .code(400)
+          .send({ error: { code: "INVALID_BODY", message: decision.message }, rejected: decision.rejected });
+      }
+      if (decision.kind === "filtered") {
         m.batches.dropped("no_consent");
         return reply.code(202).send({
           accepted: 0,
-          batch_id: batch.batch_id,
+          batch_id: decision.batchId,
           duplicate: false,
-          rejected,
-          filtered: checked.filtered,
+          rejected: decision.rejected,
+          filtered: decision.filtered,
           clamped: 0,
         });
       }
-      for (const r of rejected) m.items.inc({ family: r.family, outcome: "rejected" });
-      if (checked.clamped) {
-        m.clamped.inc(checked.clamped);
-        reply.header(CLAMPED_HEADER, String(checked.clamped));
-      }
-      const clockSkewMs = batch.sent_at_ms > 0 ? receivedAt - batch.sent_at_ms : 0;
-      if (batch.sent_at_ms > 0) m.skew.observe(clockSkewMs / 1000);
-
-      const input: Publishable =
-        original && !checked.changed
-          ? {
-              kind: "encoded",
-              bytes: original.bytes,
-              fingerprint: original.fingerprint,
-              instanceId: batch.instance_id,
-              batchId: batch.batch_id,
-            }
-          : { kind: "record", batch: { ...checked.batch, received_at_ms: receivedAt } };
-      let result: Awaited<ReturnType<BatchPublisher["publish"]>>;
-      try {
-        result = await opts.publisher.publish(input, {
-          receivedAt,
-          clientIp: request.ip,
-          clockSkewMs,
-          clamped: checked.clamped,
-        });
-      } catch (err) {
-        // Not stored: the client keeps the batch and retries after Retry-After.
-        m.batches.error((err as { code?: string }).code ?? "publish");
-        throw err;
-      }
-      const counts = countItems(checked.batch);
-      for (const [family, n] of Object.entries(counts)) {
-        if (n) m.items.inc({ family, outcome: result.duplicate ? "duplicate" : "accepted" }, n);
-      }
-      if (result.duplicate) m.batches.dropped("duplicate");
-      else m.batches.sent();
-      const seq = await opts.sequences.record(batch.instance_id, batch.seq).catch(() => undefined);
-      if (seq) {
-        m.seq.inc({ outcome: seq.outcome });
-        if (seq.missing) m.missing.inc(seq.missing);
-      }
+      const result = await publish(decision, request.ip, receivedAt);
+      await recordSequence(decision.instanceId, decision.seq);
+      if (decision.clamped) reply.header(CLAMPED_HEADER, String(decision.clamped));
       return reply.code(202).send({
-        accepted: result.duplicate ? 0 : checked.items,
-        batch_id: batch.batch_id,
+        accepted: result.duplicate ? 0 : decision.items,
+        batch_id: decision.batchId,
         duplicate: result.duplicate,
-        rejected,
-        filtered: checked.filtered,
-        clamped: checked.clamped,
+        rejected: decision.rejected,
+        filtered: decision.filtered,
+        clamped: decision.clamped,
       });
     },
   );

@@ -1,0 +1,4 @@
+export { type DigestScheduleOptions, default as digestSchedule } from "./digest-schedule.ts";
+export { default as expiryNotices, type ExpiryNoticesOptions } from "./expiry-notices.ts";
+export { default as seatReaper, type SeatReaperOptions } from "./seat-reaper.ts";
+export { default as webhookDeliveries } from "./webhook-deliveries.ts";
