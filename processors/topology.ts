@@ -14,10 +14,9 @@ import { stepRunner } from "./runtime/step-runner.ts";
 import { streamSweeper } from "./runtime/stream-sweeper.ts";
 import { startWatchdog } from "./runtime/watchdog.ts";
 import { batchKey, openRawTablesSink, type SinkBatch, storedBatches } from "./sinks/clickhouse/index.ts";
-import { anonymize } from "./steps/anonymize/index.ts";
 import { decode } from "./steps/decode/index.ts";
-import { preaggregate } from "./steps/downsample/index.ts";
 import { type CountryLookup, enrich, type InstanceLookup } from "./steps/enrich/index.ts";
+import { anonymizeStep, downsampleStep } from "./steps/index.ts";
 import { routeStep } from "./steps/route/index.ts";
 
 /** Dependencies of the topology. */
@@ -82,15 +81,15 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         }),
       ["unknown_instance"],
     )
-    .step("anonymize", (batch) => ok(anonymize(batch, { secret: deps.anonymizeSecret })))
-    .step("downsample", (batch) => {
-      const { batch: out, report } = preaggregate(batch);
-      if (report.samples) {
-        downsampled.received(report.samples);
-        downsampled.sent(report.rows);
-      }
-      return ok(out);
-    })
+    .step("anonymize", anonymizeStep(deps.anonymizeSecret))
+    .step(
+      "downsample",
+      downsampleStep((r) => {
+        if (!r.samples) return;
+        downsampled.received(r.samples);
+        downsampled.sent(r.rows);
+      }),
+    )
     .step(
       "route",
       (batch, headers): ReturnType<typeof ok<SinkBatch>> =>
