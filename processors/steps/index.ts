@@ -21,16 +21,37 @@ export interface PreparedBatch {
   downsampled: PreaggregateReport;
 }
 
+/** The anonymize step: keyed hashes, no paths, titles only with the opt-in. Never drops. */
+export const anonymizeStep =
+  (secret: Buffer) =>
+  (batch: EnrichedBatch): StepResult<AnonymizedBatch<EnrichedBatch>> =>
+    ok(anonymize(batch, { secret }));
+
+/** The downsample step: pre-aggregates metrics reported faster than analysis needs; tells `report` what it did. */
+export const downsampleStep =
+  (report?: (r: PreaggregateReport) => void) =>
+  (batch: AnonymizedBatch<EnrichedBatch>): StepResult<AnonymizedBatch<EnrichedBatch>> => {
+    const out = preaggregate(batch);
+    report?.(out.report);
+    return ok(out.batch);
+  };
+
 /**
- * The processors' pure steps between decode and route, in the topology's order. The topology and every
- * loader that writes rows without a processor (tests, benchmarks) use this one function, so they store
- * exactly what the pipeline stores.
+ * The processors' pure steps between decode and route, in the topology's order, for every loader that
+ * writes rows without a processor (tests, benchmarks): the same step functions the topology runs, so
+ * they store exactly what the pipeline stores.
  */
 export function prepareBatch(batch: MetricsBatch, ctx: StepContext): StepResult<PreparedBatch> {
   const enriched = enrich(batch, { instance: ctx.instance, country: ctx.country });
   if (enriched.kind !== "ok") return enriched;
-  const { batch: prepared, report } = preaggregate(anonymize(enriched.value, { secret: ctx.secret }));
-  return ok({ batch: prepared, downsampled: report });
+  let downsampled: PreaggregateReport = { samples: 0, rows: 0 };
+  const anonymized = anonymizeStep(ctx.secret)(enriched.value);
+  if (anonymized.kind !== "ok") return anonymized;
+  const prepared = downsampleStep((r) => {
+    downsampled = r;
+  })(anonymized.value);
+  if (prepared.kind !== "ok") return prepared;
+  return ok({ batch: prepared.value, downsampled });
 }
 
 /** prepareBatch, then route: the rows the processor would insert for a batch (throws if a step refuses it). */

@@ -156,6 +156,14 @@ describe("a processor killed with -9 mid-load", () => {
     // The lag gauges read from JetStream at scrape time say the same: nothing waits.
     expect(metrics).toMatch(/smstats_jetstream_consumer_pending_messages\{[^}]*\} 0\n/);
     expect(metrics).toMatch(/smstats_jetstream_dead_letters\{[^}]*\} \d+\n/);
+    // The processor's own /metrics lists every step's counters (the step runner's).
+    for (const step of ["decode", "enrich", "anonymize", "downsample", "route"])
+      for (const counter of ["received", "sent"])
+        expect(metrics).toMatch(
+          new RegExp(
+            `smstats_component_${counter}_total\\{[^}]*component="${step}_step",unit="batches"[^}]*\\} \\d+\\n`,
+          ),
+        );
     expect(got.batches, "every batch that got a 202 is stored").toBe(accepted.size);
     expect(got.distinct, "every accepted metric is stored").toBe(expected);
     expect(got.rows - got.distinct, "duplicates").toBe(0);

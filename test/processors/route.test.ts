@@ -1,13 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { metricsJsonEachRow } from "../../processors/sinks/clickhouse/index.ts";
 import { anonymize } from "../../processors/steps/anonymize/index.ts";
 import { enrich } from "../../processors/steps/enrich/index.ts";
-import {
-  clickhouseDateTime,
-  metricsJsonEachRow,
-  RAW_TABLES,
-  route,
-} from "../../processors/steps/route/index.ts";
+import { clickhouseDateTime, RAW_TABLES, route } from "../../processors/steps/route/index.ts";
 import { exampleBatches } from "../../schemas/index.ts";
 
 const secret = Buffer.alloc(32, 9);
@@ -54,11 +50,57 @@ describe("route", () => {
   });
 
   it("writes absent values as '' or 0 and flags a measured wait", () => {
-    const { rows } = rowsOf("playback");
-    const skipped = rows.events_playback.find((r) => r.event_type === "skipped");
-    expect(skipped?.skip_reason).not.toBe("");
-    const played = rows.events_playback.find((r) => r.event_type === "played");
-    expect(played?.has_wait).toBe(played?.wait_time_sec === 0 ? 0 : 1);
+    const batch = structuredClone(exampleBatches.playback);
+    const [base] = batch.playback;
+    if (!base) throw new Error("the playback example has no event");
+    // One event with every optional field absent, one with each of them present (a wait of 0 s is a
+    // measured wait, not an absent one).
+    batch.playback = [
+      {
+        ...base,
+        event_type: "skipped",
+        session_id: null,
+        skip_reason: null,
+        wait_time_sec: null,
+        songs_played_session: null,
+        songs_played_total: null,
+        song: { ...base.song, duration_sec: null },
+      },
+      {
+        ...base,
+        event_type: "played",
+        session_id: "s-1",
+        skip_reason: "user",
+        wait_time_sec: 0,
+        songs_played_session: 3,
+        songs_played_total: 40,
+        song: { ...base.song, duration_sec: 181 },
+      },
+    ];
+    const enriched = enrich(batch, { instance, country: "NL" });
+    if (enriched.kind !== "ok") throw new Error("enrich failed");
+    const [absent, present] = route(anonymize(enriched.value, { secret }), 0).events_playback;
+    expect(absent).toMatchObject({
+      session_id: "",
+      skip_reason: "",
+      wait_time_sec: 0,
+      has_wait: 0,
+      songs_played_session: 0,
+      songs_played_total: 0,
+      song_duration_sec: 0,
+    });
+    expect(present).toMatchObject({
+      session_id: "s-1",
+      skip_reason: "user",
+      wait_time_sec: 0,
+      has_wait: 1,
+      songs_played_session: 3,
+      songs_played_total: 40,
+      song_duration_sec: 181,
+    });
+    for (const row of [absent, present])
+      for (const [column, value] of Object.entries(row ?? {}))
+        expect(value === null || value === undefined, column).toBe(false);
   });
 
   it.each([false, true])("carries no file path or user id, and titles only with the opt-in (%s)", (optIn) => {

@@ -56,8 +56,8 @@ export function route(
 ): TableRows {
   const receivedAt = clickhouseDateTime(receivedAtMs || batch.received_at_ms || batch.timestamp_ms);
   // Every row is one object literal with the common columns spelled out (no spread: this runs per row).
-  // Most rows are metrics. A JSON sink
-  // takes them from metricsJsonEachRow instead (opts.metrics false).
+  // Most rows are metrics; a sink with its own writer for them asks for the others only (opts.metrics
+  // false, see routeStep).
   if (opts.metrics !== false)
     batch.metrics.forEach((m, i) => {
       const keys = Object.keys(m.tags);
@@ -177,59 +177,36 @@ export function route(
   return into;
 }
 
-/** The metrics_quality rows of one batch as JSONEachRow text, with what the sink needs to know of them. */
-export interface MetricsJson {
-  /** One JSON object per line, each line ending in a newline; exactly JSON.stringify of route's rows. */
-  text: string;
-  count: number;
-  batch_id: string;
-  tier: string;
+/** Identifies a batch: ingest's message id is built from the same pair. */
+export interface RoutedKey {
   instance_id: string;
-  /** Earliest and latest `time` of the rows (DateTime text), for the redelivery check. */
-  minTime: string;
-  maxTime: string;
+  batch_id: string;
 }
 
-const jsonNumber = (n: number) => (Number.isFinite(n) ? String(n) : "null");
+/**
+ * Writes a batch's metric rows (most rows) in the sink's own form, given the batch and the ingest time
+ * in ms; the route step stays format-neutral and the sink chooses the writer.
+ */
+export type MetricRowWriter<M> = (batch: AnonymizedBatch<EnrichedBatch>, receivedAtMs: number) => M;
+
+/** What route hands the sink: a batch's rows per table, its metric rows as the sink's writer made them. */
+export interface Routed<M> {
+  key: RoutedKey;
+  /** Row objects per raw table; `metrics_quality` is empty when the sink writes those rows itself. */
+  rows: TableRows;
+  /** The metric rows from the sink's writer; undefined without one. */
+  metrics: M | undefined;
+}
 
 /**
- * The metric rows route() makes, written straight as JSONEachRow text: the columns every row of the
- * batch shares are serialized once, so a JSON sink skips building and stringifying an object per row
- * (most rows are metrics). test/processors/route.test.ts holds it to JSON.stringify(route(...)) exactly.
+ * The route step: one row per item into its family's raw table. With a writer from the sink the metric
+ * rows are written by it (the JSONEachRow sink writes text straight from the batch); without one they
+ * are row objects like every other family's.
  */
-export function metricsJsonEachRow(batch: AnonymizedBatch<EnrichedBatch>, receivedAtMs: number): MetricsJson {
-  const receivedAt = clickhouseDateTime(receivedAtMs || batch.received_at_ms || batch.timestamp_ms);
-  const shared =
-    `","instance_id":${JSON.stringify(batch.instance_id)},"tier":${JSON.stringify(batch.tier)}` +
-    `,"app_version":${JSON.stringify(batch.appVersion)},"platform":${JSON.stringify(batch.platform)}` +
-    `,"country":${JSON.stringify(batch.country)},"batch_id":${JSON.stringify(batch.batch_id)},"row_index":`;
-  const afterIndex = `,"received_at":"${receivedAt}","metric_name":`;
-  let text = "";
-  let minTime = "";
-  let maxTime = "";
-  const metrics = batch.metrics;
-  for (let i = 0; i < metrics.length; i++) {
-    const m = metrics[i] as (typeof metrics)[number];
-    const time = clickhouseDateTime(m.time_ms ?? batch.timestamp_ms);
-    if (i === 0 || time < minTime) minTime = time;
-    if (i === 0 || time > maxTime) maxTime = time;
-    const keys = Object.keys(m.tags);
-    let tagKeys = "[]";
-    let tagValues = "[]";
-    if (keys.length) {
-      if (keys.length > 1) keys.sort();
-      tagKeys = JSON.stringify(keys);
-      tagValues = JSON.stringify(keys.map((k) => m.tags[k] as string));
-    }
-    text += `{"time":"${time}${shared}${i}${afterIndex}${JSON.stringify(m.name)},"value":${jsonNumber(m.value)},"tags.key":${tagKeys},"tags.value":${tagValues}}\n`;
-  }
-  return {
-    text,
-    count: metrics.length,
-    batch_id: batch.batch_id,
-    tier: batch.tier,
-    instance_id: batch.instance_id,
-    minTime,
-    maxTime,
-  };
+export function routeStep<M>(writeMetrics?: MetricRowWriter<M>) {
+  return (batch: AnonymizedBatch<EnrichedBatch>, receivedAtMs: number): Routed<M> => ({
+    key: { instance_id: batch.instance_id, batch_id: batch.batch_id },
+    rows: route(batch, receivedAtMs, undefined, { metrics: !writeMetrics }),
+    metrics: writeMetrics?.(batch, receivedAtMs),
+  });
 }
