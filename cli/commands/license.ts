@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
 import { issueLicense, listLicenses, revokeLicense, showLicense } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, requireOperand, requireOptions, UsageError } from "../usage.ts";
 
-export const usage = `  smstats license issue --tier starter|party_host|venue --email OWNER [--days N | --expires ISO]
+export const usage = `  smstats license issue --tier starter|party_host|venue (or the key labels STARTER|PARTY|VENUE) --email OWNER [--days N | --expires ISO]
                         [--max-instances N] [--billing monthly|yearly|lifetime] [--notes TEXT] [--json]
   smstats license revoke <license id | key> --reason TEXT [--json]
   smstats license show <license id | key> [--json]
@@ -33,10 +33,11 @@ export async function run(argv: string[]): Promise<void> {
     strict: true,
   });
   const ref = positionals[0];
-  if (command === "issue" && (!values.tier || !values.email)) throw new UsageError(usage);
-  if ((command === "revoke" || command === "show") && !ref) throw new UsageError(usage);
-  if (command === "revoke" && !values.reason) throw new UsageError(usage);
-  if (!["issue", "revoke", "show", "list"].includes(command ?? "")) throw new UsageError(usage);
+  requireCommand("license", command, ["issue", "revoke", "show", "list"]);
+  if (command === "issue") requireOptions(values, ["tier", "email"], "license issue");
+  if (command === "revoke" || command === "show")
+    requireOperand(ref, "<license id | key>", `license ${command}`);
+  if (command === "revoke") requireOptions(values, ["reason"], "license revoke");
   const ctx = await openLicensingContext(values.as);
   try {
     if (command === "issue") {
