@@ -1,5 +1,12 @@
 import { parseArgs } from "node:util";
-import { issueLicense, listLicenses, revokeLicense, showLicense } from "../../licensing/index.ts";
+import {
+  issueLicense,
+  listLicenses,
+  revokeLicense,
+  showLicense,
+  withTransaction,
+  writeAudit,
+} from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
 import { requireCommand, requireOperand, requireOptions, UsageError } from "../usage.ts";
 
@@ -7,7 +14,8 @@ export const usage = `  smstats license issue --tier starter|party_host|venue (o
                         [--max-instances N] [--billing monthly|yearly|lifetime] [--notes TEXT] [--json]
   smstats license revoke <license id | key> --reason TEXT [--json]
   smstats license show <license id | key> [--json]
-  smstats license list [--email OWNER] [--tier T] [--revoked | --active] [--limit N] [--json]`;
+  smstats license list [--email OWNER] [--tier T] [--revoked | --active] [--limit N] [--json]
+  smstats license policy-changed   after an UPDATE of tier_policies: every cached seat state is reloaded`;
 
 /** `smstats license …`: issue, revoke, show and list licenses (every change audited). */
 export async function run(argv: string[]): Promise<void> {
@@ -33,7 +41,7 @@ export async function run(argv: string[]): Promise<void> {
     strict: true,
   });
   const ref = positionals[0];
-  requireCommand("license", command, ["issue", "revoke", "show", "list"]);
+  requireCommand("license", command, ["issue", "revoke", "show", "list", "policy-changed"]);
   if (command === "issue") requireOptions(values, ["tier", "email"], "license issue");
   if (command === "revoke" || command === "show")
     requireOperand(ref, "<license id | key>", `license ${command}`);
@@ -65,6 +73,13 @@ export async function run(argv: string[]): Promise<void> {
         await revokeLicense(ctx.pool, ctx.cache, ctx.actor, ref as string, values.reason as string),
         values.json,
       );
+    } else if (command === "policy-changed") {
+      // Audited first (it also proves the schema is there), then every cached answer input goes stale.
+      await withTransaction(ctx.pool, (c) =>
+        writeAudit(c, ctx.actor, "tier_policies.changed", { type: "tier_policies", id: "*" }, {}),
+      );
+      await ctx.cache.invalidateAll();
+      console.log("cached seat states dropped: the next validation of every instance reads the new policies");
     } else if (command === "show") {
       print(await showLicense(ctx.pool, ref as string), values.json);
     } else {
