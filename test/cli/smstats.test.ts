@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectRedis } from "../../lib/clients/index.ts";
 import { loadConfig, repoRoot } from "../../lib/config/index.ts";
 import { nsName } from "../support/env.ts";
 
@@ -141,6 +142,32 @@ describe("smstats license issue --tier", () => {
     const bad = await smstats(["license", "issue", "--tier", "gold", "--email", "cli-tier@example.com"]);
     const line = expectOneLine(bad, "TIER_UNKNOWN", 1);
     expect(line).toMatch(/starter \(starter\), party_host \(party\), venue \(venue\)/);
+  });
+});
+
+describe("smstats license policy-changed", () => {
+  it("makes every cached seat state stale (new global epoch) and audits it", async () => {
+    const config = loadConfig();
+    const redis = await connectRedis(config.redis.url, "cli-test");
+    const db = new pg.Client({ connectionString: config.postgres.url });
+    await db.connect();
+    try {
+      const epochKey = `${config.redis.keyPrefix}lic:epoch`;
+      const before = await redis.get(epochKey);
+      const audited = async () =>
+        (await db.query("SELECT count(*)::int AS n FROM audit_log WHERE action = 'tier_policies.changed'"))
+          .rows[0].n as number;
+      const auditBefore = await audited();
+      const r = await smstats(["license", "policy-changed"]);
+      expect(r.code, r.stderr).toBe(0);
+      const after = await redis.get(epochKey);
+      expect(after).not.toBeNull();
+      expect(after).not.toBe(before);
+      expect(await audited()).toBe(auditBefore + 1);
+    } finally {
+      await db.end();
+      redis.disconnect();
+    }
   });
 });
 

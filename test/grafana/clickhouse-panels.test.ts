@@ -75,6 +75,35 @@ describe("ClickHouse boards on both engines over simulated fleet data", () => {
           const times = rows.map((r) => String(r.time));
           expect(times).toEqual([...times].sort());
         }
+        // Values, not only shape: on the simulated fleet every panel shows some non-zero number, no
+        // number is NaN, infinite or negative, and every time lies in the panel's range.
+        const { from, to } = panelRange(q.board, q.panel, now);
+        const numbers: number[] = [];
+        for (const r of rows)
+          for (const [k, v] of Object.entries(r)) {
+            if (k === "time") {
+              const t = Date.parse(
+                `${String(v).replace(" ", "T")}${/Z|[+-]\d\d:?\d\d$/.test(String(v)) ? "" : "Z"}`,
+              );
+              const ms = Number.isNaN(t) ? Number(v) * (Number(v) < 1e11 ? 1000 : 1) : t;
+              expect(ms, `${q.name} time ${String(v)}`).toBeGreaterThanOrEqual(from.getTime() - 24 * HOUR);
+              expect(ms, `${q.name} time ${String(v)}`).toBeLessThanOrEqual(to.getTime());
+            } else if (
+              typeof v === "number" ||
+              (typeof v === "string" && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(v))
+            ) {
+              numbers.push(Number(v));
+            }
+          }
+        expect(
+          numbers.filter((n) => !Number.isFinite(n) || n < 0),
+          q.name,
+        ).toEqual([]);
+        if (numbers.length > 0)
+          expect(
+            numbers.some((n) => n > 0),
+            `${q.name}: every number is 0`,
+          ).toBe(true);
       },
     );
 
@@ -91,13 +120,30 @@ describe("ClickHouse boards on both engines over simulated fleet data", () => {
           expect(values.length, `${board.uid} variable ${v.name}`).toBeGreaterThan(0);
           picked[v.name] = [values[0] as string];
         }
-        // One concrete value per variable: the filtered queries must run and may only narrow the result.
+        // One concrete value per variable: the filtered queries must run, keep rows for most panels that
+        // have rows unfiltered, and change what at least one panel shows (a filter that drops everything,
+        // or one that filters nothing, fails).
+        let kept = 0;
+        let emptied = 0;
+        let narrowed = 0;
         for (const q of queries.filter((x) => x.board === board)) {
           const sql = clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now, picked));
           expect(sql).toContain("IN ('");
           const rows = await engine.rows<Record<string, unknown>>(sql);
+          const all = await engine.rows<Record<string, unknown>>(
+            clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now)),
+          );
           if (rows.length > 0) expect(Object.keys(rows[0] as object)).toEqual([...q.query.columns]);
+          if (all.length > 0) {
+            if (rows.length > 0) kept++;
+            else emptied++;
+          }
+          if (JSON.stringify(rows) !== JSON.stringify(all)) narrowed++;
         }
+        expect(kept, `${board.uid}: panels with rows after filtering (${emptied} emptied)`).toBeGreaterThan(
+          emptied,
+        );
+        expect(narrowed, `${board.uid}: panels the filter changed`).toBeGreaterThan(0);
       }
     });
   }
