@@ -7,7 +7,7 @@ import { UsageError } from "./usage.ts";
  * 2 the arguments do not fit; 3 the stack is not ready (not migrated, a store down, configuration invalid);
  * 4 an unexpected failure (a bug: the message says what failed).
  */
-export const EXIT = { refused: 1, usage: 2, notReady: 3, internal: 4 } as const;
+const EXIT = { refused: 1, usage: 2, notReady: 3, internal: 4 } as const;
 
 export const EXIT_CODES_HELP = `exit codes: 0 done, 1 refused (the code says why), 2 wrong arguments, 3 stack not ready
             (not migrated, store down, configuration), 4 unexpected failure`;
