@@ -1,7 +1,11 @@
-import { UsageError } from "./usage.ts";
+import { debuglog } from "node:util";
+import { describeFailure, EXIT_CODES_HELP, failureLine } from "./errors.ts";
+import { helpFor } from "./help.ts";
 
 // smstats: the operator's command line. Each area is a module in ./commands exporting `usage` and
-// `run(argv)`; add an area by adding a module and a line below.
+// `run(argv)`; add an area by adding a module and a line below. `--help` (or `-h`) anywhere answers with
+// the usage of the deepest command named; failures print one line (code, reason, what to do) and exit
+// with the codes in ./errors.ts.
 const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): Promise<void> }>> = {
   dlq: () => import("./commands/dlq.ts"),
   license: () => import("./commands/license.ts"),
@@ -16,21 +20,41 @@ const AREAS: Record<string, () => Promise<{ usage: string; run(argv: string[]): 
 
 async function usage(): Promise<string> {
   const parts = await Promise.all(Object.values(AREAS).map(async (load) => (await load()).usage));
-  return `usage:\n${parts.join("\n")}`;
+  return `usage: smstats <area> <command> [options]   (every command answers --help)\n${parts.join("\n")}\n${EXIT_CODES_HELP}`;
 }
 
-const [area, ...rest] = process.argv.slice(2);
+const debug = debuglog("smstats");
+const argv = process.argv.slice(2);
+const wantsHelp = argv.includes("--help") || argv.includes("-h");
+const [area, ...rest] = argv;
 const load = area ? AREAS[area] : undefined;
 if (!load) {
-  console.error(await usage());
+  if (wantsHelp || area === "help") {
+    console.log(await usage());
+    process.exit(0);
+  }
+  console.error(
+    failureLine({
+      code: area ? "COMMAND_UNKNOWN" : "ARGUMENT_MISSING",
+      message: area ? `no area \`${area}\`` : "no area given",
+      hint: `areas: ${Object.keys(AREAS).join(", ")}; see \`smstats --help\``,
+      exit: 2,
+    }),
+  );
   process.exit(2);
 }
+const mod = await load();
+const firstOption = rest.findIndex((a) => a.startsWith("-"));
+const words = [area as string, ...(firstOption < 0 ? rest : rest.slice(0, firstOption))];
+if (wantsHelp) {
+  console.log(`${helpFor(mod.usage, words)}\n${EXIT_CODES_HELP}`);
+  process.exit(0);
+}
 try {
-  await (await load()).run(rest);
+  await mod.run(rest);
 } catch (err) {
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-    console.error(err instanceof UsageError ? `usage:\n${err.message}` : (err as Error).message);
-    process.exit(2);
-  }
-  throw err;
+  debug("%o", err);
+  const failure = describeFailure(err, helpFor.commandOf(mod.usage, words));
+  console.error(failureLine(failure));
+  process.exit(failure.exit);
 }

@@ -5,7 +5,7 @@ export { isLicensingError, LicensingError, type LicensingErrorCode } from "./err
 export * from "./instances/index.ts";
 export * from "./keys/index.ts";
 export * from "./licenses/index.ts";
-export { ABUSE_RULES, type AbuseRule, type LicensingMetrics, licensingMetrics } from "./metrics.ts";
+export { type AbuseRule, type LicensingMetrics, licensingMetrics } from "./metrics.ts";
 export * from "./policies/index.ts";
 export * from "./portal/index.ts";
 export * from "./request-signing/index.ts";

@@ -1,7 +1,7 @@
 import { Counter, type Registry } from "prom-client";
 
 /** Every abuse rule, as counted in smstats_licensing_abuse_total{rule}. */
-export const ABUSE_RULES = [
+const ABUSE_RULES = [
   "key_guessing",
   "instance_errors",
   "registrations_per_address",

@@ -13,7 +13,7 @@ import {
   writeAudit,
 } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, requireOperand, requireOptions } from "../usage.ts";
 
 export const usage = `  smstats admin token create --name NAME --scope S [--scope S …] [--days N] [--json]
       scopes: ${ADMIN_SCOPES.join(", ")}
@@ -74,12 +74,13 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  const known =
-    area === "audit" || (area === "token" && ["create", "list", "revoke"].includes(command ?? ""));
-  if (!known) throw new UsageError(usage);
-  if (area === "token" && command === "create" && (!values.name || !values.scope?.length))
-    throw new UsageError(usage);
-  if (area === "token" && command === "revoke" && !positionals[0]) throw new UsageError(usage);
+  requireCommand("admin", area, ["token", "audit", "keys"]);
+  if (area === "keys") requireCommand("admin keys", afterArea[0], ["rotate"]);
+  if (area === "token") requireCommand("admin token", command, ["create", "list", "revoke"]);
+  if (area === "token" && command === "create")
+    requireOptions(values, ["name", "scope"], "admin token create");
+  if (area === "token" && command === "revoke")
+    requireOperand(positionals[0], "<token id>", "admin token revoke");
   const ctx = await openLicensingContext(values.as);
   try {
     if (area === "audit") {

@@ -29,7 +29,8 @@ export async function run(argv: string[]): Promise<void> {
   const days = Number(values.days);
   const seed = Number(values.seed);
   const concurrency = Number(values.concurrency);
-  if (positionals.length > 0) throw new UsageError(usage);
+  if (positionals.length > 0)
+    throw new UsageError(`\`smstats demo\` takes no operand (got ${positionals[0]})`);
   if (!Number.isInteger(instances) || instances < 1 || instances > 5000)
     throw new UsageError(`--instances 1..5000\n${usage}`);
   if (!(days > 0 && days <= 365)) throw new UsageError(`--days in (0, 365]\n${usage}`);

@@ -5,7 +5,7 @@ import { connectNats, connectRedis, createPgPool, serverExecutor } from "../../l
 import { loadConfig, requirePostgresRole } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { createMailer } from "../../mail/index.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, UsageError } from "../usage.ts";
 
 export const usage = `  smstats digest send [--dry-run] [--to ADDRESS …] [--at ISO]   the weekly admin digest (default: SMSTATS_DIGEST_TO)`;
 
@@ -21,7 +21,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (command !== "send") throw new UsageError(usage);
+  requireCommand("digest", command, ["send"]);
   const config = loadConfig();
   const to = values.to?.length ? values.to : [...config.digest.to];
   if (to.length === 0 && !values["dry-run"])

@@ -5,7 +5,7 @@ import { loadConfig } from "../../lib/config/index.ts";
 import { reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { listDeadLetters, replayDeadLetters } from "../../processors/dlq/index.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, UsageError } from "../usage.ts";
 
 export const usage = `  smstats dlq list [--limit N] [--json]
   smstats dlq replay (--seq N [--seq N …] | --all) [--max-replays 3] [--force]`;
@@ -25,8 +25,9 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (command !== "list" && command !== "replay") throw new UsageError(usage);
-  if (command === "replay" && !values.all && !values.seq?.length) throw new UsageError(usage);
+  requireCommand("dlq", command, ["list", "replay"]);
+  if (command === "replay" && !values.all && !values.seq?.length)
+    throw new UsageError("`smstats dlq replay` needs --seq N or --all", "ARGUMENT_MISSING");
   const config = loadConfig();
   const log = createLogger("smstats", "warn");
   const nats = await connectNats(config.nats.servers, "smstats-cli", log);

@@ -6,7 +6,7 @@ import {
   unbanInstanceByAdmin,
 } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, requireOperand, requireOptions, UsageError } from "../usage.ts";
 
 export const usage = `  smstats instance ban <instance id> --reason TEXT [--fingerprint] [--json]
   smstats instance unban <instance id> --reason TEXT [--json]
@@ -37,10 +37,10 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
+  requireCommand("instance", command, ["ban", "unban", "show", "list"]);
   if (command === "list") return list(values);
-  const id = positionals[0];
-  if (!["ban", "unban", "show"].includes(command ?? "") || !id) throw new UsageError(usage);
-  if (command !== "show" && !values.reason) throw new UsageError(usage);
+  const id = requireOperand(positionals[0], "<instance id>", `instance ${command}`);
+  if (command !== "show") requireOptions(values, ["reason"], `instance ${command}`);
   const ctx = await openLicensingContext(values.as);
   try {
     if (command === "ban") {

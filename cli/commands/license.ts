@@ -1,13 +1,21 @@
 import { parseArgs } from "node:util";
-import { issueLicense, listLicenses, revokeLicense, showLicense } from "../../licensing/index.ts";
+import {
+  issueLicense,
+  listLicenses,
+  revokeLicense,
+  showLicense,
+  withTransaction,
+  writeAudit,
+} from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, requireOperand, requireOptions, UsageError } from "../usage.ts";
 
-export const usage = `  smstats license issue --tier starter|party_host|venue --email OWNER [--days N | --expires ISO]
+export const usage = `  smstats license issue --tier starter|party_host|venue (or the key labels STARTER|PARTY|VENUE) --email OWNER [--days N | --expires ISO]
                         [--max-instances N] [--billing monthly|yearly|lifetime] [--notes TEXT] [--json]
   smstats license revoke <license id | key> --reason TEXT [--json]
   smstats license show <license id | key> [--json]
-  smstats license list [--email OWNER] [--tier T] [--revoked | --active] [--limit N] [--json]`;
+  smstats license list [--email OWNER] [--tier T] [--revoked | --active] [--limit N] [--json]
+  smstats license policy-changed   after an UPDATE of tier_policies: every cached seat state is reloaded`;
 
 /** `smstats license …`: issue, revoke, show and list licenses (every change audited). */
 export async function run(argv: string[]): Promise<void> {
@@ -33,10 +41,11 @@ export async function run(argv: string[]): Promise<void> {
     strict: true,
   });
   const ref = positionals[0];
-  if (command === "issue" && (!values.tier || !values.email)) throw new UsageError(usage);
-  if ((command === "revoke" || command === "show") && !ref) throw new UsageError(usage);
-  if (command === "revoke" && !values.reason) throw new UsageError(usage);
-  if (!["issue", "revoke", "show", "list"].includes(command ?? "")) throw new UsageError(usage);
+  requireCommand("license", command, ["issue", "revoke", "show", "list", "policy-changed"]);
+  if (command === "issue") requireOptions(values, ["tier", "email"], "license issue");
+  if (command === "revoke" || command === "show")
+    requireOperand(ref, "<license id | key>", `license ${command}`);
+  if (command === "revoke") requireOptions(values, ["reason"], "license revoke");
   const ctx = await openLicensingContext(values.as);
   try {
     if (command === "issue") {
@@ -64,6 +73,13 @@ export async function run(argv: string[]): Promise<void> {
         await revokeLicense(ctx.pool, ctx.cache, ctx.actor, ref as string, values.reason as string),
         values.json,
       );
+    } else if (command === "policy-changed") {
+      // Audited first (it also proves the schema is there), then every cached answer input goes stale.
+      await withTransaction(ctx.pool, (c) =>
+        writeAudit(c, ctx.actor, "tier_policies.changed", { type: "tier_policies", id: "*" }, {}),
+      );
+      await ctx.cache.invalidateAll();
+      console.log("cached seat states dropped: the next validation of every instance reads the new policies");
     } else if (command === "show") {
       print(await showLicense(ctx.pool, ref as string), values.json);
     } else {

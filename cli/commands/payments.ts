@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { type BillingPeriod, listProducts, mapProduct, type Provider } from "../../payments/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, requireOptions, UsageError } from "../usage.ts";
 
 export const usage = `  smstats payments map --provider stripe|lemonsqueezy --product PRICE_OR_VARIANT --tier T --period monthly|yearly|lifetime
   smstats payments products [--json]`;
@@ -24,15 +24,13 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (command !== "map" && command !== "products") throw new UsageError(usage);
-  if (
-    command === "map" &&
-    (!PROVIDERS.includes(values.provider ?? "") ||
-      !values.product ||
-      !values.tier ||
-      !PERIODS.includes(values.period ?? ""))
-  ) {
-    throw new UsageError(usage);
+  requireCommand("payments", command, ["map", "products"]);
+  if (command === "map") {
+    requireOptions(values, ["provider", "product", "tier", "period"], "payments map");
+    if (!PROVIDERS.includes(values.provider ?? ""))
+      throw new UsageError(`--provider is one of ${PROVIDERS.join(", ")}`);
+    if (!PERIODS.includes(values.period ?? ""))
+      throw new UsageError(`--period is one of ${PERIODS.join(", ")}`);
   }
   const ctx = await openLicensingContext(values.as);
   try {

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { runRetention } from "../../processors/retention/index.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, UsageError } from "../usage.ts";
 
 export const usage = "  smstats retention run [--dry-run] [--now <ISO time>] [--json]";
 
@@ -18,9 +18,9 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (command !== "run") throw new UsageError(usage);
+  requireCommand("retention", command, ["run"]);
   const now = values.now === undefined ? Date.now() : Date.parse(values.now);
-  if (Number.isNaN(now)) throw new UsageError(`${usage}\n--now: not a time: ${values.now}`);
+  if (Number.isNaN(now)) throw new UsageError(`--now: not a time: ${values.now}`);
   const config = loadConfig();
   const ch = serverExecutor(config.clickhouse);
   try {

@@ -9,7 +9,7 @@ import {
   replayDelivery,
 } from "../../webhooks/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
-import { UsageError } from "../usage.ts";
+import { requireCommand, requireOperand, requireOptions } from "../usage.ts";
 
 export const usage = `  smstats webhooks add --url URL --event E [--event E …] [--description TEXT] [--json]
                         events: license.created|renewed|expired|revoked, instance.banned, alert.fired
@@ -36,10 +36,10 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (!["add", "list", "disable", "deliveries", "replay"].includes(command ?? ""))
-    throw new UsageError(usage);
-  if (command === "add" && (!values.url || !values.event?.length)) throw new UsageError(usage);
-  if ((command === "replay" || command === "disable") && !positionals[0]) throw new UsageError(usage);
+  requireCommand("webhooks", command, ["add", "list", "disable", "deliveries", "replay"]);
+  if (command === "add") requireOptions(values, ["url", "event"], "webhooks add");
+  if (command === "replay") requireOperand(positionals[0], "<delivery id>", "webhooks replay");
+  if (command === "disable") requireOperand(positionals[0], "<endpoint id>", "webhooks disable");
   const config = loadConfig();
   const ctx = await openLicensingContext(values.as);
   try {

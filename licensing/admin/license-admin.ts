@@ -90,8 +90,17 @@ export async function issueLicenseIn(
   actor: Actor,
   input: IssueInput,
 ): Promise<{ license: LicenseView; key: string }> {
-  const policy = await c.query("SELECT key_label FROM tier_policies WHERE tier = $1", [input.tier]);
-  if (!policy.rows[0]) throw new LicensingError("TIER_UNKNOWN", `unknown tier ${input.tier}`);
+  // A tier is named by its id (party_host) or by the label its keys carry (PARTY, any case).
+  const policy = await c.query(
+    "SELECT tier, key_label FROM tier_policies WHERE tier = $1 OR key_label = upper($1)",
+    [input.tier],
+  );
+  if (!policy.rows[0]) {
+    const known = await c.query("SELECT tier, key_label FROM tier_policies ORDER BY rank");
+    const names = known.rows.map((r) => `${r.tier} (${r.key_label.toLowerCase()})`).join(", ");
+    throw new LicensingError("TIER_UNKNOWN", `unknown tier ${input.tier}; tiers: ${names}`);
+  }
+  const tier = policy.rows[0].tier as string;
   const key = newLicenseKey(policy.rows[0].key_label);
   const { rows } = await c.query(
     `INSERT INTO licenses (license_key, key_hint, tier, owner_email, expires_at, max_instances, billing_period, notes)
@@ -99,7 +108,7 @@ export async function issueLicenseIn(
     [
       hashLicenseKey(key),
       licenseKeyHint(key),
-      input.tier,
+      tier,
       input.ownerEmail,
       input.expiresAt ?? null,
       input.maxInstances ?? null,

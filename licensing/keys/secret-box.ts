@@ -3,7 +3,7 @@ import { loadOrCreateKey } from "../../lib/keys/index.ts";
 import { LicensingError } from "../errors.ts";
 
 /** File name of the secret-box key inside <dataDir>/keys. */
-export const SECRET_BOX_FILE = "secret-box.key";
+const SECRET_BOX_FILE = "secret-box.key";
 
 const KEY_BYTES = 32;
 const NONCE_BYTES = 12;

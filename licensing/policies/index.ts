@@ -2,6 +2,5 @@ export {
   createPolicyBook,
   FREE_TIER,
   type PolicyBook,
-  readTierPolicies,
   type TierPolicy,
 } from "./tier-policies.ts";

@@ -21,7 +21,7 @@ export interface TierPolicy {
 export const FREE_TIER = "starter";
 
 /** Reads every tier policy. */
-export async function readTierPolicies(db: pg.Pool | pg.ClientBase): Promise<Map<string, TierPolicy>> {
+async function readTierPolicies(db: pg.Pool | pg.ClientBase): Promise<Map<string, TierPolicy>> {
   const { rows } = await db.query(
     `SELECT tier, display_name, key_label, rank, price_monthly_cents, price_yearly_cents, features, limits,
        support, enforcement, offline_grace_seconds, max_instances, transfers_per_30_days

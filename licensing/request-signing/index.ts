@@ -1,6 +1,5 @@
 export {
   bodySha256Hex,
-  canonicalRequest,
   isFreshTimestamp,
   newSigningSecret,
   requestSignature,

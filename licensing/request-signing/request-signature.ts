@@ -33,7 +33,7 @@ export function bodySha256Hex(body: Uint8Array | string): string {
 }
 
 /** The string that is signed: method, path, timestamp and body digest, one per line. */
-export function canonicalRequest(req: Omit<SignedRequest, "secret">): string {
+function canonicalRequest(req: Omit<SignedRequest, "secret">): string {
   return `${req.method.toUpperCase()}\n${req.path}\n${String(req.timestamp)}\n${req.bodySha256Hex}`;
 }
 

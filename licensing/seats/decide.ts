@@ -62,10 +62,5 @@ export function decide(state: SeatState, presented: Presented, now: number, dead
   return { kind: "answer", reason: "VALID", seat, match };
 }
 
-/** Whether a reason lets the seat's paid tier apply. */
-export function grantsLicense(reason: ReasonCode): boolean {
-  return reason === "VALID";
-}
-
 /** Reasons that stop an instance (no lease, heartbeat says continue: false). */
 export const STOPPING_REASONS: ReadonlySet<ReasonCode> = new Set(["BANNED", "REVOKED"]);

@@ -2,16 +2,17 @@ import type pg from "pg";
 import type { AbuseGuard } from "../abuse/index.ts";
 import { type FingerprintComponents, fingerprintDigest, parseLicenseKey } from "../client/index.ts";
 import { LicensingError } from "../errors.ts";
-import { withTransaction } from "../instances/index.ts";
 import { hashLicenseKey } from "../licenses/license-key.ts";
 import type { LicensingMetrics } from "../metrics.ts";
 import { FREE_TIER, type PolicyBook } from "../policies/index.ts";
 import type { AnswerSigner } from "../signing/index.ts";
 import { type AnswerInput, type BuiltAnswer, buildAnswer, type LicenseAnswerBody } from "./answer.ts";
-import { decide, type ReasonCode, STOPPING_REASONS } from "./decide.ts";
+import { decide, type ReasonCode } from "./decide.ts";
 import type { SeatCache } from "./seat-cache.ts";
+import { driftedComponents, heartbeatPlan } from "./seat-rules.ts";
 import type { SeatLicense, SeatState } from "./seat-state.ts";
-import { insertComponents, takeSeat } from "./take-seat.ts";
+import { createSeatStore } from "./seat-store.ts";
+import { takeSeat } from "./take-seat.ts";
 
 /** Limits of the licensing service (see SMSTATS_LICENSE_* in lib/config/env.ts). */
 export interface LicensingLimits {
@@ -76,8 +77,6 @@ export interface LicensingServiceDeps {
   clock?: () => Date;
 }
 
-const TRANSFER_WINDOW_MS = 30 * 86_400_000;
-
 // Answers that mean the request was wrong (a bad key, another machine, no seat), which an honest instance
 // does not repeat all day. States an instance merely reports on (EXPIRED, REVOKED, BANNED, HEARTBEAT_DEAD)
 // are not counted: it is told them every time, signed.
@@ -94,6 +93,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
   const { pool, cache, policies, signer, abuse, metrics, limits } = deps;
   const clock = deps.clock ?? (() => new Date());
   const deadAfterMs = limits.heartbeatDeadSeconds * 1000;
+  const store = createSeatStore(pool);
 
   const refuseIfThrottled = async (caller: Caller) => {
     const v = await abuse.check("instance_errors", caller.instanceId, limits.errorsPerHour);
@@ -115,10 +115,10 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     const n = await abuse.hit("key_guessing", caller.ip, limits.keyGuessWindowSeconds);
     // Flagged once per window, when the address reaches the limit.
     if (n === limits.keyGuesses) {
-      await pool.query("INSERT INTO abuse_flags (rule, subject, details) VALUES ('key_guessing', $1, $2)", [
-        caller.ip,
-        { instance_id: caller.instanceId, last_key_prefix: key.slice(0, 20) },
-      ]);
+      await store.flagAbuse("key_guessing", caller.ip, {
+        instance_id: caller.instanceId,
+        last_key_prefix: key.slice(0, 20),
+      });
     }
   };
 
@@ -134,24 +134,18 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     metrics.answers.inc({ endpoint, reason: input.reason });
     if (FAILED_REQUESTS.has(input.reason)) await abuse.hit("instance_errors", caller.instanceId, 3600);
     if (record && built.lease) {
-      await pool.query(
-        `INSERT INTO leases (id, instance_id, license_id, activation_id, tier, reason, fingerprint_digest, nonce,
-           kid, issued_at, not_after)
-         VALUES ($1, $2, $3, (SELECT id FROM license_activations WHERE instance_id = $2 AND deactivated_at IS NULL),
-           $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          built.lease.jti,
-          caller.instanceId,
-          input.license?.id ?? null,
-          effective.tier,
-          input.reason,
-          input.fingerprintDigest,
-          input.nonce,
-          built.lease.kid,
-          built.lease.issuedAt,
-          built.lease.notAfter,
-        ],
-      );
+      await store.recordLease({
+        jti: built.lease.jti,
+        instanceId: caller.instanceId,
+        licenseId: input.license?.id ?? null,
+        tier: effective.tier,
+        reason: input.reason,
+        fingerprintDigest: input.fingerprintDigest,
+        nonce: input.nonce,
+        kid: built.lease.kid,
+        issuedAt: built.lease.issuedAt,
+        notAfter: built.lease.notAfter,
+      });
     }
     return built;
   };
@@ -166,23 +160,12 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       await countGuess(caller, key);
       return { reason: "NOT_FOUND", license: null };
     }
-    const { rows } = await pool.query(
-      "SELECT id, license_key, tier, expires_at, COALESCE(is_revoked, false) AS revoked FROM licenses WHERE license_key = $1",
-      [hashLicenseKey(key)],
-    );
-    const r = rows[0];
-    if (!r) {
+    const license = await store.licenseByKeyHash(hashLicenseKey(key));
+    if (!license) {
       await countGuess(caller, key);
       return { reason: "NOT_FOUND", license: null };
     }
-    const license = {
-      id: r.id,
-      keyHash: r.license_key,
-      tier: r.tier,
-      expiresAt: r.expires_at ? (r.expires_at as Date).getTime() : null,
-      revoked: r.revoked,
-    };
-    return { reason: r.revoked ? "REVOKED" : "NOT_ACTIVATED", license };
+    return { reason: license.revoked ? "REVOKED" : "NOT_ACTIVATED", license };
   };
 
   const stateOf = async (instanceId: string): Promise<{ state: SeatState; hit: boolean }> => {
@@ -199,16 +182,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     stored: FingerprintComponents,
     presented: FingerprintComponents,
   ) => {
-    // Components the instance did not send this time are kept; changed and new ones are taken.
-    const components = { ...stored, ...presented };
-    await withTransaction(pool, async (c) => {
-      await c.query("DELETE FROM activation_components WHERE activation_id = $1", [activationId]);
-      await insertComponents(c, activationId, components);
-      await c.query("UPDATE license_activations SET fingerprint_digest = $2 WHERE id = $1", [
-        activationId,
-        fingerprintDigest(components),
-      ]);
-    });
+    await store.replaceComponents(activationId, driftedComponents(stored, presented));
     await cache.invalidate([instanceId]);
   };
 
@@ -274,10 +248,10 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       if (outcome.clones !== undefined) metrics.abuse.inc({ rule: "fingerprint_clones" });
       await cache.invalidate(outcome.touched);
       if (outcome.clones !== undefined) {
-        await pool.query(
-          "INSERT INTO abuse_flags (rule, subject, details) VALUES ('fingerprint_clones', $1, $2)",
-          [digest, { instance_id: caller.instanceId, instances: outcome.clones }],
-        );
+        await store.flagAbuse("fingerprint_clones", digest, {
+          instance_id: caller.instanceId,
+          instances: outcome.clones,
+        });
       }
       if (outcome.reason === "NOT_FOUND") await countGuess(caller, req.licenseKey);
       return (await answer(outcome.reason, outcome.license, true)).body;
@@ -292,15 +266,11 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       let reason = d.reason;
       const live = d.seat && d.seat.endedReason === null ? d.seat : null;
       if (live && (reason === "VALID" || reason === "EXPIRED")) {
-        const beat = await pool.query(
-          "UPDATE license_activations SET last_heartbeat_at = $2 WHERE id = $1 AND deactivated_at IS NULL",
-          [live.activationId, now],
-        );
         // Freed by a sweep between the read and the write.
-        if (!beat.rowCount) reason = "HEARTBEAT_DEAD";
+        if (!(await store.beat(live.activationId, now))) reason = "HEARTBEAT_DEAD";
         await cache.invalidate([caller.instanceId]);
       }
-      await pool.query("UPDATE instances SET last_seen_at = $2 WHERE id = $1", [caller.instanceId, now]);
+      await store.touchInstance(caller.instanceId, now);
       const digest = req.components ? fingerprintDigest(req.components) : (live?.fingerprintDigest ?? null);
       const built = await finish(
         "heartbeat",
@@ -308,48 +278,12 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
         { reason, license: d.seat?.license ?? null, nonce: req.nonce, fingerprintDigest: digest, now },
         true,
       );
-      return {
-        ...built.body,
-        continue: !STOPPING_REASONS.has(reason),
-        next_heartbeat_at: new Date(now.getTime() + limits.heartbeatIntervalSeconds * 1000).toISOString(),
-      };
+      return { ...built.body, ...heartbeatPlan(reason, now.getTime(), limits.heartbeatIntervalSeconds) };
     },
 
     async deactivate(caller) {
       const now = clock();
-      const result = await withTransaction(pool, async (c) => {
-        const { rows } = await c.query(
-          `SELECT a.id, a.license_id, p.transfers_per_30_days AS cap
-           FROM license_activations a JOIN licenses l ON l.id = a.license_id JOIN tier_policies p ON p.tier = l.tier
-           WHERE a.instance_id = $1 AND a.deactivated_at IS NULL FOR UPDATE OF l, a`,
-          [caller.instanceId],
-        );
-        const seat = rows[0];
-        if (!seat) throw new LicensingError("NOT_ACTIVATED", "this instance holds no license seat");
-        const since = new Date(now.getTime() - TRANSFER_WINDOW_MS);
-        const done = await c.query(
-          `SELECT count(*)::int AS n, min(deactivated_at) AS oldest FROM license_activations
-           WHERE license_id = $1 AND deactivation_reason = 'self' AND deactivated_at > $2`,
-          [seat.license_id, since],
-        );
-        const used: number = done.rows[0].n;
-        if (used >= seat.cap) {
-          const oldest = (done.rows[0].oldest as Date | null)?.getTime() ?? now.getTime();
-          throw new LicensingError(
-            "TRANSFER_LIMIT",
-            `this license was moved ${used} times in 30 days, the most its tier allows`,
-            {
-              retryAfterSeconds: Math.max(1, Math.ceil((oldest + TRANSFER_WINDOW_MS - now.getTime()) / 1000)),
-            },
-          );
-        }
-        await c.query(
-          "UPDATE license_activations SET deactivated_at = $2, deactivation_reason = 'self' WHERE id = $1",
-          [seat.id, now],
-        );
-        await c.query("UPDATE instances SET tier = 'starter' WHERE id = $1", [caller.instanceId]);
-        return { licenseId: seat.license_id as string, left: seat.cap - used - 1 };
-      });
+      const result = await store.deactivateSelf(caller.instanceId, now);
       metrics.seatsFreed.inc({ reason: "self" });
       await cache.invalidate([caller.instanceId]);
       return {
@@ -362,26 +296,14 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
 
     async reapDeadSeats() {
       const now = clock();
-      const { rows } = await pool.query(
-        `WITH dead AS (
-           UPDATE license_activations SET deactivated_at = $2, deactivation_reason = 'heartbeat_dead'
-           WHERE deactivated_at IS NULL AND last_heartbeat_at < $2::timestamptz - make_interval(secs => $1)
-           RETURNING instance_id)
-         UPDATE instances SET tier = 'starter' WHERE id IN (SELECT instance_id FROM dead) RETURNING id`,
-        [limits.heartbeatDeadSeconds, now],
-      );
-      if (rows.length) {
-        metrics.seatsFreed.inc({ reason: "heartbeat_dead" }, rows.length);
-        await cache.invalidate(rows.map((r) => r.id));
+      const freed = await store.freeDeadSeats(limits.heartbeatDeadSeconds, now);
+      if (freed.length) {
+        metrics.seatsFreed.inc({ reason: "heartbeat_dead" }, freed.length);
+        await cache.invalidate(freed);
       }
       // Instances whose license expired or was revoked run as Starter: what enrichment and tokens read.
-      await pool.query(
-        `UPDATE instances SET tier = 'starter' WHERE tier <> 'starter' AND id IN (
-           SELECT a.instance_id FROM license_activations a JOIN licenses l ON l.id = a.license_id
-           WHERE a.deactivated_at IS NULL AND (COALESCE(l.is_revoked, false) OR l.expires_at <= $1))`,
-        [now],
-      );
-      return rows.length;
+      await store.demoteLapsed(now);
+      return freed.length;
     },
   };
 }

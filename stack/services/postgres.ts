@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   appendFileSync,
   chownSync,
@@ -8,7 +9,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { postgresBinDirs } from "../binaries.ts";
@@ -19,7 +20,13 @@ import type { Service, ServiceContext } from "../service.ts";
 import { programIs } from "./process-match.ts";
 import { requireBinary } from "./require-binary.ts";
 import { stopServer } from "./stop-server.ts";
-import { assertTraversable, lookupSystemUser, type SystemUser } from "./system-user.ts";
+import {
+  ancestorStats,
+  assertTraversable,
+  firstUntraversable,
+  lookupSystemUser,
+  type SystemUser,
+} from "./system-user.ts";
 
 /** Superuser role created by initdb, owned by the project. */
 export const POSTGRES_ROLE = "smstats";
@@ -28,8 +35,44 @@ export const POSTGRES_DATABASE = "smstats";
 
 const includeLine = "include '../smstats.conf'  # added by smstats stack/: its settings win over the above";
 
+/** Where clusters go when the postgres user cannot enter the data folder (root's clone in /root, mode 700). */
+export const FALLBACK_ROOT = "/var/lib/smstats-stack";
+
+/**
+ * Pure: where this stack's PostgreSQL files live. `<data>/postgres` when the server's user can reach it;
+ * otherwise (as root, with a data folder the postgres user cannot enter) a folder under FALLBACK_ROOT named
+ * after the data folder, which the stack records in `<data>/postgres.location` so later commands find it.
+ */
+export function clusterLocation(opts: { home: string; recorded: string | undefined; reachable: boolean }): {
+  dir: string;
+  record: boolean;
+} {
+  if (opts.recorded) return { dir: opts.recorded, record: false };
+  if (opts.reachable) return { dir: opts.home, record: false };
+  const id = createHash("sha256").update(opts.home).digest("hex").slice(0, 16);
+  return { dir: join(FALLBACK_ROOT, id, "postgres"), record: true };
+}
+
+const locations = new Map<string, string>();
 function dir(ctx: ServiceContext): string {
-  return ctx.paths.serviceDir("postgres");
+  const home = ctx.paths.serviceDir("postgres");
+  const known = locations.get(home);
+  if (known) return known;
+  const recordFile = join(ctx.paths.dataDir, "postgres.location");
+  const recorded = existsSync(recordFile) ? readFileSync(recordFile, "utf8").trim() || undefined : undefined;
+  const user = runAsUser(ctx);
+  const reachable = user === undefined || firstUntraversable(ancestorStats(home), user) === undefined;
+  const where = clusterLocation({ home, recorded, reachable });
+  if (where.record) {
+    // A cluster left there by a data folder of the same path that was deleted is not ours: start clean.
+    rmSync(where.dir, { recursive: true, force: true });
+    // The folders above it stay enterable (0755, root's); the cluster folder itself is handed to postgres.
+    mkdirSync(dirname(where.dir), { recursive: true, mode: 0o755 });
+    mkdirSync(where.dir, { mode: 0o700 });
+    writeFileSync(recordFile, `${where.dir}\n`);
+  }
+  locations.set(home, where.dir);
+  return where.dir;
 }
 
 function dataDir(ctx: ServiceContext): string {

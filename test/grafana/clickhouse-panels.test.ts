@@ -27,6 +27,7 @@ const now = new Date(Math.floor((Date.now() - 22 * HOUR) / (24 * HOUR)) * 24 * H
 const fleet = createFleet({ seed: 7, instances: 40, days: 8, end: now.getTime() });
 const queries = sqlPanelQueries("clickhouse");
 let ran = 0;
+const filterFigures: string[] = [];
 
 beforeAll(async () => {
   for (const e of engines) {
@@ -40,6 +41,7 @@ afterAll(async () => {
   console.log(
     `ClickHouse panel queries: ${ran} runs of ${queries.length} panel queries on ${engines.length} engines`,
   );
+  console.log(filterFigures.join("\n"));
   await (engines[0] as ClickHouseExecutor).exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(database)}`);
   await Promise.all(engines.map((e) => e.close()));
 });
@@ -75,6 +77,35 @@ describe("ClickHouse boards on both engines over simulated fleet data", () => {
           const times = rows.map((r) => String(r.time));
           expect(times).toEqual([...times].sort());
         }
+        // Values, not only shape: on the simulated fleet every panel shows some non-zero number, no
+        // number is NaN, infinite or negative, and every time lies in the panel's range.
+        const { from, to } = panelRange(q.board, q.panel, now);
+        const numbers: number[] = [];
+        for (const r of rows)
+          for (const [k, v] of Object.entries(r)) {
+            if (k === "time") {
+              const t = Date.parse(
+                `${String(v).replace(" ", "T")}${/Z|[+-]\d\d:?\d\d$/.test(String(v)) ? "" : "Z"}`,
+              );
+              const ms = Number.isNaN(t) ? Number(v) * (Number(v) < 1e11 ? 1000 : 1) : t;
+              expect(ms, `${q.name} time ${String(v)}`).toBeGreaterThanOrEqual(from.getTime() - 24 * HOUR);
+              expect(ms, `${q.name} time ${String(v)}`).toBeLessThanOrEqual(to.getTime());
+            } else if (
+              typeof v === "number" ||
+              (typeof v === "string" && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(v))
+            ) {
+              numbers.push(Number(v));
+            }
+          }
+        expect(
+          numbers.filter((n) => !Number.isFinite(n) || n < 0),
+          q.name,
+        ).toEqual([]);
+        if (numbers.length > 0)
+          expect(
+            numbers.some((n) => n > 0),
+            `${q.name}: every number is 0`,
+          ).toBe(true);
       },
     );
 
@@ -82,21 +113,59 @@ describe("ClickHouse boards on both engines over simulated fleet data", () => {
       const engine = engines[engineIndex] as ClickHouseExecutor;
       for (const board of BOARDS.filter((b) => b.variables.length > 0)) {
         const from = new Date(now.getTime() - 30 * 24 * HOUR);
-        const picked: Record<string, string[]> = {};
+        const listed: Record<string, string[]> = {};
         for (const v of board.variables) {
           const sql = clickhousePanelSql(v.sql, { from, to: now, intervalMs: panelInterval(from, now) });
           const values = (await engine.rows<Record<string, string>>(sql)).map(
             (r) => Object.values(r)[0] as string,
           );
           expect(values.length, `${board.uid} variable ${v.name}`).toBeGreaterThan(0);
-          picked[v.name] = [values[0] as string];
+          listed[v.name] = values;
         }
-        // One concrete value per variable: the filtered queries must run and may only narrow the result.
-        for (const q of queries.filter((x) => x.board === board)) {
-          const sql = clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now, picked));
+        const boardQueries = queries.filter((x) => x.board === board);
+        // Every variable concrete at once: the queries run and carry the filter.
+        const allPicked = Object.fromEntries(
+          board.variables.map((v) => [v.name, [listed[v.name]?.[0] ?? ""]]),
+        );
+        for (const q of boardQueries) {
+          const sql = clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now, allPicked));
           expect(sql).toContain("IN ('");
           const rows = await engine.rows<Record<string, unknown>>(sql);
           if (rows.length > 0) expect(Object.keys(rows[0] as object)).toEqual([...q.query.columns]);
+        }
+        // One variable at a time set to its first value (the others All): the panels that have rows
+        // unfiltered mostly keep rows, and at least one panel shows something else (a filter that drops
+        // everything, or one that filters nothing, fails).
+        for (const v of board.variables) {
+          const picked = {
+            ...Object.fromEntries(board.variables.map((x) => [x.name, "all" as const])),
+            [v.name]: [listed[v.name]?.[0] ?? ""],
+          };
+          let kept = 0;
+          let emptied = 0;
+          let narrowed = 0;
+          for (const q of boardQueries) {
+            const rows = await engine.rows<Record<string, unknown>>(
+              clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now, picked)),
+            );
+            const all = await engine.rows<Record<string, unknown>>(
+              clickhousePanelSql(q.query.sql, panelContext(q.board, q.panel, now)),
+            );
+            if (all.length > 0) {
+              if (rows.length > 0) kept++;
+              else emptied++;
+            }
+            if (JSON.stringify(rows) !== JSON.stringify(all)) narrowed++;
+          }
+          filterFigures.push(
+            `${engineName} ${board.uid} ${v.name}=${listed[v.name]?.[0]}: kept ${kept}, emptied ${emptied}, changed ${narrowed}`,
+          );
+          expect(
+            emptied,
+            `${board.uid} ${v.name}: panels emptied by the filter (${kept} kept)`,
+          ).toBeLessThanOrEqual(1);
+          expect(kept).toBeGreaterThan(0);
+          expect(narrowed, `${board.uid} ${v.name}: panels the filter changed`).toBeGreaterThan(0);
         }
       }
     });

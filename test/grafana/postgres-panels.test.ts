@@ -15,6 +15,8 @@ const now = new Date();
 const fleet = createFleet({ seed: 11, instances: 30, days: 1, end: now.getTime() });
 const queries = sqlPanelQueries("postgres");
 let pool: pg.Pool;
+/** What each panel showed before the fixture went in: the panels count the whole (shared) test database. */
+const before = new Map<string, Record<string, unknown>[]>();
 const hwids = fleet.instances.map((i) => `graf-${i.hwid}`);
 
 async function cleanup() {
@@ -35,6 +37,11 @@ beforeAll(async () => {
   await migratePostgres(config.postgres.url);
   pool = createPgPool(config.postgres.url, "grafana-panels-test", 2);
   await cleanup();
+  for (const q of queries)
+    before.set(
+      q.name,
+      (await pool.query(postgresPanelSql(q.query.sql, panelContext(q.board, q.panel, now)))).rows,
+    );
   // Every instance registered within the last 20 days; paid tiers hold a licence activated since; every
   // seventh licence revoked, every fifth expired, every ninth instance banned.
   for (const [i, inst] of fleet.instances.entries()) {
@@ -101,5 +108,54 @@ describe("licensing board on the local PostgreSQL", () => {
     const { rows, fields } = await pool.query(sql);
     expect(rows.length, `${q.name} returned no rows`).toBeGreaterThan(0);
     expect(fields.map((f) => f.name)).toEqual([...q.query.columns]);
+  });
+
+  /** A panel's rows after minus before, keyed by its label columns, for the number column `value`. */
+  async function delta(title: string, labels: string[], value: string): Promise<Record<string, number>> {
+    const q = queries.find((x) => x.panel.title === title);
+    if (!q) throw new Error(`no panel ${title}`);
+    const key = (r: Record<string, unknown>) => labels.map((l) => String(r[l])).join("/");
+    const out: Record<string, number> = {};
+    for (const r of (await pool.query(postgresPanelSql(q.query.sql, panelContext(q.board, q.panel, now))))
+      .rows)
+      out[key(r)] = (out[key(r)] ?? 0) + Number(r[value]);
+    for (const r of before.get(q.name) ?? []) out[key(r)] = (out[key(r)] ?? 0) - Number(r[value]);
+    for (const k of Object.keys(out)) if (out[k] === 0) delete out[k];
+    return out;
+  }
+  /** Counts the fixture's instances by a label, over those `keep` selects. */
+  function tally(keep: (i: number) => boolean, label: (i: number) => string): Record<string, number> {
+    const out: Record<string, number> = {};
+    fleet.instances.forEach((_inst, i) => {
+      if (keep(i)) out[label(i)] = (out[label(i)] ?? 0) + 1;
+    });
+    return out;
+  }
+  const tierOf = (i: number) => fleet.instances[i]?.tier as string;
+
+  it("counts exactly the fixture's rows (values, not only shapes)", async () => {
+    expect(await delta("Instances by tier", ["tier"], "instances")).toEqual(
+      tally((i) => i % 9 !== 0, tierOf),
+    );
+    expect(await delta("Banned instances by reason", ["reason"], "instances")).toEqual(
+      tally(
+        (i) => i % 9 === 0,
+        () => "abuse",
+      ),
+    );
+    expect(await delta("Revoked licences by reason", ["tier", "reason"], "licences")).toEqual(
+      tally(
+        (i) => i % 7 === 0,
+        (i) => `${tierOf(i)}/chargeback`,
+      ),
+    );
+    // Licences: every seventh revoked; of the rest every fifth expired, the others expire in 10+i days.
+    for (const [column, keep] of [
+      ["revoked", (i: number) => i % 7 === 0],
+      ["expired", (i: number) => i % 7 !== 0 && i % 5 === 0],
+      ["active", (i: number) => i % 7 !== 0 && i % 5 !== 0],
+      ["expiring_30d", (i: number) => i % 7 !== 0 && i % 5 !== 0 && 10 + i <= 30],
+    ] as const)
+      expect(await delta("Licences by tier", ["tier"], column), column).toEqual(tally(keep, tierOf));
   });
 });

@@ -26,13 +26,44 @@ describe("PostgreSQL migrations", () => {
     expect(report.applied).toEqual(loadMigrations(postgresMigrationsDir).map((m) => m.version));
     const c = new pg.Client({ connectionString: url });
     await c.connect();
-    const { rows } = await c.query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    const columns = new Set(
+      (
+        await c.query<{ c: string }>(
+          "SELECT table_name || '.' || column_name AS c FROM information_schema.columns WHERE table_schema = 'public'",
+        )
+      ).rows.map((r) => r.c),
     );
+    const tables = new Set([...columns].map((x) => x.split(".")[0]));
+    const recorded = (
+      await c.query<{ version: number; checksum: string }>(
+        "SELECT version, checksum FROM schema_migrations ORDER BY version",
+      )
+    ).rows;
+    const tiers = (await c.query("SELECT tier, key_label FROM tier_policies ORDER BY rank")).rows;
     await c.end();
-    expect(rows.map((r) => r.table_name)).toEqual(
-      expect.arrayContaining(["instances", "licenses", "license_activations", "schema_migrations"]),
+    // Every table each migration creates and every column it adds is there (a skipped or half-applied
+    // migration leaves one out), and each migration is recorded with its file's checksum.
+    const migrations = loadMigrations(postgresMigrationsDir);
+    const created = migrations.flatMap((m) =>
+      [...m.sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?([a-z_]+)/g)].map((x) => x[1] as string),
     );
+    const added = migrations.flatMap((m) =>
+      [...m.sql.matchAll(/ALTER TABLE ([a-z_]+) ADD COLUMN (?:IF NOT EXISTS )?([a-z_]+)/g)].map(
+        (x) => `${x[1]}.${x[2]}`,
+      ),
+    );
+    expect(created.length).toBeGreaterThan(10);
+    expect(added.length).toBeGreaterThan(5);
+    expect(created.filter((t) => !tables.has(t))).toEqual([]);
+    expect(added.filter((col) => !columns.has(col))).toEqual([]);
+    expect(recorded.map((r) => [Number(r.version), r.checksum])).toEqual(
+      migrations.map((m) => [m.version, m.checksum]),
+    );
+    expect(tiers).toEqual([
+      { tier: "starter", key_label: "STARTER" },
+      { tier: "party_host", key_label: "PARTY" },
+      { tier: "venue", key_label: "VENUE" },
+    ]);
   });
 
   it("applies nothing the second time, even from two runners at once", async () => {
