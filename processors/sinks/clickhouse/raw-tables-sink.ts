@@ -79,14 +79,8 @@ async function openTables(deps: RawTablesSinkDeps): Promise<{ format: InsertForm
 async function unstored(
   deps: RawTablesSinkDeps,
   counts: ComponentMetrics,
-  inserting: Map<string, Promise<void>>,
   buffered: Buffered<SinkBatch>[],
 ): Promise<Buffered<SinkBatch>[]> {
-  for (;;) {
-    const busy = buffered.flatMap((b) => inserting.get(batchKey(b.value.key)) ?? []);
-    if (!busy.length) break;
-    await Promise.allSettled(busy);
-  }
   const stored = await storedBatches(
     deps.clickhouse,
     buffered.map((b) => b.value.key),
@@ -210,15 +204,23 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
       return r && refusalDetail(r);
     },
     async insert(all) {
-      const buffered = await unstored(deps, counts, inserting, all);
-      if (!buffered.length) return;
+      // Wait until no other worker of this process holds one of these batches, then claim them all
+      // before anything else is awaited: a lookup and an insert of the same batch by two workers (two
+      // copies in the stream after a NATS crash) can then never overlap, so the second sees the record.
+      for (;;) {
+        const busy = all.flatMap((b) => inserting.get(batchKey(b.value.key)) ?? []);
+        if (!busy.length) break;
+        await Promise.allSettled(busy);
+      }
       let done = () => {};
       const finished = new Promise<void>((r) => {
         done = r;
       });
-      const keys = buffered.map((b) => batchKey(b.value.key));
+      const keys = [...new Set(all.map((b) => batchKey(b.value.key)))];
       for (const k of keys) inserting.set(k, finished);
       try {
+        const buffered = await unstored(deps, counts, all);
+        if (!buffered.length) return;
         await insertFresh(buffered);
       } finally {
         for (const k of keys) if (inserting.get(k) === finished) inserting.delete(k);
