@@ -25,6 +25,11 @@ import (
 	"github.com/songmartyn/smstats/sdk/go/telemetry"
 )
 
+// plainClient opens a fresh connection per request. The tests sit idle for minutes between queries
+// (an outage of two minutes), long after ClickHouse and ingest close idle keep-alive connections; a
+// POST on such a connection fails with EOF and Go does not retry a POST by itself.
+var plainClient = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 type live struct {
 	endpoint, admin             string
 	chURL, chUser, chPass, chDB string
@@ -47,7 +52,7 @@ func (l live) query(t *testing.T, sql string) [][]string {
 	u := l.chURL + "/?database=" + url.QueryEscape(l.chDB)
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(sql+" FORMAT TabSeparated"))
 	req.SetBasicAuth(l.chUser, l.chPass)
-	res, err := http.DefaultClient.Do(req)
+	res, err := plainClient.Do(req)
 	if err != nil {
 		t.Fatalf("clickhouse: %v", err)
 	}
@@ -102,7 +107,7 @@ func (l live) adminDo(t *testing.T, method, path string, body any) map[string]an
 	req, _ := http.NewRequest(method, l.endpoint+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+l.admin)
 	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
+	res, err := plainClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
