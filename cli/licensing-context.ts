@@ -8,7 +8,9 @@ import {
   type Actor,
   createSeatCache,
   licensingMetrics,
+  loadPiiVault,
   loadSeatState,
+  type PiiVault,
   type SeatCache,
 } from "../licensing/index.ts";
 
@@ -17,6 +19,8 @@ export interface LicensingContext {
   pool: pg.Pool;
   redis: Redis;
   cache: SeatCache;
+  /** Opens and seals owner emails (the CLI runs on the service's machine, with its keys). */
+  vault: PiiVault;
   actor: Actor;
   close(): Promise<void>;
 }
@@ -41,6 +45,7 @@ export async function openLicensingContext(as?: string): Promise<LicensingContex
     pool,
     redis,
     cache,
+    vault: await loadPiiVault(config.dataDir),
     actor: { name, source: "cli" },
     async close() {
       await Promise.allSettled([pool.end(), redis.quit()]);

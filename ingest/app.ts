@@ -79,7 +79,7 @@ async function instanceRoutes(
   };
   await scope.register(registerRoute, {
     ...tokenOptions,
-    box: deps.box,
+    vault: deps.vault,
     limitRegistrations: registrationThrottle(config, deps),
     onBanned: () => abuse.inc({ rule: "banned_hwid" }),
   });
@@ -143,12 +143,14 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
   await app.register(webConsole, { config, deps, refused: adminRefused, adminSessions });
   await app.register(adminRoutes, {
     pool: deps.pg,
+    vault: deps.vault,
     cache: deps.seatCache,
     refused: adminRefused,
     sessions: adminSessions,
   });
   await app.register(webhookAdminRoutes, {
     pool: deps.pg,
+    vault: deps.vault,
     box: deps.box,
     allowRemote: config.webhooks.allowRemote,
     refused: refusals(

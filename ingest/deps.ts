@@ -30,8 +30,10 @@ import {
   licensingMetrics,
   loadInstanceAuth,
   loadKeyRing,
+  loadPiiVault,
   loadSeatState,
   loadSecretBox,
+  type PiiVault,
   type SeatCache,
   type SecretBox,
   type TokenVerifier,
@@ -59,6 +61,8 @@ export interface IngestDeps {
   clickhouse: ClickHouseClient;
   ring: KeyRing;
   box: SecretBox;
+  /** Owner emails and client addresses sealed at rest, with their blind indexes. */
+  vault: PiiVault;
   tokens: TokenVerifier;
   identities: IdentityCache;
   guard: RequestGuard;
@@ -96,6 +100,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
   const clickhouse = createClickHouseClient(config.clickhouse);
   const ring = await loadKeyRing(config.dataDir);
   const box = await loadSecretBox(config.dataDir);
+  const vault = await loadPiiVault(config.dataDir, box);
   const prefix = config.redis.keyPrefix;
   const metrics = createRegistry("ingest");
   const lm = licensingMetrics(metrics);
@@ -117,11 +122,13 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     abuse,
     metrics: lm,
     limits: config.licensing,
+    vault,
   });
   const mailer = createMailer({ ...config.mail, metrics });
   const payments = createPaymentProcessor({
     pool,
     cache: seatCache,
+    vault,
     mailer,
     graceDays: config.payments.graceDays,
     log,
@@ -148,6 +155,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     clickhouse,
     ring,
     box,
+    vault,
     tokens: createTokenVerifier(ring, {
       cacheSize: config.tokens.cacheSize,
       clockToleranceSec: config.tokens.clockToleranceSeconds,

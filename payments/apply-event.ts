@@ -4,6 +4,7 @@ import type { Logger } from "../lib/log/index.ts";
 import {
   type Actor,
   issueLicenseIn,
+  type PiiVault,
   revokeLicenseIn,
   type SeatCache,
   withTransaction,
@@ -26,6 +27,8 @@ import type { PaymentEvent } from "./payment-event.ts";
 export interface PaymentDeps {
   pool: pg.Pool;
   cache: SeatCache;
+  /** Buyers' emails are kept sealed, with their blind index. */
+  vault: PiiVault;
   mailer: Mailer;
   graceDays: number;
   log: Logger;
@@ -65,14 +68,19 @@ async function resolveSubscription(c: pg.ClientBase, ev: PaymentEvent): Promise<
   return rows[0]?.subscription_ref;
 }
 
-async function loadState(c: pg.ClientBase, provider: string, ref: string): Promise<SubscriptionState> {
+async function loadState(
+  c: pg.ClientBase,
+  vault: PiiVault,
+  provider: string,
+  ref: string,
+): Promise<SubscriptionState> {
   await c.query(
     "INSERT INTO payment_subscriptions (provider, subscription_ref) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     [provider, ref],
   );
   const r = (
     await c.query(
-      `SELECT email, customer_ref, order_ref, tier, billing_period, period_end, status,
+      `SELECT email_sealed, customer_ref, order_ref, tier, billing_period, period_end, status,
          CASE WHEN status_at = '-infinity' THEN NULL ELSE status_at END AS status_at, ends_at, license_id
        FROM payment_subscriptions WHERE provider = $1 AND subscription_ref = $2 FOR UPDATE`,
       [provider, ref],
@@ -80,7 +88,7 @@ async function loadState(c: pg.ClientBase, provider: string, ref: string): Promi
   ).rows[0];
   return {
     ...newSubscriptionState(),
-    email: r.email,
+    email: vault.openEmail(r.email_sealed),
     customerRef: r.customer_ref,
     orderRef: r.order_ref,
     tier: r.tier,
@@ -93,16 +101,22 @@ async function loadState(c: pg.ClientBase, provider: string, ref: string): Promi
   };
 }
 
-async function saveState(c: pg.ClientBase, provider: string, ref: string, s: SubscriptionState) {
+async function saveState(
+  c: pg.ClientBase,
+  vault: PiiVault,
+  provider: string,
+  ref: string,
+  s: SubscriptionState,
+) {
   await c.query(
-    `UPDATE payment_subscriptions SET email = $3, customer_ref = $4, order_ref = $5, tier = $6, billing_period = $7,
+    `UPDATE payment_subscriptions SET email_sealed = $3, email_index = $13, customer_ref = $4, order_ref = $5, tier = $6, billing_period = $7,
        period_end = $8, status = $9, status_at = COALESCE($10, '-infinity'::timestamptz), ends_at = $11,
        license_id = $12, updated_at = now()
      WHERE provider = $1 AND subscription_ref = $2`,
     [
       provider,
       ref,
-      s.email,
+      s.email ? vault.sealEmail(s.email) : null,
       s.customerRef,
       s.orderRef,
       s.tier,
@@ -112,6 +126,7 @@ async function saveState(c: pg.ClientBase, provider: string, ref: string, s: Sub
       s.statusAt,
       s.endsAt,
       s.licenseId,
+      s.email ? vault.emailIndex(s.email) : null,
     ],
   );
 }
@@ -140,7 +155,7 @@ export function createPaymentProcessor(deps: PaymentDeps): PaymentProcessor {
     const source = { provider: ev.provider, event_id: ev.eventId, event_type: ev.type };
     switch (ch.kind) {
       case "issue": {
-        const { license, key } = await issueLicenseIn(c, actor, {
+        const { license, key } = await issueLicenseIn(c, deps.vault, actor, {
           tier: ch.tier,
           ownerEmail: ch.email,
           expiresAt: ch.expiresAt,
@@ -192,20 +207,23 @@ export function createPaymentProcessor(deps: PaymentDeps): PaymentProcessor {
       case "revoke": {
         const { license, instances } = await revokeLicenseIn(
           c,
+          deps.vault,
           actor,
           s.licenseId as string,
           `${ev.provider} ${ch.reason}`,
         );
         touched.push(...instances);
-        mails.push({
-          template: "revoked",
-          mail: revokedMail({
-            to: license.owner_email,
-            keyHint: license.key_hint,
-            tier: license.tier,
-            reason: ch.reason,
-          }),
-        });
+        // An erased owner has no email left: nothing to tell.
+        if (license.owner_email)
+          mails.push({
+            template: "revoked",
+            mail: revokedMail({
+              to: license.owner_email,
+              keyHint: license.key_hint,
+              tier: license.tier,
+              reason: ch.reason,
+            }),
+          });
         return "revoked";
       }
       case "none":
@@ -239,7 +257,7 @@ export function createPaymentProcessor(deps: PaymentDeps): PaymentProcessor {
             ).rows[0]
           : undefined;
         const s = mergeEvent(
-          await loadState(c, ev.provider, ref),
+          await loadState(c, deps.vault, ev.provider, ref),
           ev,
           product && { tier: product.tier, billingPeriod: product.billing_period as BillingPeriod },
         );
@@ -272,7 +290,7 @@ export function createPaymentProcessor(deps: PaymentDeps): PaymentProcessor {
           );
           outcome = "payment_failed";
         }
-        await saveState(c, ev.provider, ref, s);
+        await saveState(c, deps.vault, ev.provider, ref, s);
         licenseId = s.licenseId ?? undefined;
       }
       await c.query("UPDATE payment_events SET outcome = $3 WHERE provider = $1 AND event_id = $2", [

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { Logger } from "../lib/log/index.ts";
+import type { PiiVault } from "../licensing/index.ts";
 import { expiringMail, type Mailer } from "../mail/index.ts";
 
 /**
@@ -9,6 +10,7 @@ import { expiringMail, type Mailer } from "../mail/index.ts";
  */
 export async function sendExpiryNotices(
   pool: pg.Pool,
+  vault: PiiVault,
   mailer: Mailer,
   log: Logger,
   now = new Date(),
@@ -24,12 +26,16 @@ export async function sendExpiryNotices(
   let sent = 0;
   for (const r of rows) {
     const lic = (
-      await pool.query("SELECT owner_email, key_hint, tier FROM licenses WHERE id = $1", [r.license_id])
+      await pool.query("SELECT owner_email_sealed, key_hint, tier FROM licenses WHERE id = $1", [
+        r.license_id,
+      ])
     ).rows[0];
+    const to = vault.openEmail(lic.owner_email_sealed);
+    if (!to) continue; // erased: nobody to tell
     try {
       await mailer.send(
         "expiring_7d",
-        expiringMail({ to: lic.owner_email, keyHint: lic.key_hint, tier: lic.tier, expiresAt: r.expires_at }),
+        expiringMail({ to, keyHint: lic.key_hint, tier: lic.tier, expiresAt: r.expires_at }),
       );
       sent++;
     } catch (err) {

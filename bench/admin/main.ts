@@ -42,10 +42,10 @@ async function fill(): Promise<void> {
   for (let done = 0; done < missing; done += 20_000) {
     const n = Math.min(20_000, missing - done);
     await pool.query(
-      `INSERT INTO instances (hwid, platform, version, owner_email, tier, registered_at, last_seen_at, is_banned)
+      `INSERT INTO instances (hwid, platform, version, owner_email_index, tier, registered_at, last_seen_at, is_banned)
        SELECT md5(random()::text || g), (ARRAY['linux','windows','darwin'])[1 + g % 3],
          (ARRAY['1.0.0','1.1.0','1.2.0','1.3.0','2.0.0'])[1 + g % 5],
-         CASE WHEN g % 4 = 0 THEN 'owner' || g || '@example.com' END,
+         CASE WHEN g % 4 = 0 THEN sha256(('owner' || g || '@example.com')::bytea) END,
          (ARRAY['starter','starter','starter','party_host','venue'])[1 + g % 5],
          now() - make_interval(secs => random() * 730 * 86400),
          now() - make_interval(secs => random() * 60 * 86400),
@@ -95,7 +95,7 @@ async function measure(
 }
 
 try {
-  await migratePostgres(config.postgres.url);
+  await migratePostgres(config.postgres.url, undefined, config.dataDir);
   await ensureRoleLogins(config.postgres.url, config.dataDir);
   await fill();
   const ingest = await startIngest(ENV);

@@ -83,7 +83,7 @@ try {
   const stack = await stackStatus({ dataDir: config.dataDir });
   if (!stack.allUp) throw new Error("the local stack is not up: run `npm run stack:up` first");
   const pidOf = (name: string) => stack.services.find((s) => s.name === name)?.pid;
-  await migratePostgres(config.postgres.url);
+  await migratePostgres(config.postgres.url, undefined, config.dataDir);
 
   const benchDir = join(config.dataDir, "bench");
   if (values["private-nats"]) nats = await startPrivateNats(pidOf("nats") ?? -1, join(benchDir, "nats"));

@@ -12,6 +12,7 @@ import {
   bodySha256Hex,
   hashComponent,
   issueLicense,
+  loadPiiVault,
   requestSignature,
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
@@ -95,6 +96,7 @@ async function setUp(ingestUrl: string): Promise<Instance[]> {
     const out: Instance[] = [];
     const { key } = await issueLicense(
       pool,
+      await loadPiiVault(config.dataDir),
       { name: "bench", source: "cli" },
       { tier: "venue", ownerEmail: "bench@example.com", maxInstances: settings.instances },
     );
@@ -199,7 +201,7 @@ async function load(url: string, instances: Instance[], seconds: number, watchPi
 }
 
 try {
-  await migratePostgres(config.postgres.url);
+  await migratePostgres(config.postgres.url, undefined, config.dataDir);
   await ensureRoleLogins(config.postgres.url, config.dataDir);
   const profileDir = values["cpu-prof"] ? join(config.dataDir, "bench", "profiles") : undefined;
   const ingest = await startIngest(ENV, profileDir);

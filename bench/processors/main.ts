@@ -84,7 +84,7 @@ async function cleanup() {
 }
 
 try {
-  await migratePostgres(config.postgres.url);
+  await migratePostgres(config.postgres.url, undefined, config.dataDir);
   // Instances, so enrich finds their tier, platform and version as it would in production.
   const instances: { id: string; tier: string }[] = [];
   for (let i = 0; i < settings.instances; i++) {

@@ -84,12 +84,16 @@ export async function run(argv: string[]): Promise<void> {
   const ctx = await openLicensingContext(values.as);
   try {
     if (area === "audit") {
-      const rows = await listAudit(ctx.pool, {
-        targetType: values["target-type"],
-        targetId: values["target-id"],
-        action: values.action,
-        limit: Number(values.limit),
-      });
+      const rows = await listAudit(
+        ctx.pool,
+        {
+          targetType: values["target-type"],
+          targetId: values["target-id"],
+          action: values.action,
+          limit: Number(values.limit),
+        },
+        ctx.vault,
+      );
       if (values.json) print(rows, true);
       else
         for (const r of rows)

@@ -45,7 +45,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     if (command === "ban") {
       print(
-        await banInstanceByAdmin(ctx.pool, ctx.cache, ctx.actor, id, {
+        await banInstanceByAdmin(ctx.pool, ctx.vault, ctx.cache, ctx.actor, id, {
           reason: values.reason as string,
           fingerprint: values.fingerprint,
         }),
@@ -53,11 +53,11 @@ export async function run(argv: string[]): Promise<void> {
       );
     } else if (command === "unban") {
       print(
-        await unbanInstanceByAdmin(ctx.pool, ctx.cache, ctx.actor, id, values.reason as string),
+        await unbanInstanceByAdmin(ctx.pool, ctx.vault, ctx.cache, ctx.actor, id, values.reason as string),
         values.json,
       );
     } else {
-      print(await showInstance(ctx.pool, id), values.json);
+      print(await showInstance(ctx.pool, ctx.vault, id), values.json);
     }
   } finally {
     await ctx.close();
@@ -86,6 +86,7 @@ async function list(values: {
   try {
     const page = await listInstances(
       ctx.pool,
+      ctx.vault,
       {
         q: values.search,
         tier: values.tier,

@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<void> {
           ? new Date(Date.now() + Number(values.days) * 86_400_000)
           : null;
       if (expiresAt && Number.isNaN(expiresAt.getTime())) throw new UsageError("--expires is not a date");
-      const { license, key } = await issueLicense(ctx.pool, ctx.actor, {
+      const { license, key } = await issueLicense(ctx.pool, ctx.vault, ctx.actor, {
         tier: values.tier as string,
         ownerEmail: values.email as string,
         expiresAt,
@@ -70,7 +70,14 @@ export async function run(argv: string[]): Promise<void> {
       }
     } else if (command === "revoke") {
       print(
-        await revokeLicense(ctx.pool, ctx.cache, ctx.actor, ref as string, values.reason as string),
+        await revokeLicense(
+          ctx.pool,
+          ctx.vault,
+          ctx.cache,
+          ctx.actor,
+          ref as string,
+          values.reason as string,
+        ),
         values.json,
       );
     } else if (command === "policy-changed") {
@@ -81,9 +88,9 @@ export async function run(argv: string[]): Promise<void> {
       await ctx.cache.invalidateAll();
       console.log("cached seat states dropped: the next validation of every instance reads the new policies");
     } else if (command === "show") {
-      print(await showLicense(ctx.pool, ref as string), values.json);
+      print(await showLicense(ctx.pool, ctx.vault, ref as string), values.json);
     } else {
-      const rows = await listLicenses(ctx.pool, {
+      const rows = await listLicenses(ctx.pool, ctx.vault, {
         ownerEmail: values.email,
         tier: values.tier,
         revoked: values.revoked ? true : values.active ? false : undefined,

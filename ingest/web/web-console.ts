@@ -41,6 +41,7 @@ export async function webConsole(app: FastifyInstance, opts: WebConsoleOptions) 
   await app.register(consolePages, { distDir: config.web.distDir });
   await app.register(consoleRoutes, {
     pool: deps.pg,
+    vault: deps.vault,
     refused: opts.refused,
     sessions: opts.adminSessions,
     // Admin figures read ClickHouse's rollups (readonly=1); telemetry never goes this way.

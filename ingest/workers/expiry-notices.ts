@@ -16,7 +16,7 @@ async function expiryNotices(app: FastifyInstance, { config, deps }: ExpiryNotic
   let timer: NodeJS.Timeout | undefined;
   app.addHook("onReady", async () => {
     timer = setInterval(() => {
-      sendExpiryNotices(deps.pg, deps.mailer, deps.log).catch((err) =>
+      sendExpiryNotices(deps.pg, deps.vault, deps.mailer, deps.log).catch((err) =>
         deps.log.warn({ err }, "expiry notices failed"),
       );
     }, config.mail.expiryNoticeIntervalMs);

@@ -1,4 +1,6 @@
 import { join } from "node:path";
+import { loadPiiVault } from "../../licensing/keys/pii-vault.ts";
+import { sealExistingPii } from "../../licensing/migrations/0008_sealed_pii.ts";
 import { type ClickHouseExecutor, serverExecutor } from "../clients/clickhouse.ts";
 import type { Config } from "../config/index.ts";
 import { repoRoot } from "../config/index.ts";
@@ -6,14 +8,14 @@ import type { Logger } from "../log/index.ts";
 import { clickhouseTarget } from "./clickhouse-target.ts";
 import { loadMigrations } from "./migrations.ts";
 import { ensureRoleLogins } from "./postgres-roles.ts";
-import { postgresTarget } from "./postgres-target.ts";
+import { type MigrationCompanion, postgresTarget } from "./postgres-target.ts";
 import { type MigrationReport, runMigrations } from "./run.ts";
 
 export { clickhouseTarget } from "./clickhouse-target.ts";
 export { type ClusterTarget, clusterStatements, localTable } from "./cluster-sql.ts";
 export { loadMigrations, type Migration, MigrationError } from "./migrations.ts";
 export { ensureRoleLogins, SERVICE_ROLES } from "./postgres-roles.ts";
-export { postgresTarget } from "./postgres-target.ts";
+export { type MigrationCompanion, postgresTarget } from "./postgres-target.ts";
 export { type MigrationReport, type MigrationTarget, runMigrations } from "./run.ts";
 
 /** Folder of the ClickHouse migrations. */
@@ -30,9 +32,13 @@ export function migrateClickHouse(
   return runMigrations(clickhouseTarget(ch, cluster), loadMigrations(clickhouseMigrationsDir), log);
 }
 
-/** Applies the PostgreSQL migrations to the configured database, creating it when missing. */
-export async function migratePostgres(url: string, log?: Logger): Promise<MigrationReport> {
-  const target = postgresTarget(url);
+/**
+ * Applies the PostgreSQL migrations to the configured database, creating it when missing. `dataDir` holds
+ * the keys a companion may need (0008 seals existing emails and addresses); without it such a migration
+ * fails if there is anything to seal.
+ */
+export async function migratePostgres(url: string, log?: Logger, dataDir?: string): Promise<MigrationReport> {
+  const target = postgresTarget(url, postgresCompanions(dataDir, log));
   try {
     return await runMigrations(target, loadMigrations(postgresMigrationsDir), log);
   } finally {
@@ -48,10 +54,26 @@ export async function migrateAll(
   const ch = serverExecutor(config.clickhouse);
   try {
     const clickhouse = await migrateClickHouse(ch, log, config.clickhouse.cluster);
-    const postgres = await migratePostgres(config.postgres.url, log);
+    const postgres = await migratePostgres(config.postgres.url, log, config.dataDir);
     await ensureRoleLogins(config.postgres.url, config.dataDir);
     return { clickhouse, postgres };
   } finally {
     await ch.close();
   }
+}
+
+/** The PostgreSQL migrations' companion code, by version. */
+function postgresCompanions(dataDir: string | undefined, log?: Logger): Map<number, MigrationCompanion> {
+  return new Map([
+    [
+      8,
+      async (db) => {
+        const counts = await sealExistingPii(db, async () => {
+          if (!dataDir) throw new Error("sealing existing emails and addresses needs the data folder's keys");
+          return loadPiiVault(dataDir);
+        });
+        log?.info({ counts }, "sealed existing personal fields");
+      },
+    ],
+  ]);
 }

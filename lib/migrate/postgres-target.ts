@@ -2,6 +2,14 @@ import pg from "pg";
 import type { Migration } from "./migrations.ts";
 import type { MigrationTarget } from "./run.ts";
 
+/**
+ * Code a migration needs between its SQL halves (e.g. sealing values with keys SQL cannot hold). A
+ * migration file marks the point with a line `-- @companion`; it runs in the migration's transaction.
+ */
+export type MigrationCompanion = (db: pg.ClientBase) => Promise<void>;
+
+const COMPANION_MARK = /^-- @companion$/m;
+
 // An arbitrary constant: every runner of this project takes the same advisory lock.
 const LOCK_KEY = 727_001;
 
@@ -9,7 +17,10 @@ const LOCK_KEY = 727_001;
  * Applies PostgreSQL migrations, each in its own transaction together with its record, under an
  * advisory lock so two processes starting at once do not race. Creates the database when missing.
  */
-export function postgresTarget(url: string): MigrationTarget & { close(): Promise<void> } {
+export function postgresTarget(
+  url: string,
+  companions: ReadonlyMap<number, MigrationCompanion> = new Map(),
+): MigrationTarget & { close(): Promise<void> } {
   const database = decodeURIComponent(new URL(url).pathname.slice(1));
   let client: pg.Client | undefined;
   const db = () => {
@@ -39,7 +50,15 @@ export function postgresTarget(url: string): MigrationTarget & { close(): Promis
       const c = db();
       await c.query("BEGIN");
       try {
-        await c.query(m.sql);
+        const [before, after] = m.sql.split(COMPANION_MARK);
+        await c.query(before as string);
+        if (after !== undefined) {
+          const companion = companions.get(m.version);
+          if (!companion)
+            throw new Error(`migration ${m.version} needs its companion code, and none was given`);
+          await companion(c);
+          await c.query(after);
+        }
         await c.query("INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", [
           m.version,
           m.name,

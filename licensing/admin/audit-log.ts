@@ -1,11 +1,13 @@
 import type pg from "pg";
+import type { PiiVault } from "../keys/index.ts";
 
 /** Who performs an admin action, and through what. */
 export interface Actor {
   /** "cli:<os user>" or "token:<token name>". */
   name: string;
   source: "cli" | "api";
-  ip?: string;
+  /** The admin's address, sealed (PiiVault.sealAddress); API requests only. */
+  ipSealed?: Buffer;
 }
 
 /** One audit entry. */
@@ -30,19 +32,20 @@ export async function writeAudit(
   changes: Record<string, unknown>,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO audit_log (actor, action, target_type, target_id, changes, source, ip)
+    `INSERT INTO audit_log (actor, action, target_type, target_id, changes, source, ip_sealed)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [actor.name, action, target.type, target.id, changes, actor.source, actor.ip ?? null],
+    [actor.name, action, target.type, target.id, changes, actor.source, actor.ipSealed ?? null],
   );
 }
 
-/** Reads the audit log, newest first. */
+/** Reads the audit log, newest first; addresses are opened with the vault (null without one). */
 export async function listAudit(
   db: pg.Pool,
   filter: { targetType?: string; targetId?: string; action?: string; limit?: number } = {},
+  vault?: PiiVault,
 ): Promise<AuditEntry[]> {
   const { rows } = await db.query(
-    `SELECT id::int AS id, at, actor, action, target_type, target_id, changes, source, host(ip) AS ip
+    `SELECT id::int AS id, at, actor, action, target_type, target_id, changes, source, ip_sealed
      FROM audit_log
      WHERE ($1::text IS NULL OR target_type = $1) AND ($2::text IS NULL OR target_id = $2)
        AND ($3::text IS NULL OR action = $3)
@@ -54,5 +57,9 @@ export async function listAudit(
       Math.min(filter.limit ?? 100, 1000),
     ],
   );
-  return rows.map((r) => ({ ...r, at: (r.at as Date).toISOString() }));
+  return rows.map(({ ip_sealed, ...r }) => ({
+    ...r,
+    at: (r.at as Date).toISOString(),
+    ip: vault && ip_sealed ? vault.openAddress(ip_sealed) : null,
+  }));
 }

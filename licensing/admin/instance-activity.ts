@@ -1,4 +1,3 @@
-import { createRequire } from "node:module";
 import type pg from "pg";
 import { LicensingError } from "../errors.ts";
 import { isUuid } from "../instances/index.ts";
@@ -24,9 +23,6 @@ export interface InstanceActivity {
   consent: Record<string, boolean>;
 }
 
-type GeoipCountry = { lookup(ip: string): { country: string } | null };
-const geoip = createRequire(import.meta.url)("geoip-country") as GeoipCountry;
-
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** An instance's activations (with country and fingerprint match), its last 20 leases and its consent. */
@@ -35,7 +31,7 @@ export async function instanceActivity(pool: pg.Pool, id: string): Promise<Insta
   const [activations, leases, consent] = await Promise.all([
     pool.query(
       `SELECT a.license_id, l.key_hint, a.activated_at, a.deactivated_at, a.deactivation_reason,
-         a.last_heartbeat_at, host(a.ip_address) AS ip, a.fingerprint_digest,
+         a.last_heartbeat_at, a.country, a.fingerprint_digest,
          (SELECT s.fingerprint_digest FROM license_activations s
            WHERE s.instance_id = a.instance_id AND s.deactivated_at IS NULL) AS seat_digest,
          EXISTS (SELECT 1 FROM license_activations s WHERE s.instance_id = a.instance_id AND s.deactivated_at IS NULL) AS has_seat
@@ -58,7 +54,7 @@ export async function instanceActivity(pool: pg.Pool, id: string): Promise<Insta
       deactivated_at: iso(r.deactivated_at),
       deactivation_reason: r.deactivation_reason,
       last_heartbeat_at: (r.last_heartbeat_at as Date).toISOString(),
-      country: r.ip ? (geoip.lookup(r.ip)?.country ?? "") : "",
+      country: r.country,
       fingerprint_digest: r.fingerprint_digest,
       fingerprint_matches_seat: r.has_seat ? r.fingerprint_digest === r.seat_digest : null,
     })),

@@ -2,6 +2,7 @@ import type pg from "pg";
 import { enqueueWebhookEvent } from "../../webhooks/events.ts";
 import { LicensingError } from "../errors.ts";
 import { isUuid, revokeRefreshTokens, withTransaction } from "../instances/index.ts";
+import type { PiiVault } from "../keys/index.ts";
 import type { SeatCache } from "../seats/index.ts";
 import { type Actor, writeAudit } from "./audit-log.ts";
 
@@ -33,10 +34,14 @@ export interface InstanceView {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** One instance with its live seat and the bans that apply to it. */
-export async function showInstance(pool: pg.Pool | pg.ClientBase, id: string): Promise<InstanceView> {
+export async function showInstance(
+  pool: pg.Pool | pg.ClientBase,
+  vault: PiiVault,
+  id: string,
+): Promise<InstanceView> {
   if (!isUuid(id)) throw new LicensingError("INSTANCE_NOT_FOUND", "no such instance");
   const { rows } = await pool.query(
-    `SELECT i.id, i.hwid, i.platform, i.version, i.owner_email, i.tier, i.registered_at, i.last_seen_at,
+    `SELECT i.id, i.hwid, i.platform, i.version, i.owner_email_sealed, i.tier, i.registered_at, i.last_seen_at,
        COALESCE(i.is_banned, false) AS banned, i.ban_reason, i.banned_at,
        a.id AS activation_id, a.license_id, l.key_hint, a.activated_at, a.last_heartbeat_at, a.fingerprint_digest,
        (SELECT COALESCE(array_agg(component ORDER BY component), '{}') FROM activation_components
@@ -59,7 +64,7 @@ export async function showInstance(pool: pg.Pool | pg.ClientBase, id: string): P
     hwid: r.hwid,
     platform: r.platform,
     version: r.version,
-    owner_email: r.owner_email,
+    owner_email: vault.openEmail(r.owner_email_sealed),
     tier: r.tier,
     registered_at: r.registered_at.toISOString(),
     last_seen_at: iso(r.last_seen_at),
@@ -88,6 +93,7 @@ export async function showInstance(pool: pg.Pool | pg.ClientBase, id: string): P
  */
 export async function banInstanceByAdmin(
   pool: pg.Pool,
+  vault: PiiVault,
   cache: SeatCache,
   actor: Actor,
   id: string,
@@ -95,7 +101,7 @@ export async function banInstanceByAdmin(
 ): Promise<InstanceView> {
   if (!isUuid(id)) throw new LicensingError("INSTANCE_NOT_FOUND", "no such instance");
   const { view, touched } = await withTransaction(pool, async (c) => {
-    const before = await showInstance(c, id);
+    const before = await showInstance(c, vault, id);
     await c.query("UPDATE instances SET is_banned = true, ban_reason = $2, banned_at = now() WHERE id = $1", [
       id,
       opts.reason,
@@ -134,7 +140,7 @@ export async function banInstanceByAdmin(
       },
     );
     await enqueueWebhookEvent(c, "instance.banned", { instance_id: id, reason: opts.reason });
-    return { view: await showInstance(c, id), touched };
+    return { view: await showInstance(c, vault, id), touched };
   });
   await cache.invalidate(touched);
   return view;
@@ -143,6 +149,7 @@ export async function banInstanceByAdmin(
 /** Lifts an instance's ban, its hwid's and its fingerprint's. Audited. */
 export async function unbanInstanceByAdmin(
   pool: pg.Pool,
+  vault: PiiVault,
   cache: SeatCache,
   actor: Actor,
   id: string,
@@ -150,7 +157,7 @@ export async function unbanInstanceByAdmin(
 ): Promise<InstanceView> {
   if (!isUuid(id)) throw new LicensingError("INSTANCE_NOT_FOUND", "no such instance");
   const { view, touched } = await withTransaction(pool, async (c) => {
-    const before = await showInstance(c, id);
+    const before = await showInstance(c, vault, id);
     await c.query(
       "UPDATE instances SET is_banned = false, ban_reason = NULL, banned_at = NULL WHERE id = $1",
       [id],
@@ -180,7 +187,7 @@ export async function unbanInstanceByAdmin(
         bans_lifted: lifted.rows.map((b) => b.kind),
       },
     );
-    return { view: await showInstance(c, id), touched };
+    return { view: await showInstance(c, vault, id), touched };
   });
   await cache.invalidate(touched);
   return view;

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { LicensingError } from "../errors.ts";
 import { isUuid } from "../instances/index.ts";
+import type { PiiVault } from "../keys/index.ts";
 
 /** Filters of the admin instance list; every one optional. */
 export interface InstanceFilter {
@@ -62,6 +63,7 @@ export function decodeCursor(cursor: string): Position {
 export function instanceListWhere(
   filter: InstanceFilter,
   after: Position | null,
+  emailIndex: (email: string) => Buffer,
 ): { where: string; params: unknown[] } {
   const params: unknown[] = [];
   const parts: string[] = [];
@@ -80,8 +82,9 @@ export function instanceListWhere(
   if (q) {
     if (isUuid(q)) add((n) => `id = ${n}::uuid`, q);
     else {
-      params.push(q, q.toLowerCase());
-      parts.push(`(hwid = $${params.length - 1} OR lower(owner_email) = $${params.length})`);
+      // Emails are sealed: the search matches the blind index of the query (case-insensitive).
+      params.push(q, emailIndex(q));
+      parts.push(`(hwid = $${params.length - 1} OR owner_email_index = $${params.length})`);
     }
   }
   if (after) {
@@ -94,13 +97,18 @@ export function instanceListWhere(
 /** One page of instances, newest registration first. */
 export async function listInstances(
   pool: pg.Pool,
+  vault: PiiVault,
   filter: InstanceFilter,
   page: { cursor?: string; limit: number },
 ): Promise<InstancePage> {
-  const { where, params } = instanceListWhere(filter, page.cursor ? decodeCursor(page.cursor) : null);
+  const { where, params } = instanceListWhere(
+    filter,
+    page.cursor ? decodeCursor(page.cursor) : null,
+    vault.emailIndex,
+  );
   params.push(page.limit + 1);
   const { rows } = await pool.query(
-    `SELECT id, hwid, platform, version, owner_email, tier, registered_at, last_seen_at,
+    `SELECT id, hwid, platform, version, owner_email_sealed, tier, registered_at, last_seen_at,
        COALESCE(is_banned, false) AS banned,
        to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS registered_at_text
      FROM instances ${where}
@@ -109,11 +117,14 @@ export async function listInstances(
     params,
   );
   const more = rows.length > page.limit;
-  const items: InstanceRow[] = rows.slice(0, page.limit).map(({ registered_at_text: _, ...r }) => ({
-    ...r,
-    registered_at: (r.registered_at as Date).toISOString(),
-    last_seen_at: r.last_seen_at ? (r.last_seen_at as Date).toISOString() : null,
-  }));
+  const items: InstanceRow[] = rows
+    .slice(0, page.limit)
+    .map(({ registered_at_text: _, owner_email_sealed, ...r }) => ({
+      ...r,
+      owner_email: vault.openEmail(owner_email_sealed),
+      registered_at: (r.registered_at as Date).toISOString(),
+      last_seen_at: r.last_seen_at ? (r.last_seen_at as Date).toISOString() : null,
+    }));
   const last = rows[page.limit - 1];
   return {
     items,

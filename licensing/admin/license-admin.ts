@@ -2,6 +2,7 @@ import type pg from "pg";
 import { enqueueWebhookEvent } from "../../webhooks/events.ts";
 import { LicensingError } from "../errors.ts";
 import { isUuid, withTransaction } from "../instances/index.ts";
+import type { PiiVault } from "../keys/index.ts";
 import { hashLicenseKey, licenseKeyHint, newLicenseKey } from "../licenses/license-key.ts";
 import type { SeatCache } from "../seats/index.ts";
 import { type Actor, writeAudit } from "./audit-log.ts";
@@ -23,7 +24,8 @@ export interface LicenseView {
   id: string;
   key_hint: string;
   tier: string;
-  owner_email: string;
+  /** Opened from its sealed column; null once erased. */
+  owner_email: string | null;
   created_at: string;
   expires_at: string | null;
   revoked: boolean;
@@ -41,7 +43,9 @@ export interface LicenseDetail extends LicenseView {
     id: string;
     instance_id: string;
     activated_at: string;
+    /** The sealed address opened; null once retention purged it. */
     ip_address: string | null;
+    country: string;
     user_agent: string | null;
     last_heartbeat_at: string;
     deactivated_at: string | null;
@@ -51,18 +55,18 @@ export interface LicenseDetail extends LicenseView {
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-const VIEW = `SELECT l.id, l.key_hint, l.tier, l.owner_email, l.created_at, l.expires_at,
+const VIEW = `SELECT l.id, l.key_hint, l.tier, l.owner_email_sealed, l.created_at, l.expires_at,
     COALESCE(l.is_revoked, false) AS revoked, l.revoke_reason, l.revoked_at,
     COALESCE(l.max_instances, p.max_instances) AS max_instances, l.billing_period, l.notes,
     (SELECT count(*)::int FROM license_activations a WHERE a.license_id = l.id AND a.deactivated_at IS NULL) AS seats_used
   FROM licenses l JOIN tier_policies p ON p.tier = l.tier`;
 
-function view(r: Record<string, unknown>): LicenseView {
+function view(vault: PiiVault, r: Record<string, unknown>): LicenseView {
   return {
     id: r.id as string,
     key_hint: r.key_hint as string,
     tier: r.tier as string,
-    owner_email: r.owner_email as string,
+    owner_email: vault.openEmail(r.owner_email_sealed as Buffer | null),
     created_at: (r.created_at as Date).toISOString(),
     expires_at: iso(r.expires_at as Date | null),
     revoked: r.revoked as boolean,
@@ -75,18 +79,29 @@ function view(r: Record<string, unknown>): LicenseView {
   };
 }
 
-/** Issues a license: the key is returned once and only its hash is stored. Audited. */
+/** A license as outgoing webhooks carry it: without the owner's email (receivers look it up by id). */
+function webhookLicense(license: LicenseView): Omit<LicenseView, "owner_email"> {
+  const { owner_email: _, ...rest } = license;
+  return rest;
+}
+
+/**
+ * Issues a license: the key is returned once and only its hash is stored; the owner's email is sealed,
+ * with its blind index for lookups. Audited (without the email).
+ */
 export async function issueLicense(
   pool: pg.Pool,
+  vault: PiiVault,
   actor: Actor,
   input: IssueInput,
 ): Promise<{ license: LicenseView; key: string }> {
-  return withTransaction(pool, (c) => issueLicenseIn(c, actor, input));
+  return withTransaction(pool, (c) => issueLicenseIn(c, vault, actor, input));
 }
 
 /** issueLicense inside the caller's transaction (payments issue a license with the event that paid for it). */
 export async function issueLicenseIn(
   c: pg.ClientBase,
+  vault: PiiVault,
   actor: Actor,
   input: IssueInput,
 ): Promise<{ license: LicenseView; key: string }> {
@@ -103,21 +118,23 @@ export async function issueLicenseIn(
   const tier = policy.rows[0].tier as string;
   const key = newLicenseKey(policy.rows[0].key_label);
   const { rows } = await c.query(
-    `INSERT INTO licenses (license_key, key_hint, tier, owner_email, expires_at, max_instances, billing_period, notes)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    `INSERT INTO licenses (license_key, key_hint, tier, owner_email_sealed, owner_email_index, expires_at,
+       max_instances, billing_period, notes)
+     VALUES ($1, $2, $3, $4, $9, $5, $6, $7, $8) RETURNING id`,
     [
       hashLicenseKey(key),
       licenseKeyHint(key),
       tier,
-      input.ownerEmail,
+      vault.sealEmail(input.ownerEmail),
       input.expiresAt ?? null,
       input.maxInstances ?? null,
       input.billingPeriod ?? null,
       input.notes ?? null,
+      vault.emailIndex(input.ownerEmail),
     ],
   );
   const id = rows[0].id as string;
-  const license = view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
+  const license = view(vault, (await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
   await writeAudit(
     c,
     actor,
@@ -125,13 +142,12 @@ export async function issueLicenseIn(
     { type: "license", id },
     {
       tier: license.tier,
-      owner_email: license.owner_email,
       expires_at: license.expires_at,
       max_instances: license.max_instances,
       key_hint: license.key_hint,
     },
   );
-  await enqueueWebhookEvent(c, "license.created", { license });
+  await enqueueWebhookEvent(c, "license.created", { license: webhookLicense(license) });
   return { license, key };
 }
 
@@ -149,6 +165,7 @@ async function findLicenseId(db: pg.Pool | pg.ClientBase, ref: string): Promise<
  */
 export async function revokeLicense(
   pool: pg.Pool,
+  vault: PiiVault,
   cache: SeatCache,
   actor: Actor,
   ref: string,
@@ -157,7 +174,7 @@ export async function revokeLicense(
   const { license, instances } = await withTransaction(pool, async (c) => {
     const id = await findLicenseId(c, ref);
     if (!id) throw new LicensingError("LICENSE_NOT_FOUND", "no such license");
-    return revokeLicenseIn(c, actor, id, reason);
+    return revokeLicenseIn(c, vault, actor, id, reason);
   });
   await cache.invalidate(instances);
   return license;
@@ -169,6 +186,7 @@ export async function revokeLicense(
  */
 export async function revokeLicenseIn(
   c: pg.ClientBase,
+  vault: PiiVault,
   actor: Actor,
   id: string,
   reason: string,
@@ -200,26 +218,27 @@ export async function revokeLicenseIn(
       reason,
     },
   );
-  const license = view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
-  await enqueueWebhookEvent(c, "license.revoked", { license, reason });
+  const license = view(vault, (await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
+  await enqueueWebhookEvent(c, "license.revoked", { license: webhookLicense(license), reason });
   return { license, instances };
 }
 
 /** One license with its activations (seats, live and ended). */
-export async function showLicense(pool: pg.Pool, ref: string): Promise<LicenseDetail> {
+export async function showLicense(pool: pg.Pool, vault: PiiVault, ref: string): Promise<LicenseDetail> {
   const id = await findLicenseId(pool, ref);
   if (!id) throw new LicensingError("LICENSE_NOT_FOUND", "no such license");
-  const license = view((await pool.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
+  const license = view(vault, (await pool.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]);
   const { rows } = await pool.query(
-    `SELECT id, instance_id, activated_at, host(ip_address) AS ip_address, user_agent, last_heartbeat_at,
+    `SELECT id, instance_id, activated_at, ip_sealed, country, user_agent, last_heartbeat_at,
        deactivated_at, deactivation_reason
      FROM license_activations WHERE license_id = $1 ORDER BY activated_at`,
     [id],
   );
   return {
     ...license,
-    activations: rows.map((r) => ({
+    activations: rows.map(({ ip_sealed, ...r }) => ({
       ...r,
+      ip_address: vault.openAddress(ip_sealed),
       activated_at: r.activated_at.toISOString(),
       last_heartbeat_at: r.last_heartbeat_at.toISOString(),
       deactivated_at: iso(r.deactivated_at),
@@ -230,20 +249,21 @@ export async function showLicense(pool: pg.Pool, ref: string): Promise<LicenseDe
 /** Lists licenses, newest first, optionally by owner, tier or state. */
 export async function listLicenses(
   pool: pg.Pool,
+  vault: PiiVault,
   filter: { ownerEmail?: string; tier?: string; revoked?: boolean; limit?: number } = {},
 ): Promise<LicenseView[]> {
   const { rows } = await pool.query(
-    `${VIEW} WHERE ($1::text IS NULL OR l.owner_email = $1) AND ($2::text IS NULL OR l.tier = $2)
+    `${VIEW} WHERE ($1::bytea IS NULL OR l.owner_email_index = $1) AND ($2::text IS NULL OR l.tier = $2)
        AND ($3::boolean IS NULL OR COALESCE(l.is_revoked, false) = $3)
      ORDER BY l.created_at DESC LIMIT $4`,
     [
-      filter.ownerEmail ?? null,
+      filter.ownerEmail ? vault.emailIndex(filter.ownerEmail) : null,
       filter.tier ?? null,
       filter.revoked ?? null,
       Math.min(filter.limit ?? 100, 1000),
     ],
   );
-  return rows.map(view);
+  return rows.map((r) => view(vault, r));
 }
 
 /**
@@ -253,6 +273,7 @@ export async function listLicenses(
  */
 export async function extendLicense(
   pool: pg.Pool,
+  vault: PiiVault,
   cache: SeatCache,
   actor: Actor,
   ref: string,
@@ -283,7 +304,7 @@ export async function extendLicense(
       { expires_at: { from: iso(current), to: expiresAt.toISOString() } },
     );
     return {
-      license: view((await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]),
+      license: view(vault, (await c.query(`${VIEW} WHERE l.id = $1`, [id])).rows[0]),
       instances: seats.rows.map((r) => r.instance_id as string),
     };
   });

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { LicensingError } from "../errors.ts";
-import type { KeyRing, SecretBox } from "../keys/index.ts";
+import type { KeyRing, PiiVault } from "../keys/index.ts";
 import { newSigningSecret } from "../request-signing/index.ts";
 import { CONSENT_FAMILIES, type Consent, DEFAULT_CONSENT, readConsent, writeConsent } from "./consent.ts";
 import { type IssuedTokens, issueTokens, type TokenLifetimes } from "./issue-tokens.ts";
@@ -42,7 +42,7 @@ export function signingSecretContext(instanceId: string): string {
 export async function registerInstance(
   pool: pg.Pool,
   ring: KeyRing,
-  box: SecretBox,
+  vault: PiiVault,
   input: RegistrationInput,
   opts: TokenLifetimes = {},
 ): Promise<Registration> {
@@ -54,15 +54,22 @@ export async function registerInstance(
       banned: boolean;
       created: boolean;
     }>(
-      `INSERT INTO instances (hwid, platform, version, owner_email, last_seen_at)
-       VALUES ($1, $2, $3, $4, now())
+      `INSERT INTO instances (hwid, platform, version, owner_email_sealed, owner_email_index, last_seen_at)
+       VALUES ($1, $2, $3, $4, $5, now())
        ON CONFLICT (hwid) DO UPDATE SET
          platform = EXCLUDED.platform,
          version = EXCLUDED.version,
-         owner_email = COALESCE(EXCLUDED.owner_email, instances.owner_email),
+         owner_email_sealed = COALESCE(EXCLUDED.owner_email_sealed, instances.owner_email_sealed),
+         owner_email_index = COALESCE(EXCLUDED.owner_email_index, instances.owner_email_index),
          last_seen_at = EXCLUDED.last_seen_at
        RETURNING id, tier, registered_at, COALESCE(is_banned, false) AS banned, (xmax = 0) AS created`,
-      [input.hwid, input.platform, input.version, input.owner_email ?? null],
+      [
+        input.hwid,
+        input.platform,
+        input.version,
+        input.owner_email ? vault.sealEmail(input.owner_email) : null,
+        input.owner_email ? vault.emailIndex(input.owner_email) : null,
+      ],
     );
     const row = rows[0];
     if (!row) throw new Error("the instance upsert returned no row");
@@ -80,7 +87,7 @@ export async function registerInstance(
     await client.query(
       `INSERT INTO instance_credentials (instance_id, signing_secret_enc) VALUES ($1, $2)
        ON CONFLICT (instance_id) DO UPDATE SET signing_secret_enc = EXCLUDED.signing_secret_enc, rotated_at = now()`,
-      [instanceId, box.seal(secret, signingSecretContext(instanceId))],
+      [instanceId, vault.box.seal(secret, signingSecretContext(instanceId))],
     );
     // New credentials replace the old ones: a refresh token from before re-registration is simply unknown.
     await client.query("DELETE FROM refresh_tokens WHERE instance_id = $1", [instanceId]);

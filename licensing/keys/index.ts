@@ -1,3 +1,10 @@
 export { KEY_DIR_MODE, KEY_FILE_MODE, keysDir } from "../../lib/keys/index.ts";
 export { type KeyRing, loadKeyRing, rotateSigningKey, SIGNING_ALG, type SigningKey } from "./key-ring.ts";
-export { createSecretBox, loadSecretBox, type SecretBox } from "./secret-box.ts";
+export { createPiiVault, loadPiiVault, type PiiVault } from "./pii-vault.ts";
+export {
+  createRotatingSecretBox,
+  createSecretBox,
+  loadSecretBox,
+  rotateSecretBox,
+  type SecretBox,
+} from "./secret-box.ts";

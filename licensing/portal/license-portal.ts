@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
 import type pg from "pg";
 import type { AbuseGuard } from "../abuse/index.ts";
 import { parseLicenseKey } from "../client/index.ts";
@@ -47,10 +46,6 @@ export interface OfflineLicenseFile {
   lease_expires_at: string;
   issued_at: string;
 }
-
-type GeoipCountry = { lookup(ip: string): { country: string } | null };
-const geoip = createRequire(import.meta.url)("geoip-country") as GeoipCountry;
-const countryOf = (ip: string | null): string => (ip ? (geoip.lookup(ip)?.country ?? "") : "");
 
 const TRANSFER_WINDOW_DAYS = 30;
 
@@ -121,7 +116,7 @@ export async function portalLicense(deps: PortalDeps, licenseId: string): Promis
 /** The devices holding a seat of the license now, most recent heartbeat first. */
 export async function portalDevices(deps: PortalDeps, licenseId: string): Promise<PortalDevice[]> {
   const { rows } = await deps.pool.query(
-    `SELECT a.instance_id, i.platform, i.version, a.activated_at, a.last_heartbeat_at, host(a.ip_address) AS ip
+    `SELECT a.instance_id, i.platform, i.version, a.activated_at, a.last_heartbeat_at, a.country
      FROM license_activations a JOIN instances i ON i.id = a.instance_id
      WHERE a.license_id = $1 AND a.deactivated_at IS NULL
      ORDER BY a.last_heartbeat_at DESC`,
@@ -133,7 +128,7 @@ export async function portalDevices(deps: PortalDeps, licenseId: string): Promis
     version: r.version,
     activated_at: (r.activated_at as Date).toISOString(),
     last_heartbeat_at: (r.last_heartbeat_at as Date).toISOString(),
-    country: countryOf(r.ip),
+    country: r.country,
   }));
 }
 

@@ -1,7 +1,9 @@
 import type pg from "pg";
+import { createCountryLookup } from "../../processors/steps/enrich/country-lookup.ts";
 import type { AbuseGuard } from "../abuse/index.ts";
 import { type FingerprintComponents, fingerprintDigest, parseLicenseKey } from "../client/index.ts";
 import { LicensingError } from "../errors.ts";
+import type { PiiVault } from "../keys/index.ts";
 import { hashLicenseKey } from "../licenses/license-key.ts";
 import type { LicensingMetrics } from "../metrics.ts";
 import { FREE_TIER, type PolicyBook } from "../policies/index.ts";
@@ -74,6 +76,8 @@ export interface LicensingServiceDeps {
   abuse: AbuseGuard;
   metrics: LicensingMetrics;
   limits: LicensingLimits;
+  /** Seals the client address an activation keeps and tags the addresses abuse flags name. */
+  vault: PiiVault;
   clock?: () => Date;
 }
 
@@ -90,7 +94,8 @@ const FAILED_REQUESTS: ReadonlySet<ReasonCode> = new Set([
 
 /** The licensing service over PostgreSQL (truth), Redis (cache, counters) and the signing key. */
 export function createLicensingService(deps: LicensingServiceDeps): LicensingService {
-  const { pool, cache, policies, signer, abuse, metrics, limits } = deps;
+  const { pool, cache, policies, signer, abuse, metrics, limits, vault } = deps;
+  const countryOf = createCountryLookup();
   const clock = deps.clock ?? (() => new Date());
   const deadAfterMs = limits.heartbeatDeadSeconds * 1000;
   const store = createSeatStore(pool);
@@ -115,7 +120,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     const n = await abuse.hit("key_guessing", caller.ip, limits.keyGuessWindowSeconds);
     // Flagged once per window, when the address reaches the limit.
     if (n === limits.keyGuesses) {
-      await store.flagAbuse("key_guessing", caller.ip, {
+      await store.flagAbuse("key_guessing", `ip:${vault.addressTag(caller.ip)}`, {
         instance_id: caller.instanceId,
         last_key_prefix: key.slice(0, 20),
       });
@@ -237,7 +242,8 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
         components: req.components,
         digest,
         now,
-        ip: caller.ip,
+        ipSealed: caller.ip ? vault.sealAddress(caller.ip) : null,
+        country: countryOf(caller.ip),
         userAgent: caller.userAgent,
         deadSeconds: limits.heartbeatDeadSeconds,
         maxInstancesPerFingerprint: limits.maxInstancesPerFingerprint,

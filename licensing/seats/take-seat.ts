@@ -14,7 +14,10 @@ export interface TakeSeatInput {
   /** fingerprintDigest(components). */
   digest: string;
   now: Date;
-  ip: string;
+  /** The client's address, sealed (PiiVault.sealAddress); retention purges it later. */
+  ipSealed: Buffer | null;
+  /** ISO country of the address, '' when unknown: what stays once the address is purged. */
+  country: string;
   userAgent: string | undefined;
   /** Seats without a heartbeat for this long are freed before seats are counted. */
   deadSeconds: number;
@@ -165,16 +168,17 @@ export async function takeSeat(pool: pg.Pool, input: TakeSeatInput): Promise<Sea
         replaced = true;
       }
       const ins = await c.query(
-        `INSERT INTO license_activations (license_id, instance_id, activated_at, ip_address, user_agent,
+        `INSERT INTO license_activations (license_id, instance_id, activated_at, ip_sealed, country, user_agent,
            last_heartbeat_at, fingerprint_digest)
-         VALUES ($1, $2, $3, $4, $5, $3, $6) RETURNING id`,
+         VALUES ($1, $2, $3, $4, $7, $5, $3, $6) RETURNING id`,
         [
           license.id,
           input.instanceId,
           input.now,
-          input.ip,
+          input.ipSealed,
           input.userAgent?.slice(0, 512) ?? null,
           input.digest,
+          input.country,
         ],
       );
       await insertComponents(c, ins.rows[0].id, input.components);

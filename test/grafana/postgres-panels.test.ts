@@ -34,7 +34,7 @@ async function cleanup() {
 const AUDIT_ACTOR = `graf-test-${process.pid}`;
 
 beforeAll(async () => {
-  await migratePostgres(config.postgres.url);
+  await migratePostgres(config.postgres.url, undefined, config.dataDir);
   pool = createPgPool(config.postgres.url, "grafana-panels-test", 2);
   await cleanup();
   for (const q of queries)
@@ -61,12 +61,12 @@ beforeAll(async () => {
     );
     const id = rows[0]?.id;
     const { rows: lic } = await pool.query<{ id: string }>(
-      `INSERT INTO licenses (license_key, tier, owner_email, instance_id, created_at, expires_at, is_revoked, revoke_reason)
+      `INSERT INTO licenses (license_key, tier, owner_email_index, instance_id, created_at, expires_at, is_revoked, revoke_reason)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
       [
         `graf-key-${inst.hwid}`,
         inst.tier,
-        `owner${i}@example.test`,
+        Buffer.from(`owner${i}`),
         id,
         registered,
         new Date(now.getTime() + (i % 5 === 0 ? -1 : 10 + i) * DAY),
@@ -87,8 +87,8 @@ beforeAll(async () => {
       );
     }
     await pool.query(
-      `INSERT INTO license_activations (license_id, instance_id, activated_at, ip_address, user_agent)
-       VALUES ($1, $2, $3, '192.0.2.1', 'SongMartyn-sim')`,
+      `INSERT INTO license_activations (license_id, instance_id, activated_at, country, user_agent)
+       VALUES ($1, $2, $3, 'DE', 'SongMartyn-sim')`,
       [lic[0]?.id, id, new Date(registered.getTime() + 3_600_000)],
     );
   }

@@ -10,7 +10,9 @@ import {
   type KeyRing,
   loadInstanceAuth,
   loadKeyRing,
+  loadPiiVault,
   loadSecretBox,
+  type PiiVault,
   refreshInstanceToken,
   registerInstance,
   requestSignature,
@@ -28,13 +30,15 @@ const data = tempDataDir();
 let pool: pg.Pool;
 let ring: KeyRing;
 let box: SecretBox;
+let vault: PiiVault;
 let app: FastifyInstance;
 
 beforeAll(async () => {
   pool = createPgPool(loadConfig().postgres.url, "licensing-test", 25);
   ring = await loadKeyRing(data.dir);
   box = await loadSecretBox(data.dir);
-  app = await identityApp({ pool, ring, box });
+  vault = await loadPiiVault(data.dir, box);
+  app = await identityApp({ pool, ring, vault });
 });
 afterAll(async () => {
   await app?.close();
@@ -224,7 +228,7 @@ describe("POST /v1/auth/refresh", () => {
   it("answers 401 REFRESH_INVALID to an unknown, malformed or expired token", async () => {
     expect((await refresh(randomBytes(32).toString("base64url"))).json().error.code).toBe("REFRESH_INVALID");
     expect((await refresh("nope")).json().error.code).toBe("REFRESH_INVALID");
-    const r = await registerInstance(pool, ring, box, body(newHwid()), { refreshTtlSeconds: 60 });
+    const r = await registerInstance(pool, ring, vault, body(newHwid()), { refreshTtlSeconds: 60 });
     const later = new Date(Date.now() + 61_000);
     await expect(refreshInstanceToken(pool, ring, r.refreshToken, { now: later })).rejects.toMatchObject({
       code: "REFRESH_INVALID",
@@ -236,7 +240,7 @@ describe("POST /v1/auth/refresh", () => {
   });
 
   it("answers 403 INSTANCE_BANNED to a banned instance's refresh", async () => {
-    const r = await registerInstance(pool, ring, box, body(newHwid()));
+    const r = await registerInstance(pool, ring, vault, body(newHwid()));
     await pool.query("UPDATE instances SET is_banned = true WHERE id = $1", [r.instanceId]);
     const res = await refresh(r.refreshToken);
     expect(res.statusCode).toBe(403);

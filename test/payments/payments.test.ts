@@ -107,8 +107,8 @@ async function postLemon(body: unknown, secret = LS_SECRET) {
 const licensesOf = async (email: string) =>
   (
     await h.deps.pg.query(
-      "SELECT id, license_key, tier, expires_at, COALESCE(is_revoked, false) AS revoked, billing_period FROM licenses WHERE owner_email = $1",
-      [email],
+      "SELECT id, license_key, tier, expires_at, COALESCE(is_revoked, false) AS revoked, billing_period FROM licenses WHERE owner_email_index = $1",
+      [h.deps.vault.emailIndex(email)],
     )
   ).rows;
 
@@ -401,16 +401,16 @@ describe("expiry notices", () => {
     const email = `soon-${rand()}@example.com`;
     const { license } = await h.issue("venue", { owner_email: email, days: 5 });
     const log = createLogger("notices-test", "silent");
-    await sendExpiryNotices(h.deps.pg, h.deps.mailer, log);
+    await sendExpiryNotices(h.deps.pg, h.deps.vault, h.deps.mailer, log);
     const mail = await sink.waitFor((m) => JSON.stringify(m.to).includes(email));
     expect(mail.subject).toMatch(/expires on \d{4}-\d{2}-\d{2}/);
     expect(mail.text).toContain(license.key_hint);
-    await sendExpiryNotices(h.deps.pg, h.deps.mailer, log);
+    await sendExpiryNotices(h.deps.pg, h.deps.vault, h.deps.mailer, log);
     await new Promise((r) => setTimeout(r, 300));
     expect(mailsTo(email)).toHaveLength(1);
     const far = `far-${rand()}@example.com`;
     await h.issue("venue", { owner_email: far, days: 30 });
-    await sendExpiryNotices(h.deps.pg, h.deps.mailer, log);
+    await sendExpiryNotices(h.deps.pg, h.deps.vault, h.deps.mailer, log);
     await new Promise((r) => setTimeout(r, 300));
     expect(mailsTo(far)).toHaveLength(0);
   });

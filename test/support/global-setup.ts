@@ -19,7 +19,7 @@ export default async function setup() {
   } finally {
     await ch.close();
   }
-  await migratePostgres(config.postgres.url);
+  await migratePostgres(config.postgres.url, undefined, config.dataDir);
   await ensureRoleLogins(config.postgres.url, config.dataDir);
   const log = createLogger("test-setup", "warn");
   const nats = await connectNats(config.nats.servers, "smstats-test-setup", log);

@@ -5,16 +5,24 @@ import { decodeCursor, encodeCursor, instanceListWhere } from "../../licensing/i
 describe("instance list query", () => {
   it("builds one parameter per filter and compares the cursor as a row tuple (the index's order)", () => {
     const after = { registeredAt: "2026-01-02T03:04:05.123456Z", id: "00000000-0000-4000-8000-000000000001" };
+    const index = (email: string) => Buffer.from(`index:${email.toLowerCase()}`);
     const { where, params } = instanceListWhere(
       { tier: "venue", banned: true, q: "Owner@Example.com" },
       after,
+      index,
     );
     expect(where).toBe(
-      "WHERE tier = $1 AND is_banned AND (hwid = $2 OR lower(owner_email) = $3) AND (registered_at, id) < ($4::timestamptz, $5::uuid)",
+      "WHERE tier = $1 AND is_banned AND (hwid = $2 OR owner_email_index = $3) AND (registered_at, id) < ($4::timestamptz, $5::uuid)",
     );
-    expect(params).toEqual(["venue", "Owner@Example.com", "owner@example.com", after.registeredAt, after.id]);
-    expect(instanceListWhere({}, null)).toEqual({ where: "", params: [] });
-    expect(instanceListWhere({ q: after.id }, null).where).toBe("WHERE id = $1::uuid");
+    expect(params).toEqual([
+      "venue",
+      "Owner@Example.com",
+      index("owner@example.com"),
+      after.registeredAt,
+      after.id,
+    ]);
+    expect(instanceListWhere({}, null, index)).toEqual({ where: "", params: [] });
+    expect(instanceListWhere({ q: after.id }, null, index).where).toBe("WHERE id = $1::uuid");
   });
 
   it("round-trips cursors with microseconds and refuses anything else", () => {

@@ -231,11 +231,11 @@ describe("GET /v1/admin/instances", () => {
     const version = `t${randomUUID().slice(0, 8)}`;
     const email = `owner-${version}@example.com`;
     const { rows } = await deps.pg.query(
-      `INSERT INTO instances (hwid, platform, version, owner_email, registered_at, is_banned)
-       SELECT 'hw-' || $1 || '-' || g, 'linux', $1, CASE WHEN g = 7 THEN $2 END,
+      `INSERT INTO instances (hwid, platform, version, owner_email_sealed, owner_email_index, registered_at, is_banned)
+       SELECT 'hw-' || $1 || '-' || g, 'linux', $1, CASE WHEN g = 7 THEN $2::bytea END, CASE WHEN g = 7 THEN $3::bytea END,
          now() - make_interval(secs => g), g % 5 = 0
        FROM generate_series(1, 23) g RETURNING id, hwid`,
-      [version, email],
+      [version, deps.vault.sealEmail(email), deps.vault.emailIndex(email)],
     );
     const s = await adminSession(["instances:read"]);
     const get = (qs: string) =>

@@ -8,6 +8,7 @@ import {
   type AdminScope,
   bearerToken,
   isLicensingError,
+  type PiiVault,
   verifyAdminToken,
   verifyAdminTokenHash,
 } from "../../../../licensing/index.ts";
@@ -32,6 +33,8 @@ export interface AdminSessionData {
 /** Options of admin authentication. */
 export interface AdminAuthOptions {
   pool: pg.Pool;
+  /** Opens owner emails and seals the admin's address for the audit log. */
+  vault: PiiVault;
   refused: Counter<"code">;
   /** Console sessions (cookie); without it only bearer tokens are taken. */
   sessions?: SessionStore<AdminSessionData>;
@@ -86,7 +89,11 @@ export function adminAuth(app: FastifyInstance, opts: AdminAuthOptions) {
   });
 }
 
-/** The audit actor of an admin request. */
-export function actorOf(request: FastifyRequest): Actor {
-  return { name: `token:${request.admin?.name ?? "?"}`, source: "api", ip: request.ip };
+/** The audit actor of an admin request; its address is sealed (the audit log keeps no clear address). */
+export function actorOf(request: FastifyRequest, vault: PiiVault): Actor {
+  return {
+    name: `token:${request.admin?.name ?? "?"}`,
+    source: "api",
+    ipSealed: request.ip ? vault.sealAddress(request.ip) : undefined,
+  };
 }

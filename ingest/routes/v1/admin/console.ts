@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Counter } from "prom-client";
 import { errorBodySchema, HttpErrors } from "../../../../lib/http/index.ts";
-import type { SeatCache } from "../../../../licensing/index.ts";
+import type { PiiVault, SeatCache } from "../../../../licensing/index.ts";
 import {
   adminTokenHash,
   extendLicense,
@@ -19,6 +19,7 @@ import { type AdminSessionData, actorOf, adminAuth, authenticateAdmin } from "./
 /** Options of the console's own admin routes. */
 export interface ConsoleRoutesOptions {
   pool: pg.Pool;
+  vault: PiiVault;
   refused: Counter<"code">;
   sessions: SessionStore<AdminSessionData>;
   stats: FleetStats;
@@ -212,6 +213,7 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
       const q = request.query;
       return listInstances(
         pool,
+        opts.vault,
         {
           q: q.q,
           tier: q.tier,
@@ -259,8 +261,9 @@ export async function consoleRoutes(app: FastifyInstance, opts: ConsoleRoutesOpt
       const { days, expires_at } = request.body;
       return extendLicense(
         pool,
+        opts.vault,
         opts.cache,
-        actorOf(request),
+        actorOf(request, opts.vault),
         request.params.ref,
         expires_at ? { expiresAt: new Date(expires_at) } : { days: days as number },
       );

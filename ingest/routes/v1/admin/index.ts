@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import type { Counter } from "prom-client";
 import { errorBodySchema } from "../../../../lib/http/index.ts";
+import type { PiiVault } from "../../../../licensing/index.ts";
 import {
   banInstanceByAdmin,
   issueLicense,
@@ -19,6 +20,7 @@ import { type AdminSessionData, actorOf, adminAuth } from "./admin-auth.ts";
 /** Options of the admin API. */
 export interface AdminRoutesOptions {
   pool: pg.Pool;
+  vault: PiiVault;
   cache: SeatCache;
   refused: Counter<"code">;
   /** The console's sessions: its cookie is taken beside bearer tokens. */
@@ -106,7 +108,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         : b.days
           ? new Date(Date.now() + b.days * 86_400_000)
           : null;
-      const issued = await issueLicense(pool, actorOf(request), {
+      const issued = await issueLicense(pool, opts.vault, actorOf(request, opts.vault), {
         tier: b.tier,
         ownerEmail: b.owner_email,
         expiresAt,
@@ -141,7 +143,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (request) =>
-      listLicenses(pool, {
+      listLicenses(pool, opts.vault, {
         ownerEmail: request.query.owner_email,
         tier: request.query.tier,
         revoked: request.query.revoked,
@@ -161,7 +163,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => showLicense(pool, request.params.ref),
+    async (request) => showLicense(pool, opts.vault, request.params.ref),
   );
 
   app.post<{ Params: { ref: string }; Body: { reason: string } }>(
@@ -178,7 +180,15 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => revokeLicense(pool, cache, actorOf(request), request.params.ref, request.body.reason),
+    async (request) =>
+      revokeLicense(
+        pool,
+        opts.vault,
+        cache,
+        actorOf(request, opts.vault),
+        request.params.ref,
+        request.body.reason,
+      ),
   );
 
   app.get<{ Params: { id: string } }>(
@@ -193,7 +203,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => showInstance(pool, request.params.id),
+    async (request) => showInstance(pool, opts.vault, request.params.id),
   );
 
   app.post<{ Params: { id: string }; Body: { reason: string; fingerprint?: boolean } }>(
@@ -215,7 +225,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (request) =>
-      banInstanceByAdmin(pool, cache, actorOf(request), request.params.id, {
+      banInstanceByAdmin(pool, opts.vault, cache, actorOf(request, opts.vault), request.params.id, {
         reason: request.body.reason,
         fingerprint: request.body.fingerprint,
       }),
@@ -235,7 +245,14 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (request) =>
-      unbanInstanceByAdmin(pool, cache, actorOf(request), request.params.id, request.body.reason),
+      unbanInstanceByAdmin(
+        pool,
+        opts.vault,
+        cache,
+        actorOf(request, opts.vault),
+        request.params.id,
+        request.body.reason,
+      ),
   );
 
   app.get<{ Querystring: { target_type?: string; target_id?: string; action?: string; limit?: number } }>(
@@ -262,11 +279,15 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
       },
     },
     async (request) =>
-      listAudit(pool, {
-        targetType: request.query.target_type,
-        targetId: request.query.target_id,
-        action: request.query.action,
-        limit: request.query.limit,
-      }),
+      listAudit(
+        pool,
+        {
+          targetType: request.query.target_type,
+          targetId: request.query.target_id,
+          action: request.query.action,
+          limit: request.query.limit,
+        },
+        opts.vault,
+      ),
   );
 }

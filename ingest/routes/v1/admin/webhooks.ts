@@ -60,7 +60,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
       },
     },
     async (request, reply) => {
-      const created = await createWebhookEndpoint(opts.pool, opts.box, actorOf(request), {
+      const created = await createWebhookEndpoint(opts.pool, opts.box, actorOf(request, opts.vault), {
         ...request.body,
         allowRemote: opts.allowRemote,
       });
@@ -92,7 +92,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
         response: { 200: anyObject, ...errors },
       },
     },
-    async (request) => disableWebhookEndpoint(opts.pool, actorOf(request), request.params.id),
+    async (request) => disableWebhookEndpoint(opts.pool, actorOf(request, opts.vault), request.params.id),
   );
   app.get<{ Querystring: { endpoint?: string; status?: string; limit?: number } }>(
     "/v1/admin/webhooks/deliveries",
@@ -138,7 +138,7 @@ export async function webhookAdminRoutes(app: FastifyInstance, opts: WebhookAdmi
       },
     },
     async (request) => {
-      await replayDelivery(opts.pool, actorOf(request), request.params.id);
+      await replayDelivery(opts.pool, actorOf(request, opts.vault), request.params.id);
       return { replayed: request.params.id };
     },
   );

@@ -3,8 +3,8 @@ import type pg from "pg";
 import {
   isLicensingError,
   type KeyRing,
+  type PiiVault,
   registerInstance,
-  type SecretBox,
 } from "../../../../licensing/index.ts";
 import { type RegisterBody, registerRouteSchema } from "./register-schema.ts";
 
@@ -12,7 +12,7 @@ import { type RegisterBody, registerRouteSchema } from "./register-schema.ts";
 export interface RegisterRouteOptions {
   pool: pg.Pool;
   ring: KeyRing;
-  box: SecretBox;
+  vault: PiiVault;
   /** Instance token lifetime in seconds; default 3600. */
   tokenTtlSeconds?: number;
   /** Refresh token lifetime in seconds; default 30 days. */
@@ -31,7 +31,7 @@ export async function registerRoute(app: FastifyInstance, opts: RegisterRouteOpt
     async (request, reply) => {
       try {
         await opts.limitRegistrations?.(request.ip);
-        const r = await registerInstance(opts.pool, opts.ring, opts.box, request.body, {
+        const r = await registerInstance(opts.pool, opts.ring, opts.vault, request.body, {
           tokenTtlSeconds: opts.tokenTtlSeconds,
           refreshTtlSeconds: opts.refreshTtlSeconds,
         });
