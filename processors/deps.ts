@@ -14,6 +14,7 @@ import {
 import type { Config } from "../lib/config/index.ts";
 import { reconcileTelemetryStream } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
+import { loadSecretBox, type SecretBox } from "../licensing/keys/index.ts";
 import { loadAnonymizeSecret } from "./steps/anonymize/index.ts";
 import {
   type CountryLookup,
@@ -35,6 +36,8 @@ export interface ProcessorDeps {
   instances: InstanceLookup;
   countries: CountryLookup;
   anonymizeSecret: Buffer;
+  /** Seals dead letters (the secret box of the data folder's keys, shared with ingest). */
+  box: SecretBox;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function createProcessorDeps(config: Readonly<Config>, log: Logger)
     }),
     countries: createCountryLookup(),
     anonymizeSecret: await loadAnonymizeSecret(config.dataDir),
+    box: await loadSecretBox(config.dataDir),
     async close() {
       await nats.nc.drain();
       await Promise.allSettled([clickhouse.close(), pool.end()]);

@@ -6,6 +6,7 @@ import type { Config } from "../lib/config/index.ts";
 import { PIPELINE_HEADERS, processorConsumerConfig } from "../lib/jetstream/index.ts";
 import type { Logger } from "../lib/log/index.ts";
 import { componentMetrics } from "../lib/metrics/index.ts";
+import type { SecretBox } from "../licensing/keys/index.ts";
 import type { SchemaRegistry } from "../schemas/index.ts";
 import { createDeadLetterPublisher } from "./dlq/dead-letter-publisher.ts";
 import { type PullLoop, startPullLoop } from "./runtime/pull-loop.ts";
@@ -33,6 +34,8 @@ export interface TopologyDeps {
   countries: CountryLookup;
   /** The keyed-hash secret of the anonymize step. */
   anonymizeSecret: Buffer;
+  /** Seals what the dead-letter stream keeps. */
+  box: SecretBox;
 }
 
 /** A running topology. */
@@ -95,7 +98,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
       (batch, headers): ReturnType<typeof ok<SinkBatch>> =>
         ok(toRows(batch, Number(headers?.get(PIPELINE_HEADERS.receivedAt) || 0))),
     );
-  const deadLetter = createDeadLetterPublisher(deps.js, config.nats);
+  const deadLetter = createDeadLetterPublisher(deps.js, config.nats, deps.box);
 
   const loops: PullLoop[] = [];
   const watchdog = startWatchdog({

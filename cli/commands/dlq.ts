@@ -4,6 +4,7 @@ import { connectNats } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
+import { loadSecretBox } from "../../licensing/keys/index.ts";
 import { listDeadLetters, replayDeadLetters } from "../../processors/dlq/index.ts";
 import { requireCommand, UsageError } from "../usage.ts";
 
@@ -35,7 +36,8 @@ export async function run(argv: string[]): Promise<void> {
     const jsm = await jetstreamManager(nats.nc);
     await reconcileTelemetryStream(jsm, config, log);
     if (command === "list") {
-      const letters = await listDeadLetters(jsm, config.nats, Number(values.limit));
+      const box = await loadSecretBox(config.dataDir);
+      const letters = await listDeadLetters(jsm, config.nats, Number(values.limit), box);
       if (values.json) console.log(JSON.stringify(letters, null, 2));
       else if (letters.length === 0) console.log("no dead letters");
       else
@@ -46,6 +48,7 @@ export async function run(argv: string[]): Promise<void> {
         seqs: values.all ? undefined : values.seq?.map(Number),
         maxReplays: Number(values["max-replays"]),
         force: values.force,
+        box: await loadSecretBox(config.dataDir),
       });
       console.log(`replayed ${report.replayed.length}: ${report.replayed.join(" ") || "-"}`);
       for (const r of report.refused) {

@@ -2,6 +2,8 @@ import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Config } from "../../lib/config/index.ts";
 import { batchSubject, DLQ_HEADERS, deadLetterStreamName } from "../../lib/jetstream/index.ts";
+import type { SecretBox } from "../../licensing/keys/index.ts";
+import { INSTANCE_HEADER, openLetter, SEALED_HEADER } from "./sealed-letter.ts";
 
 /** One dead letter as `smstats dlq list` shows it. */
 export interface DeadLetterInfo {
@@ -12,13 +14,21 @@ export interface DeadLetterInfo {
   replays: number;
   bytes: number;
   sourceSeq: number;
+  /** The instance whose batch it is, when known. */
+  instanceId: string | null;
 }
 
-/** Lists dead letters, oldest first. */
+// Headers only dead letters carry; a replayed message leaves them behind.
+const DLQ_ONLY = new Set(
+  [...Object.values(DLQ_HEADERS), SEALED_HEADER, INSTANCE_HEADER].map((k) => k.toLowerCase()),
+);
+
+/** Lists dead letters, oldest first; the sealed detail is shown when the secret box is given. */
 export async function listDeadLetters(
   jsm: JetStreamManager,
   nats: Config["nats"],
   limit = 100,
+  box?: SecretBox,
 ): Promise<DeadLetterInfo[]> {
   const stream = deadLetterStreamName(nats);
   const info = await jsm.streams.info(stream);
@@ -26,14 +36,17 @@ export async function listDeadLetters(
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && out.length < limit; seq++) {
     const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
     if (!m) continue; // deleted (replayed) messages leave holes
+    const sealed = m.header.has(SEALED_HEADER);
     out.push({
       seq: m.seq,
       at: new Date(Number(m.header.get(DLQ_HEADERS.at)) || m.timestamp).toISOString(),
       reason: m.header.get(DLQ_HEADERS.reason),
-      detail: m.header.get(DLQ_HEADERS.detail),
+      // Letters from before sealing carried the detail as a header.
+      detail: sealed ? (box ? openLetter(box, m.data).detail : "(sealed)") : m.header.get(DLQ_HEADERS.detail),
       replays: Number(m.header.get(DLQ_HEADERS.replays) || 0),
       bytes: m.data.length,
       sourceSeq: Number(m.header.get(DLQ_HEADERS.sourceSeq) || 0),
+      instanceId: m.header.get(INSTANCE_HEADER) || null,
     });
   }
   return out;
@@ -64,7 +77,7 @@ export async function replayDeadLetters(
   jsm: JetStreamManager,
   js: JetStreamClient,
   nats: Config["nats"],
-  opts: ReplayOptions,
+  opts: ReplayOptions & { box: SecretBox },
 ): Promise<ReplayReport> {
   const stream = deadLetterStreamName(nats);
   const report: ReplayReport = { replayed: [], refused: [] };
@@ -78,14 +91,16 @@ export async function replayDeadLetters(
       continue;
     }
     const h = natsHeaders();
-    const dlqOnly = new Set(Object.values(DLQ_HEADERS).map((k) => k.toLowerCase()));
-    for (const [key, values] of m.header) {
-      if (dlqOnly.has(key.toLowerCase())) continue;
-      for (const v of values) h.append(key, v);
-    }
+    // A sealed letter is opened: the original body and headers (the client address among them) return.
+    const opened = m.header.has(SEALED_HEADER) ? openLetter(opts.box, m.data) : undefined;
+    const original: [string, string][] = [
+      ...[...m.header].flatMap(([key, values]) => values.map((v): [string, string] => [key, v])),
+      ...(opened?.headers ?? []),
+    ];
+    for (const [key, v] of original) if (!DLQ_ONLY.has(key.toLowerCase())) h.append(key, v);
     h.set(DLQ_HEADERS.replays, String(replays + 1));
     // A new message id: the original one may still be inside the duplicate window.
-    await js.publish(batchSubject(nats), m.data, {
+    await js.publish(batchSubject(nats), opened?.data ?? m.data, {
       headers: h,
       msgID: `dlq-replay:${stream}:${seq}:${replays + 1}`,
     });

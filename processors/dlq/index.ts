@@ -6,3 +6,11 @@ export {
   type ReplayReport,
   replayDeadLetters,
 } from "./dlq-admin.ts";
+export {
+  DEAD_LETTER_CONTEXT,
+  INSTANCE_HEADER,
+  type OpenedLetter,
+  openLetter,
+  SEALED_HEADER,
+  sealLetter,
+} from "./sealed-letter.ts";

@@ -7,7 +7,7 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { type Config, loadConfig } from "../../lib/config/index.ts";
-import { batchSubject, deadLetterStreamName } from "../../lib/jetstream/index.ts";
+import { batchSubject, deadLetterStreamName, PIPELINE_HEADERS } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { createProcessorDeps, type ProcessorDeps } from "../../processors/deps.ts";
@@ -90,7 +90,7 @@ describe("dead letters", () => {
 
     const old = await run(oldRegistry());
     const letters = await until(
-      () => listDeadLetters(jsm, config.nats),
+      () => listDeadLetters(jsm, config.nats, 100, (deps as ProcessorDeps).box),
       (l) => l.length === 1,
     );
     await old.stop();
@@ -99,7 +99,10 @@ describe("dead letters", () => {
 
     // The processor is upgraded; the operator replays.
     const upgraded = await run(new SchemaRegistry());
-    const report = await replayDeadLetters(jsm, js, config.nats, { maxReplays: 3 });
+    const report = await replayDeadLetters(jsm, js, config.nats, {
+      maxReplays: 3,
+      box: (deps as ProcessorDeps).box,
+    });
     expect(report.replayed).toHaveLength(1);
     const count = () =>
       ch
@@ -111,8 +114,11 @@ describe("dead letters", () => {
     const expected = preaggregate(batch).batch.metrics.length;
     expect(await until(count, (n) => n >= expected)).toBe(expected);
     // Nothing left to replay, and nothing inserted twice.
-    expect(await listDeadLetters(jsm, config.nats)).toEqual([]);
-    expect((await replayDeadLetters(jsm, js, config.nats, { maxReplays: 3 })).replayed).toEqual([]);
+    expect(await listDeadLetters(jsm, config.nats, 100, (deps as ProcessorDeps).box)).toEqual([]);
+    expect(
+      (await replayDeadLetters(jsm, js, config.nats, { maxReplays: 3, box: (deps as ProcessorDeps).box }))
+        .replayed,
+    ).toEqual([]);
     await new Promise((r) => setTimeout(r, 1_500));
     expect(await count()).toBe(expected);
     await upgraded.stop();
@@ -128,20 +134,96 @@ describe("dead letters", () => {
     const processor = await run(new SchemaRegistry());
     try {
       const first = await until(
-        () => listDeadLetters(jsm, config.nats),
+        () => listDeadLetters(jsm, config.nats, 100, (deps as ProcessorDeps).box),
         (l) => l.length === 1,
       );
       expect(first).toMatchObject([{ reason: "undecodable", replays: 0 }]);
-      expect((await replayDeadLetters(jsm, js, config.nats, { maxReplays: 1 })).replayed).toHaveLength(1);
+      expect(
+        (await replayDeadLetters(jsm, js, config.nats, { maxReplays: 1, box: (deps as ProcessorDeps).box }))
+          .replayed,
+      ).toHaveLength(1);
       const again = await until(
-        () => listDeadLetters(jsm, config.nats),
+        () => listDeadLetters(jsm, config.nats, 100, (deps as ProcessorDeps).box),
         (l) => l.length === 1,
       );
       expect(again).toMatchObject([{ reason: "undecodable", replays: 1 }]);
-      const refused = await replayDeadLetters(jsm, js, config.nats, { maxReplays: 1 });
+      const refused = await replayDeadLetters(jsm, js, config.nats, {
+        maxReplays: 1,
+        box: (deps as ProcessorDeps).box,
+      });
       expect(refused).toEqual({ replayed: [], refused: [{ seq: again[0]?.seq, replays: 1 }] });
     } finally {
       await processor.stop();
+    }
+  });
+
+  it("keeps no clear address, title, user id or path in the dead-letter stream, and the sealed letter replays", async () => {
+    const d = deps as ProcessorDeps;
+    await jsm.streams.purge(deadLetterStreamName(config.nats));
+    const latest = new SchemaRegistry().latest(METRICS_BATCH_SCHEMA);
+    const { rows } = await d.pg.query<{ id: string }>(
+      "INSERT INTO instances (hwid, platform, version) VALUES ($1, 'linux', '1.4.2') RETURNING id",
+      [uniqueId("dlq-seal-hwid").slice(0, 64)],
+    );
+    const instanceId = rows[0]?.id as string;
+    const secrets = {
+      address: "203.0.113.177",
+      title: "Zyxwv Sealed Ballad 8841",
+      user: "dlq-user-77231",
+      path: "/home/sealtest/Music/zyxwv-ballad.mp4",
+    };
+    const batch = freshBatch("playback", instanceId, uniqueId("dlq-seal"));
+    for (const e of batch.playback ?? []) {
+      e.user_id = secrets.user;
+      if (e.song) e.song = { ...e.song, title: secrets.title, file_path: secrets.path };
+    }
+    const h = headers();
+    h.set(SCHEMA_FINGERPRINT_HEADER, latest.fingerprint);
+    h.set(PIPELINE_HEADERS.clientIp, secrets.address);
+    h.set(PIPELINE_HEADERS.receivedAt, String(Date.now()));
+    await js.publish(batchSubject(config.nats), latest.type.toBuffer(batch), {
+      headers: h,
+      msgID: `${instanceId}:sealed`,
+    });
+    const old = await run(oldRegistry());
+    const letters = await until(
+      () => listDeadLetters(jsm, config.nats, 100, d.box),
+      (l) => l.length === 1,
+    );
+    await old.stop();
+    expect(letters).toMatchObject([{ reason: "unknown_schema", replays: 0, instanceId }]);
+
+    // Every message of the stream, body and headers, as bytes: none of the personal values is there.
+    const stream = deadLetterStreamName(config.nats);
+    const info = await jsm.streams.info(stream);
+    let scanned = 0;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (!m) continue;
+      scanned++;
+      const text = `${Buffer.from(m.data).toString("latin1")}\n${[...m.header].map(([k, v]) => `${k}: ${v.join(",")}`).join("\n")}`;
+      for (const value of Object.values(secrets)) expect(text).not.toContain(value);
+    }
+    expect(scanned).toBe(1);
+
+    // Replay restores the original message (body and address header); the upgraded processor stores it.
+    const upgraded = await run(new SchemaRegistry());
+    try {
+      expect(
+        (await replayDeadLetters(jsm, js, config.nats, { maxReplays: 3, box: d.box })).replayed,
+      ).toHaveLength(1);
+      const count = () =>
+        ch
+          .rows<{ n: string }>(
+            `SELECT count() AS n FROM events_playback WHERE instance_id = ${sqlString(instanceId)}`,
+          )
+          .then((r) => Number(r[0]?.n));
+      expect(await until(count, (n) => n >= (batch.playback ?? []).length)).toBe(
+        (batch.playback ?? []).length,
+      );
+      expect(await listDeadLetters(jsm, config.nats, 100, d.box)).toEqual([]);
+    } finally {
+      await upgraded.stop();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +7,7 @@ import { type Config, loadConfig } from "../../lib/config/index.ts";
 import { batchSubject, deadLetterStreamName, reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { componentMetrics } from "../../lib/metrics/index.ts";
+import { createSecretBox } from "../../licensing/keys/index.ts";
 import { createDeadLetterPublisher, listDeadLetters } from "../../processors/dlq/index.ts";
 import { startPullLoop } from "../../processors/runtime/pull-loop.ts";
 import { retry } from "../../processors/runtime/result.ts";
@@ -13,6 +15,8 @@ import { nsName } from "../support/env.ts";
 
 // The redelivery cap on the real NATS of the local stack: a message that fails every time it is
 // delivered goes to the dead-letter stream after maxDeliveries, instead of being retried for ever.
+// Dead letters are sealed; the test opens them with its own box.
+const box = createSecretBox(randomBytes(32));
 const config: Readonly<Config> = loadConfig({
   ...process.env,
   SMSTATS_NATS_STREAM: nsName("TELEMETRY_LOOP_TEST"),
@@ -60,15 +64,15 @@ describe("the pull loop's redelivery cap", () => {
       insert: async () => {},
       source: componentMetrics(metrics, "jetstream_source", "messages"),
       sink: componentMetrics(metrics, "clickhouse_sink", "rows"),
-      deadLetter: createDeadLetterPublisher(js, config.nats),
+      deadLetter: createDeadLetterPublisher(js, config.nats, box),
     });
     try {
       await js.publish(batchSubject(config.nats), new Uint8Array([1, 2, 3]), { msgID: "loop-test:1" });
       const deadline = Date.now() + 20_000;
-      let letters = await listDeadLetters(jsm, config.nats);
+      let letters = await listDeadLetters(jsm, config.nats, 100, box);
       while (letters.length === 0 && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
-        letters = await listDeadLetters(jsm, config.nats);
+        letters = await listDeadLetters(jsm, config.nats, 100, box);
       }
       expect(letters).toMatchObject([{ reason: "max_deliveries" }]);
       expect(letters[0]?.detail).toContain("delivered 4 times");
