@@ -45,6 +45,7 @@ export async function instanceCall(
   method: "POST" | "DELETE" | "PUT",
   path: string,
   body?: unknown,
+  extraHeaders: Record<string, string> = {},
 ) {
   const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
   const timestamp = nextTimestamp();
@@ -59,6 +60,7 @@ export async function instanceCall(
       bodySha256Hex: bodySha256Hex(payload),
     }),
     "user-agent": "SongMartyn/1.2.0 test",
+    ...extraHeaders,
   };
   if (body !== undefined) headers["content-type"] = "application/json";
   return app.inject({ method, url: path, headers, payload: body === undefined ? undefined : payload });
