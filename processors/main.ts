@@ -49,7 +49,13 @@ const address = await http.listen({ host: config.processor.host, port: config.pr
 streamGauges(metrics, deps.jsm, config.nats);
 const topology = await startTopology({ ...deps, config, log, metrics, schemas: new SchemaRegistry() });
 topologyStalled = topology.stalled;
-const retention = scheduleRetention({ ch: deps.clickhouse, retention: config.retention, log, metrics });
+const retention = scheduleRetention({
+  ch: deps.clickhouse,
+  pg: deps.pg,
+  retention: config.retention,
+  log,
+  metrics,
+});
 log.info({ address, workers: config.processor.workers, format: topology.format }, "processor running");
 
 let stopping = false;

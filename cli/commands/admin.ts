@@ -7,7 +7,10 @@ import {
   listAdminTokens,
   listAudit,
   loadKeyRing,
+  loadSecretBox,
+  resealAll,
   revokeAdminToken,
+  rotateSecretBox,
   rotateSigningKey,
   withTransaction,
   writeAudit,
@@ -20,7 +23,9 @@ export const usage = `  smstats admin token create --name NAME --scope S [--scop
   smstats admin token list [--json]
   smstats admin token revoke <token id>
   smstats admin audit [--target-type T] [--target-id ID] [--action A] [--limit N] [--json]
-  smstats admin keys rotate      new signing key; old public keys stay published (restart ingest after)`;
+  smstats admin keys rotate      new signing key; old public keys stay published (restart ingest after)
+  smstats admin keys rotate-box  new secret-box key for sealed values; old keys still open (restart services after)
+  smstats admin keys reseal      moves every sealed value (emails, addresses, secrets) to the newest secret-box key`;
 
 /**
  * Rotates the signing key in the data folder: tokens, leases and answers are signed with a new key, and the
@@ -53,10 +58,43 @@ async function rotateKeys(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * Secret-box keys: `rotate-box` adds a new key (values sealed from then on name it; every older key still
+ * opens what it sealed), `reseal` moves every stored sealed value to the newest key. Both audited.
+ */
+async function secretBoxKeys(command: "rotate-box" | "reseal", argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { as: { type: "string" } }, strict: true });
+  const ctx = await openLicensingContext(values.as);
+  try {
+    const dataDir = loadConfig().dataDir;
+    if (command === "rotate-box") {
+      const id = await rotateSecretBox(dataDir);
+      await withTransaction(ctx.pool, (c) =>
+        writeAudit(c, ctx.actor, "secret_box.rotate", { type: "secret_box", id: String(id) }, {}),
+      );
+      console.log(
+        `secret-box key ${id}; restart ingest and processors, then run \`smstats admin keys reseal\``,
+      );
+      return;
+    }
+    const report = await resealAll(ctx.pool, await loadSecretBox(dataDir));
+    await withTransaction(ctx.pool, (c) =>
+      writeAudit(c, ctx.actor, "secret_box.reseal", { type: "secret_box", id: "*" }, report),
+    );
+    for (const [column, r] of Object.entries(report)) {
+      console.log(`${column}	resealed ${r.resealed}	unreadable ${r.unreadable}`);
+    }
+  } finally {
+    await ctx.close();
+  }
+}
+
 /** `smstats admin …`: admin API tokens, the audit log and signing-key rotation. */
 export async function run(argv: string[]): Promise<void> {
   const [area, ...afterArea] = argv;
   if (area === "keys" && afterArea[0] === "rotate") return rotateKeys(afterArea.slice(1));
+  if (area === "keys" && (afterArea[0] === "rotate-box" || afterArea[0] === "reseal"))
+    return secretBoxKeys(afterArea[0], afterArea.slice(1));
   const [command, ...rest] = area === "token" ? afterArea : ["", ...afterArea];
   const { values, positionals } = parseArgs({
     args: rest,
@@ -75,7 +113,7 @@ export async function run(argv: string[]): Promise<void> {
     strict: true,
   });
   requireCommand("admin", area, ["token", "audit", "keys"]);
-  if (area === "keys") requireCommand("admin keys", afterArea[0], ["rotate"]);
+  if (area === "keys") requireCommand("admin keys", afterArea[0], ["rotate", "rotate-box", "reseal"]);
   if (area === "token") requireCommand("admin token", command, ["create", "list", "revoke"]);
   if (area === "token" && command === "create")
     requireOptions(values, ["name", "scope"], "admin token create");

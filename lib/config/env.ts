@@ -136,6 +136,25 @@ const envSchema = z
         "expected grain=days pairs, grains minute|hour|day",
       )
       .default("minute=35,hour=400,day=1830"),
+    /**
+     * Days the per-instance rollups (playback_instance_1d, library_1d, library_file_types_1d) are kept per
+     * tier, e.g. "venue=1095"; a tier not listed keeps its raw days (SMSTATS_RETENTION_RAW_DAYS). A value
+     * may only lengthen its tier's raw retention.
+     */
+    SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS: z
+      .string()
+      .regex(/^([a-z_]+=\d+(,[a-z_]+=\d+)*)?$/, "expected tier=days pairs separated by commas")
+      .default(""),
+    /** Days past its not-after a lease record is kept (PostgreSQL leases). */
+    SMSTATS_RETENTION_LEASE_DAYS: positiveInt.default(90),
+    /** Days an abuse flag is kept (PostgreSQL abuse_flags). */
+    SMSTATS_RETENTION_ABUSE_FLAG_DAYS: positiveInt.default(180),
+    /** Days an activation keeps its sealed client address; then only its country is left. */
+    SMSTATS_RETENTION_ACTIVATION_ADDRESS_DAYS: positiveInt.default(30),
+    /** Days past its expiry a refresh token's record is kept (reuse detection needs it until expiry). */
+    SMSTATS_RETENTION_REFRESH_TOKEN_DAYS: positiveInt.default(7),
+    /** Days the audit log keeps an entry (deleted only through purge_audit_log, migration 0008). */
+    SMSTATS_RETENTION_AUDIT_DAYS: positiveInt.default(730),
     /** How often the processor runs retention, in ms (0 = never; `smstats retention run` still works). */
     SMSTATS_RETENTION_INTERVAL_MS: z.coerce
       .number()

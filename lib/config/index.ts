@@ -66,6 +66,16 @@ export interface Config {
     /** Days of raw rows per tier; `default` applies to tiers not listed. */
     rawDays: { default: number; perTier: Readonly<Record<string, number>> };
     rollupDays: { minute: number; hour: number; day: number };
+    /** Days of the per-instance rollups per tier; tiers not listed keep their raw days. */
+    instanceRollupDays: Readonly<Record<string, number>>;
+    /** PostgreSQL: leases, abuse flags, activation addresses, refresh tokens and the audit log, in days. */
+    postgres: {
+      leaseDays: number;
+      abuseFlagDays: number;
+      activationAddressDays: number;
+      refreshTokenDays: number;
+      auditDays: number;
+    };
     intervalMs: number;
   };
   nats: {
@@ -192,9 +202,27 @@ function retentionConfig(env: Env): Config["retention"] {
       `invalid configuration: SMSTATS_RETENTION_ROLLUP_DAYS keeps every rollup shorter than the raw rows (${shortest} days)`,
     );
   }
+  const instanceRollupDays = env.SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS
+    ? pairs(env.SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS)
+    : {};
+  for (const [tier, days] of Object.entries(instanceRollupDays)) {
+    if (days < (raw[tier] ?? rawDefault)) {
+      throw new ConfigError(
+        `invalid configuration: SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS keeps ${tier}'s per-instance rollups shorter than its raw rows (${raw[tier] ?? rawDefault} days)`,
+      );
+    }
+  }
   return {
     rawDays: { default: rawDefault, perTier: raw },
     rollupDays,
+    instanceRollupDays,
+    postgres: {
+      leaseDays: env.SMSTATS_RETENTION_LEASE_DAYS,
+      abuseFlagDays: env.SMSTATS_RETENTION_ABUSE_FLAG_DAYS,
+      activationAddressDays: env.SMSTATS_RETENTION_ACTIVATION_ADDRESS_DAYS,
+      refreshTokenDays: env.SMSTATS_RETENTION_REFRESH_TOKEN_DAYS,
+      auditDays: env.SMSTATS_RETENTION_AUDIT_DAYS,
+    },
     intervalMs: env.SMSTATS_RETENTION_INTERVAL_MS,
   };
 }

@@ -20,8 +20,10 @@ export interface PiiVault {
   sealEmail(email: string): Buffer;
   /** The blind index of an email (32 bytes): equal for equal emails, whatever their case. */
   emailIndex(email: string): Buffer;
+  /** The email, or null when there is none or it does not open (unknown key, altered). */
   openEmail(sealed: Uint8Array | null): string | null;
   sealAddress(address: string): Buffer;
+  /** The address, or null when there is none (purged) or it does not open. */
   openAddress(sealed: Uint8Array | null): string | null;
   /** A keyed digest of an address (hex, 32 chars) for subjects that group by address without holding it. */
   addressTag(address: string): string;
@@ -36,8 +38,16 @@ export function normalizeEmail(email: string): string {
 export function createPiiVault(box: SecretBox, blindIndexKey: Uint8Array): PiiVault {
   const key = Buffer.from(blindIndexKey);
   const mac = (kind: string, value: string) => createHmac("sha256", key).update(`${kind}\0${value}`).digest();
-  const open = (sealed: Uint8Array | null, context: string) =>
-    sealed === null ? null : box.open(sealed, context).toString("utf8");
+  // A value that does not open (sealed with a key no longer held, or altered) reads as absent: one bad
+  // row must not take a whole listing down.
+  const open = (sealed: Uint8Array | null, context: string) => {
+    if (sealed === null) return null;
+    try {
+      return box.open(sealed, context).toString("utf8");
+    } catch {
+      return null;
+    }
+  };
   return {
     box,
     sealEmail: (email) => box.seal(Buffer.from(email, "utf8"), EMAIL_CONTEXT),

@@ -4,6 +4,8 @@ import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { INSERTED_BATCHES_DAYS, INSERTED_BATCHES_TABLE } from "../sinks/clickhouse/index.ts";
 import { RAW_TABLES } from "../steps/route/index.ts";
 
+export { type PostgresRetentionItem, runPostgresRetention } from "./postgres-retention.ts";
+
 /** Rollup tables by grain; each is PARTITION BY (tier, toStartOfMonth(bucket|day)) (migration 0004). */
 export const ROLLUP_TABLES = {
   minute: ["quality_1m"],
@@ -18,6 +20,17 @@ export const ROLLUP_TABLES = {
     "library_file_types_1d",
   ],
 } as const;
+
+/**
+ * Rollups holding one row per instance (its id in the key): personal data like the raw rows, so they
+ * follow their tier's raw retention, or a longer per-tier SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS. The
+ * other rollups hold only fleet aggregates and keep their grain's days.
+ */
+export const INSTANCE_ROLLUP_TABLES = [
+  "playback_instance_1d",
+  "library_1d",
+  "library_file_types_1d",
+] as const;
 
 /** The table of 0001, partitioned by week alone (no tier); it keeps the longest raw retention of any tier. */
 const LEGACY_RAW_TABLE = "metrics_quality_v1";
@@ -74,6 +87,10 @@ export function retentionDays(retention: Retention, table: string, tier: string 
   if (table === INSERTED_BATCHES_TABLE) return INSERTED_BATCHES_DAYS;
   if ((RAW_TABLES as readonly string[]).includes(table)) {
     return (tier && retention.rawDays.perTier[tier]) || retention.rawDays.default;
+  }
+  if ((INSTANCE_ROLLUP_TABLES as readonly string[]).includes(table)) {
+    const raw = (tier && retention.rawDays.perTier[tier]) || retention.rawDays.default;
+    return (tier && retention.instanceRollupDays[tier]) || raw;
   }
   for (const [grain, tables] of Object.entries(ROLLUP_TABLES)) {
     if ((tables as readonly string[]).includes(table))

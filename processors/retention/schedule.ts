@@ -1,12 +1,15 @@
+import type pg from "pg";
 import { Counter, type Registry } from "prom-client";
 import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
 import type { Config } from "../../lib/config/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import { runRetention } from "./index.ts";
+import { runPostgresRetention, runRetention } from "./index.ts";
 
 /** Runs retention inside the processor: shortly after start, then every `retention.intervalMs`. */
 export function scheduleRetention(opts: {
   ch: ClickHouseExecutor;
+  /** PostgreSQL's retention (leases, tokens, flags, audit, addresses) runs with ClickHouse's when given. */
+  pg?: pg.Pool;
   retention: Config["retention"];
   log: Logger;
   metrics: Registry;
@@ -27,7 +30,7 @@ export function scheduleRetention(opts: {
   });
   const rows = new Counter({
     name: "smstats_retention_rows_dropped_total",
-    help: "Rows in the partitions retention dropped, by table.",
+    help: "Rows retention removed, by table: ClickHouse rows in dropped partitions, PostgreSQL rows deleted (or addresses purged).",
     labelNames: ["table"],
     registers: [opts.metrics],
   });
@@ -40,13 +43,20 @@ export function scheduleRetention(opts: {
     running = (async () => {
       try {
         const report = await runRetention(opts.ch, opts.retention);
+        const postgres = opts.pg ? await runPostgresRetention(opts.pg, opts.retention.postgres) : [];
+        for (const p of postgres) rows.inc({ table: p.table }, p.rows);
         for (const d of report.dropped) {
           partitions.inc({ table: d.table });
           rows.inc({ table: d.table }, d.rows);
         }
         runs.inc({ result: "ok" });
         opts.log.info(
-          { dropped: report.dropped.length, kept: report.kept, unknown: report.unknown.length },
+          {
+            dropped: report.dropped.length,
+            kept: report.kept,
+            unknown: report.unknown.length,
+            postgres: Object.fromEntries(postgres.map((p) => [p.table, p.rows])),
+          },
           "retention run",
         );
       } catch (err) {

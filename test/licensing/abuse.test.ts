@@ -87,7 +87,10 @@ describe("abuse prevention", () => {
       "10.8.0.2",
     );
     expect(ok.statusCode).toBe(200);
-    const { rows } = await h.deps.pg.query("SELECT rule FROM abuse_flags WHERE subject = $1", [ip]);
+    // The flag names the address by its keyed tag, never in clear.
+    const { rows } = await h.deps.pg.query("SELECT rule FROM abuse_flags WHERE subject = $1", [
+      `ip:${h.deps.vault.addressTag(ip)}`,
+    ]);
     expect(rows).toEqual([{ rule: "key_guessing" }]);
   });
 

@@ -5,11 +5,14 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig, repoRoot } from "../../lib/config/index.ts";
 import {
+  createPiiVault,
+  createRotatingSecretBox,
   createSecretBox,
   issueInstanceToken,
   keysDir,
   loadKeyRing,
   loadSecretBox,
+  rotateSecretBox,
   rotateSigningKey,
   verifyInstanceToken,
 } from "../../licensing/index.ts";
@@ -161,6 +164,50 @@ describe("secret box", () => {
     expect(() => box.open(Buffer.from([1, 2, 3]), "instance-a")).toThrow(
       expect.objectContaining({ code: "SECRET_BOX_INVALID" }),
     );
+  });
+
+  it("rotates: new values name the newest key, older keys still open theirs, a missing key is refused", async () => {
+    const dir = dataDir();
+    const first = await loadSecretBox(dir);
+    const old = first.seal(Buffer.from("before"), "ctx");
+    expect([old[0], first.keyIdOf(old), first.currentKeyId]).toEqual([1, 0, 0]);
+    expect(await rotateSecretBox(dir)).toBe(1);
+    const rotated = await loadSecretBox(dir);
+    const fresh = rotated.seal(Buffer.from("after"), "ctx");
+    expect([fresh[0], rotated.keyIdOf(fresh), rotated.currentKeyId]).toEqual([2, 1, 1]);
+    expect(rotated.open(old, "ctx").toString()).toBe("before");
+    expect(rotated.open(fresh, "ctx").toString()).toBe("after");
+    // A process that never loaded key 1 cannot open what it sealed.
+    expect(() => first.open(fresh, "ctx")).toThrow(expect.objectContaining({ code: "SECRET_BOX_INVALID" }));
+    const k0 = readFileSync(join(keysDir(dir), "secret-box.key"));
+    const k1 = readFileSync(join(keysDir(dir), "secret-box.1.key"));
+    expect(
+      createRotatingSecretBox(new Map([[1, k1]]))
+        .open(fresh, "ctx")
+        .toString(),
+    ).toBe("after");
+    expect(() => createRotatingSecretBox(new Map([[1, k1]])).open(old, "ctx")).toThrow(
+      expect.objectContaining({ code: "SECRET_BOX_INVALID" }),
+    );
+    expect(
+      createRotatingSecretBox(new Map([[0, k0]]))
+        .open(old, "ctx")
+        .toString(),
+    ).toBe("before");
+  });
+
+  it("gives equal blind indexes to one email in any case, and opens only what it sealed", () => {
+    const vault = createPiiVault(createSecretBox(randomBytes(32)), randomBytes(32));
+    expect(vault.emailIndex(" Host@Example.COM ")).toEqual(vault.emailIndex("host@example.com"));
+    expect(vault.emailIndex("a@example.com").equals(vault.emailIndex("b@example.com"))).toBe(false);
+    const other = createPiiVault(createSecretBox(randomBytes(32)), randomBytes(32));
+    expect(other.emailIndex("host@example.com").equals(vault.emailIndex("host@example.com"))).toBe(false);
+    const sealed = vault.sealEmail("Host@Example.com");
+    expect(sealed.includes(Buffer.from("Example"))).toBe(false);
+    expect(vault.openEmail(sealed)).toBe("Host@Example.com");
+    // An email does not open as an address, nor under another key.
+    expect(vault.openAddress(sealed)).toBeNull();
+    expect(other.openEmail(sealed)).toBeNull();
   });
 
   it("refuses a key of the wrong size", () => {

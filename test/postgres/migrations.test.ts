@@ -1,7 +1,14 @@
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config/index.ts";
-import { loadMigrations, migratePostgres, postgresMigrationsDir } from "../../lib/migrate/index.ts";
+import {
+  loadMigrations,
+  migratePostgres,
+  postgresMigrationsDir,
+  postgresTarget,
+  runMigrations,
+} from "../../lib/migrate/index.ts";
+import { loadPiiVault } from "../../licensing/index.ts";
 
 const config = loadConfig();
 const dbName = `smstats_mig_${process.pid}`;
@@ -17,6 +24,7 @@ afterAll(async () => {
   const c = new pg.Client({ connectionString: admin.toString() });
   await c.connect();
   await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await c.query(`DROP DATABASE IF EXISTS ${dbName}_seal WITH (FORCE)`);
   await c.end();
 });
 
@@ -70,5 +78,68 @@ describe("PostgreSQL migrations", () => {
     const [a, b] = await Promise.all([migratePostgres(url), migratePostgres(url)]);
     expect(a.applied).toEqual([]);
     expect(b.applied).toEqual([]);
+  });
+
+  it("0008 seals the clear emails and addresses of existing rows, then drops the clear columns", async () => {
+    const sealUrl = url.replace(`/${dbName}`, `/${dbName}_seal`);
+    const target = postgresTarget(sealUrl);
+    try {
+      await runMigrations(target, loadMigrations(postgresMigrationsDir).slice(0, 7));
+    } finally {
+      await target.close();
+    }
+    const c = new pg.Client({ connectionString: sealUrl });
+    await c.connect();
+    try {
+      const inst = (
+        await c.query(
+          "INSERT INTO instances (hwid, owner_email) VALUES ('mig-hwid', 'Old.Owner@Example.com') RETURNING id",
+        )
+      ).rows[0].id;
+      const lic = (
+        await c.query(
+          "INSERT INTO licenses (license_key, tier, owner_email) VALUES ('k', 'venue', 'buyer@example.com') RETURNING id",
+        )
+      ).rows[0].id;
+      await c.query(
+        "INSERT INTO license_activations (license_id, instance_id, ip_address) VALUES ($1, $2, '2.168.182.7')",
+        [lic, inst],
+      );
+      await c.query(
+        "INSERT INTO payment_subscriptions (provider, subscription_ref, email) VALUES ('stripe', 'sub_1', 'payer@example.com')",
+      );
+      await c.query(
+        `INSERT INTO audit_log (actor, action, target_type, target_id, changes, source, ip)
+         VALUES ('token:x', 'license.issue', 'license', $1, '{"owner_email": "buyer@example.com", "tier": "venue"}', 'api', '3.113.134.5')`,
+        [lic],
+      );
+      await c.query("INSERT INTO abuse_flags (rule, subject) VALUES ('key_guessing', '49.146.233.8')");
+
+      expect((await migratePostgres(sealUrl, undefined, config.dataDir)).applied).toContain(8);
+      const vault = await loadPiiVault(config.dataDir);
+      const clear = await c.query(
+        `SELECT table_name || '.' || column_name AS c FROM information_schema.columns
+         WHERE table_schema = 'public' AND column_name IN ('owner_email', 'email', 'ip_address', 'ip')`,
+      );
+      expect(clear.rows).toEqual([]);
+      const i = (await c.query("SELECT owner_email_sealed, owner_email_index FROM instances")).rows[0];
+      expect(vault.openEmail(i.owner_email_sealed)).toBe("Old.Owner@Example.com");
+      expect(i.owner_email_index).toEqual(vault.emailIndex("old.owner@example.com"));
+      const l = (await c.query("SELECT owner_email_sealed FROM licenses")).rows[0];
+      expect(vault.openEmail(l.owner_email_sealed)).toBe("buyer@example.com");
+      const p = (await c.query("SELECT email_sealed, email_index FROM payment_subscriptions")).rows[0];
+      expect([vault.openEmail(p.email_sealed), p.email_index]).toEqual([
+        "payer@example.com",
+        vault.emailIndex("payer@example.com"),
+      ]);
+      const a = (await c.query("SELECT ip_sealed, country FROM license_activations")).rows[0];
+      expect([vault.openAddress(a.ip_sealed), a.country]).toEqual(["2.168.182.7", "DE"]);
+      const au = (await c.query("SELECT ip_sealed, changes FROM audit_log")).rows[0];
+      expect([vault.openAddress(au.ip_sealed), au.changes]).toEqual(["3.113.134.5", { tier: "venue" }]);
+      const f = (await c.query("SELECT subject FROM abuse_flags")).rows[0];
+      expect(f.subject).toBe(`ip:${vault.addressTag("49.146.233.8")}`);
+    } finally {
+      await c.end();
+    }
   });
 });
