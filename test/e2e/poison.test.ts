@@ -93,7 +93,7 @@ describe("a batch ClickHouse refuses", () => {
       const n = await until(stored, (v) => v >= 50, 15_000);
       const lagMs = Date.now() - started;
       const letters = await until(
-        () => listDeadLetters(jsm, config.nats),
+        () => listDeadLetters(jsm, config.nats, 100, d.box),
         (l) => l.length >= 1,
         10_000,
       );
