@@ -2,7 +2,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import {
   connectNats,
   connectRedis,
@@ -100,9 +100,15 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
   const clickhouse = createClickHouseClient(config.clickhouse);
   const ring = await loadKeyRing(config.dataDir);
   const box = await loadSecretBox(config.dataDir);
-  const vault = await loadPiiVault(config.dataDir, box);
   const prefix = config.redis.keyPrefix;
   const metrics = createRegistry("ingest");
+  const unreadable = new Counter({
+    name: "smstats_pii_unreadable_total",
+    help: "Sealed emails or addresses that did not open (a key no longer held, or altered), by kind.",
+    labelNames: ["kind"],
+    registers: [metrics],
+  });
+  const vault = await loadPiiVault(config.dataDir, box, { onUnreadable: (kind) => unreadable.inc({ kind }) });
   const lm = licensingMetrics(metrics);
   registerPostgresGauges(metrics, pool);
   const signer = createAnswerSigner(ring);

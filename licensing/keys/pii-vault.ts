@@ -34,8 +34,18 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** Hooks of a vault. */
+export interface PiiVaultOptions {
+  /** Told of a sealed value that did not open (it then reads as null), so it is counted, not swallowed. */
+  onUnreadable?: (kind: "email" | "address") => void;
+}
+
 /** A vault over a secret box and a blind-index key. */
-export function createPiiVault(box: SecretBox, blindIndexKey: Uint8Array): PiiVault {
+export function createPiiVault(
+  box: SecretBox,
+  blindIndexKey: Uint8Array,
+  opts: PiiVaultOptions = {},
+): PiiVault {
   const key = Buffer.from(blindIndexKey);
   const mac = (kind: string, value: string) => createHmac("sha256", key).update(`${kind}\0${value}`).digest();
   // A value that does not open (sealed with a key no longer held, or altered) reads as absent: one bad
@@ -45,6 +55,7 @@ export function createPiiVault(box: SecretBox, blindIndexKey: Uint8Array): PiiVa
     try {
       return box.open(sealed, context).toString("utf8");
     } catch {
+      opts.onUnreadable?.(context === EMAIL_CONTEXT ? "email" : "address");
       return null;
     }
   };
@@ -60,9 +71,14 @@ export function createPiiVault(box: SecretBox, blindIndexKey: Uint8Array): PiiVa
 }
 
 /** The vault of <dataDir>/keys (secret box plus blind-index key, each generated at first use). */
-export async function loadPiiVault(dataDir: string, box?: SecretBox): Promise<PiiVault> {
+export async function loadPiiVault(
+  dataDir: string,
+  box?: SecretBox,
+  opts: PiiVaultOptions = {},
+): Promise<PiiVault> {
   return createPiiVault(
     box ?? (await loadSecretBox(dataDir)),
     await loadOrCreateKey(dataDir, BLIND_INDEX_FILE, BLIND_INDEX_BYTES),
+    opts,
   );
 }
