@@ -21,7 +21,12 @@ export async function sealExistingPii(
     vault ??= await loadVault();
     return vault;
   };
-  const country = createCountryLookup();
+  // GeoLite2 loads 8 MB: only when there are addresses to place.
+  let lookup: ((ip: string) => string) | undefined;
+  const country = (ip: string) => {
+    lookup ??= createCountryLookup();
+    return lookup(ip);
+  };
   const emails: [string, string, string][] = [
     ["instances", "owner_email", "owner_email"],
     ["licenses", "owner_email", "owner_email"],
