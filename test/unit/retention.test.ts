@@ -43,6 +43,32 @@ describe("retention decisions", () => {
     expect(judge("schema_migrations", "tuple()")).toBeUndefined();
   });
 
+  it("keeps per-instance rollups as long as their tier's raw rows, or a longer configured time", () => {
+    // 90 days before 2026-11-25 is 08-27: starter's July (ends 08-01) goes, August (ends 09-01) stays.
+    for (const table of ["playback_instance_1d", "library_1d", "library_file_types_1d"]) {
+      expect(judge(table, "('starter','2026-07-01')"), table).toBe(true);
+      expect(judge(table, "('starter','2026-08-01')"), table).toBe(false);
+      expect(judge(table, "('venue','2026-07-01')"), table).toBe(false);
+    }
+    // A fleet rollup of the same month stays for its grain's 1830 days.
+    expect(judge("playback_1d", "('starter','2026-07-01')")).toBe(false);
+    const longer = loadConfig({
+      ...process.env,
+      SMSTATS_RETENTION_RAW_DAYS: "starter=90,venue=730",
+      SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS: "starter=400",
+    }).retention;
+    const part = {
+      table: "playback_instance_1d",
+      partition: "('starter','2026-07-01')",
+      partitionId: "x",
+      rows: 1,
+    };
+    expect(judgePartition(longer, NOW, part)?.drop).toBe(false);
+    expect(() =>
+      loadConfig({ ...process.env, SMSTATS_RETENTION_INSTANCE_ROLLUP_DAYS: "starter=30" }),
+    ).toThrow(/shorter than its raw rows/);
+  });
+
   it("refuses a configuration whose rollups are all shorter than raw rows", () => {
     expect(() =>
       loadConfig({ ...process.env, SMSTATS_RETENTION_ROLLUP_DAYS: "minute=1,hour=2,day=3" }),
