@@ -25,7 +25,11 @@ export type ResealReport = Record<string, { resealed: number; unreadable: number
  * audit log's sealed addresses are left (it is append-only): they keep their key until audit retention
  * removes them. Run it again until it reports nothing; it is idempotent.
  */
-export async function resealAll(pool: pg.Pool, box: SecretBox, batch = 500): Promise<ResealReport> {
+export async function resealAll(
+  pool: pg.Pool | pg.ClientBase,
+  box: SecretBox,
+  batch = 500,
+): Promise<ResealReport> {
   const report: ResealReport = {};
   for (const { table, column, context } of SEALED_COLUMNS) {
     const stats = { resealed: 0, unreadable: 0 };

@@ -1,3 +1,6 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../lib/config/index.ts";
@@ -8,7 +11,7 @@ import {
   postgresTarget,
   runMigrations,
 } from "../../lib/migrate/index.ts";
-import { loadPiiVault } from "../../licensing/index.ts";
+import { createRotatingSecretBox, keysDir, loadPiiVault, resealAll } from "../../licensing/index.ts";
 
 const config = loadConfig();
 const dbName = `smstats_mig_${process.pid}`;
@@ -138,6 +141,25 @@ describe("PostgreSQL migrations", () => {
       expect([vault.openAddress(au.ip_sealed), au.changes]).toEqual(["3.113.134.5", { tier: "venue" }]);
       const f = (await c.query("SELECT subject FROM abuse_flags")).rows[0];
       expect(f.subject).toBe(`ip:${vault.addressTag("49.146.233.8")}`);
+
+      // A rotated box (key 1 beside key 0): reseal moves every value to key 1, and they still open.
+      const key0 = readFileSync(join(keysDir(config.dataDir), "secret-box.key"));
+      const rotated = createRotatingSecretBox(
+        new Map([
+          [0, key0],
+          [1, randomBytes(32)],
+        ]),
+      );
+      const report = await resealAll(c, rotated);
+      expect(report["instances.owner_email_sealed"]).toEqual({ resealed: 1, unreadable: 0 });
+      expect(report["license_activations.ip_sealed"]).toEqual({ resealed: 1, unreadable: 0 });
+      const moved = (await c.query("SELECT owner_email_sealed FROM instances")).rows[0].owner_email_sealed;
+      expect(rotated.keyIdOf(moved)).toBe(1);
+      expect(rotated.open(moved, "pii:email").toString()).toBe("Old.Owner@Example.com");
+      expect((await resealAll(c, rotated))["instances.owner_email_sealed"]).toEqual({
+        resealed: 0,
+        unreadable: 0,
+      });
     } finally {
       await c.end();
     }
