@@ -12,7 +12,8 @@ export interface ClickHouseInstanceTable {
  * Every table of the database that stores rows (a MergeTree engine: raw tables, per-instance rollups, the
  * stored-batches record) and has an instance_id column, found in system.columns rather than listed by hand,
  * so a table added later is erased and exported without a code change. Views and materialized views
- * (`TO` tables) store nothing themselves and are left out.
+ * (`TO` tables) store nothing themselves and are left out. Columns come in table order (system.columns
+ * lists them so; 18.16 has no position column to sort by).
  */
 export async function clickHouseInstanceTables(ch: ClickHouseExecutor): Promise<ClickHouseInstanceTable[]> {
   const db = sqlString(ch.database);
@@ -20,8 +21,7 @@ export async function clickHouseInstanceTables(ch: ClickHouseExecutor): Promise<
     `SELECT table, name, type FROM system.columns
      WHERE database = ${db}
        AND table IN (SELECT name FROM system.tables WHERE database = ${db} AND engine LIKE '%MergeTree')
-       AND table IN (SELECT table FROM system.columns WHERE database = ${db} AND name = 'instance_id')
-     ORDER BY table, position`,
+       AND table IN (SELECT table FROM system.columns WHERE database = ${db} AND name = 'instance_id')`,
   );
   const byTable = new Map<string, ClickHouseInstanceTable>();
   for (const r of rows) {
