@@ -112,7 +112,8 @@ async function* postgresRows(pool: pg.Pool, instanceId: string): AsyncGenerator<
     for (const [i, [name, sql]] of queries.entries()) {
       const cursor = `export_${i}`;
       await client.query(
-        `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT (jsonb_build_object('table', ${pgLiteral(name)}) || to_jsonb(x))::text AS line FROM (${sql.replaceAll("$1", pgLiteral(instanceId))}) x`,
+        // row_to_json keeps the columns' order; "table" is put first as text (jsonb would sort the keys).
+        `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT '{"table":' || to_json(${pgLiteral(name)}::text)::text || ',' || substr(row_to_json(x)::text, 2) AS line FROM (${sql.replaceAll("$1", pgLiteral(instanceId))}) x`,
       );
       for (;;) {
         const { rows } = await client.query<{ line: string }>(`FETCH ${FETCH_ROWS} FROM ${cursor}`);
