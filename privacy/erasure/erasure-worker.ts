@@ -12,7 +12,7 @@ export interface ErasureWorker {
   wake(): void;
   /** Runs one job to its end in the caller's time (the CLI); false when another process holds it. */
   runNow(jobId: string): Promise<boolean>;
-  /** Stops polling and waits for the job in progress to reach the end of its current step. */
+  /** Stops polling; the job in progress stops after its current step and is left for another process. */
   stop(): Promise<void>;
 }
 
@@ -29,7 +29,7 @@ export function createErasureWorker(deps: ErasureDeps, box: SecretBox, role: str
     const job = await store.claim(jobId);
     if (!job) return false;
     try {
-      await runErasure(deps, store, job);
+      await runErasure(deps, store, job, () => stopped);
     } catch (err) {
       if (err instanceof LeaseLost) return true;
       const message = redactSubject((err as Error)?.message ?? String(err), job.subject);

@@ -118,7 +118,7 @@ export interface ErasureJobStore {
   advance(jobId: string, step: ErasureStep, removed: Record<string, number>): Promise<boolean>;
   /** Marks the job done and forgets its subject. */
   finish(jobId: string): Promise<void>;
-  /** Releases a failed job for a retry after `retryMs`, keeping the (redacted) error. */
+  /** Releases a job for another claim after `retryMs`, keeping the (redacted) error of a failure ("" for none). */
   release(jobId: string, error: string, retryMs: number): Promise<void>;
 }
 
@@ -174,7 +174,7 @@ export function createErasureJobStore(
     },
     async release(jobId, error, retryMs) {
       await pool.query(
-        `UPDATE erasure_jobs SET lease_owner = NULL, last_error = $3,
+        `UPDATE erasure_jobs SET lease_owner = NULL, last_error = nullif($3, ''),
                 lease_until = now() + $4 * interval '1 millisecond'
          WHERE id = $1 AND lease_owner = $2`,
         [jobId, owner, error.slice(0, 1000), retryMs],

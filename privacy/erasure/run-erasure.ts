@@ -66,7 +66,13 @@ export class LeaseLost extends Error {
  * Runs a claimed job from the step after the last one recorded to the end, recording each step as it
  * finishes and renewing the lease meanwhile; marks the job done and forgets its subject.
  */
-export async function runErasure(d: ErasureDeps, store: ErasureJobStore, job: ClaimedJob): Promise<void> {
+export async function runErasure(
+  d: ErasureDeps,
+  store: ErasureJobStore,
+  job: ClaimedJob,
+  /** True when the process is shutting down: the job stops between steps, for another process to resume. */
+  stopping: () => boolean = () => false,
+): Promise<void> {
   let lost = false;
   const renew = setInterval(
     () => {
@@ -84,6 +90,11 @@ export async function runErasure(d: ErasureDeps, store: ErasureJobStore, job: Cl
     for (const step of ERASURE_STEPS.slice(from)) {
       if (d.settings.stepPauseMs > 0) await sleep(d.settings.stepPauseMs);
       if (lost) throw new LeaseLost(`erasure job ${job.id} was taken over`);
+      if (stopping()) {
+        await store.release(job.id, "", 0);
+        d.log.info({ job: job.id, next: step }, "erasure paused for shutdown; another process resumes it");
+        return;
+      }
       const removed = await RUN[step](d, job.subject);
       if (!(await store.advance(job.id, step, removed)))
         throw new LeaseLost(`erasure job ${job.id} was taken over`);
