@@ -47,6 +47,7 @@ COPY lib ./lib
 COPY licensing ./licensing
 COPY mail ./mail
 COPY payments ./payments
+COPY privacy ./privacy
 COPY processors ./processors
 COPY schemas ./schemas
 COPY webhooks ./webhooks

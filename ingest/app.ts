@@ -1,6 +1,7 @@
 import cookie from "@fastify/cookie";
 import type { FastifyInstance } from "fastify";
 import { Counter } from "prom-client";
+import { serverExecutor } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
 import {
   type CutReason,
@@ -21,14 +22,27 @@ import openapi from "./plugins/openapi.ts";
 import { registrationThrottle } from "./plugins/registration-throttle.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
+import { adminPrivacyRoutes } from "./routes/v1/admin/privacy.ts";
 import { webhookAdminRoutes } from "./routes/v1/admin/webhooks.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
 import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
+import {
+  erasureStatusRoute,
+  instancePrivacyRoutes,
+  type PrivacyRoutesOptions,
+} from "./routes/v1/privacy/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
 import { adminSessionStore, webConsole } from "./web/web-console.ts";
-import { digestSchedule, expiryNotices, seatReaper, webhookDeliveries } from "./workers/index.ts";
+import {
+  createIngestErasureWorker,
+  digestSchedule,
+  erasureJobs,
+  expiryNotices,
+  seatReaper,
+  webhookDeliveries,
+} from "./workers/index.ts";
 
 /** A counter of refusals by code, in the deps' registry. */
 function refusals(deps: IngestDeps, name: string, help: string): Counter<"code"> {
@@ -64,7 +78,7 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
 /** The licensing routes an instance calls; their answers are signed (the Sm-Signature hook). */
 async function instanceRoutes(
   scope: FastifyInstance,
-  { config, deps }: { config: Readonly<Config>; deps: IngestDeps },
+  { config, deps, privacy }: { config: Readonly<Config>; deps: IngestDeps; privacy: PrivacyRoutesOptions },
 ) {
   signAnswers(scope, deps.signer);
   const abuse = deps.licensingMetrics.abuse;
@@ -94,6 +108,7 @@ async function instanceRoutes(
     forget: (instanceId) => deps.identities.forget(instanceId),
   });
   await scope.register(keysRoute, { ring: deps.ring });
+  await scope.register(instancePrivacyRoutes, privacy);
 }
 
 /**
@@ -135,7 +150,21 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     maxWindow: config.ingest.zstdMaxWindow,
     maxWork: config.ingest.zstdMaxWork,
   });
-  await app.register(instanceRoutes, env);
+  // Erasure and export (privacy/): the instance's own routes, the admin's, the job status and the worker.
+  const erasureWorker = createIngestErasureWorker(config, deps);
+  const privacy: PrivacyRoutesOptions = {
+    pool: deps.pg,
+    box: deps.box,
+    vault: deps.vault,
+    wake: () => erasureWorker.wake(),
+    exportDeps: {
+      pg: deps.pg,
+      clickhouse: serverExecutor(config.clickhouse, deps.clickhouse),
+      clickhouseClient: deps.clickhouse,
+    },
+  };
+  await app.register(instanceRoutes, { ...env, privacy });
+  await app.register(erasureStatusRoute, { pool: deps.pg });
   await app.register(cookie);
   const adminRefused = refusals(deps, "smstats_admin_refused_total", "Admin API requests refused, by code.");
   // The console and the portal: their pages, sessions and the API they add (see web/web-console.ts).
@@ -148,6 +177,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     refused: adminRefused,
     sessions: adminSessions,
   });
+  await app.register(adminPrivacyRoutes, { ...privacy, refused: adminRefused, sessions: adminSessions });
   await app.register(webhookAdminRoutes, {
     pool: deps.pg,
     vault: deps.vault,
@@ -183,5 +213,6 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
   await app.register(expiryNotices, env);
   await app.register(digestSchedule, env);
   await app.register(seatReaper, env);
+  await app.register(erasureJobs, { worker: erasureWorker });
   return app;
 }

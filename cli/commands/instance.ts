@@ -7,14 +7,16 @@ import {
 } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
 import { requireCommand, requireOperand, requireOptions, UsageError } from "../usage.ts";
+import { erase } from "./instance-erase.ts";
 
 export const usage = `  smstats instance ban <instance id> --reason TEXT [--fingerprint] [--json]
   smstats instance unban <instance id> --reason TEXT [--json]
   smstats instance show <instance id> [--json]
+  smstats instance erase <instance id> [--no-wait] [--json]   (every store; audited; a second run is a no-op)
   smstats instance list [--search ID|HWID|EMAIL] [--tier T] [--version V] [--platform P] [--banned | --not-banned]
                         [--seen-since DATE] [--limit N] [--cursor C] [--json]`;
 
-/** `smstats instance …`: ban, unban and show instances (every change audited). */
+/** `smstats instance …`: ban, unban, show and erase instances (every change audited). */
 export async function run(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -34,12 +36,18 @@ export async function run(argv: string[]): Promise<void> {
       "seen-since": { type: "string" },
       limit: { type: "string", default: "50" },
       cursor: { type: "string" },
+      "no-wait": { type: "boolean", default: false },
     },
     strict: true,
   });
-  requireCommand("instance", command, ["ban", "unban", "show", "list"]);
+  requireCommand("instance", command, ["ban", "unban", "show", "list", "erase"]);
   if (command === "list") return list(values);
   const id = requireOperand(positionals[0], "<instance id>", `instance ${command}`);
+  if (command === "erase") {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+      throw new UsageError("<instance id> is a UUID");
+    return erase(id, values);
+  }
   if (command !== "show") requireOptions(values, ["reason"], `instance ${command}`);
   const ctx = await openLicensingContext(values.as);
   try {

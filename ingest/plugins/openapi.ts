@@ -37,6 +37,10 @@ async function openapi(app: FastifyInstance) {
           description: "The license portal: a license owner's session, devices, offline file",
         },
         { name: "payments", description: "Incoming webhooks: Stripe, Lemon Squeezy, Grafana alerts" },
+        {
+          name: "privacy",
+          description: "Erasure (a durable job) and export of everything stored about an instance",
+        },
         { name: "health", description: "Liveness, readiness and metrics" },
       ],
       components: { securitySchemes },

@@ -297,6 +297,14 @@ const envSchema = z
     SMSTATS_WEBHOOKS_TIMEOUT_MS: positiveInt.default(10_000),
     /** Outgoing webhooks may go to non-loopback addresses ("true" in production; development and tests keep "false"). */
     SMSTATS_WEBHOOKS_ALLOW_REMOTE: z.enum(["true", "false"]).default("false"),
+    /** Erasure jobs: how often (ms) each ingest process looks for erasure jobs to start or resume. */
+    SMSTATS_ERASURE_POLL_MS: positiveInt.default(5000),
+    /** Erasure jobs: a running job's lease (ms); a job whose process died is resumed by another process after it. */
+    SMSTATS_ERASURE_LEASE_MS: positiveInt.default(30_000),
+    /** Erasure jobs: pause (ms) between a job's steps, to spread its load (tests use it to interrupt a job mid-way). */
+    SMSTATS_ERASURE_STEP_PAUSE_MS: z.coerce.number().int().min(0).default(0),
+    /** Erasure jobs: how long (ms) to follow one ClickHouse mutation before the step fails and is retried. */
+    SMSTATS_ERASURE_MUTATION_TIMEOUT_MS: positiveInt.default(600_000),
     /** Bearer token Grafana's webhook contact point sends to POST /v1/webhooks/alerts; unset refuses the intake. */
     SMSTATS_ALERTS_INTAKE_TOKEN: z.string().min(16).optional(),
     /** Redis URL; defaults to the local stack's. */

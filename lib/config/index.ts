@@ -144,6 +144,8 @@ export interface Config {
     allowRemote: boolean;
   };
   alerts: { intakeToken: string | undefined };
+  /** Erasure jobs (privacy/erasure): poll interval, lease, pause between steps, mutation timeout. */
+  erasure: { pollMs: number; leaseMs: number; stepPauseMs: number; mutationTimeoutMs: number };
 }
 
 /** File (in <data>/secrets) holding the generated password of a service database role. */
@@ -409,6 +411,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       allowRemote: env.SMSTATS_WEBHOOKS_ALLOW_REMOTE === "true",
     },
     alerts: { intakeToken: env.SMSTATS_ALERTS_INTAKE_TOKEN },
+    erasure: {
+      pollMs: env.SMSTATS_ERASURE_POLL_MS,
+      leaseMs: env.SMSTATS_ERASURE_LEASE_MS,
+      stepPauseMs: env.SMSTATS_ERASURE_STEP_PAUSE_MS,
+      mutationTimeoutMs: env.SMSTATS_ERASURE_MUTATION_TIMEOUT_MS,
+    },
   };
   return deepFreeze(config);
 }

@@ -111,6 +111,7 @@ export const HttpErrors = {
   ADMIN_SCOPE_MISSING: createError("ADMIN_SCOPE_MISSING", "the admin token lacks the scope %s", 403),
   LICENSE_NOT_FOUND: createError("LICENSE_NOT_FOUND", "no such license", 404),
   INSTANCE_NOT_FOUND: createError("INSTANCE_NOT_FOUND", "no such instance", 404),
+  ERASURE_NOT_FOUND: createError("ERASURE_NOT_FOUND", "no erasure job has this id", 404),
   TIER_UNKNOWN: createError("TIER_UNKNOWN", "unknown tier", 400),
   CSRF_INVALID: createError(
     "CSRF_INVALID",

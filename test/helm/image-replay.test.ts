@@ -148,6 +148,7 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
         "node_modules",
         "package.json",
         "payments",
+        "privacy",
         "processors",
         "schemas",
         "tsconfig.json",

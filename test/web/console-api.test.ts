@@ -39,6 +39,8 @@ const ADMIN_ROUTES: Record<string, AdminScope | "session"> = {
   "GET /v1/admin/instances/{id}/activity": "instances:read",
   "POST /v1/admin/instances/{id}/ban": "instances:write",
   "POST /v1/admin/instances/{id}/unban": "instances:write",
+  "DELETE /v1/admin/instances/{id}/data": "instances:write",
+  "GET /v1/admin/instances/{id}/export": "instances:read",
   "GET /v1/admin/licenses": "licenses:read",
   "GET /v1/admin/licenses/{ref}": "licenses:read",
   "POST /v1/admin/licenses": "licenses:write",
@@ -66,7 +68,7 @@ function documentedRoutes(): string[] {
 
 /** A request for a route: params filled with a fresh uuid, a plausible body for POSTs. */
 function requestFor(route: string, headers: Record<string, string> = {}) {
-  const [method, path] = route.split(" ") as ["GET" | "POST", string];
+  const [method, path] = route.split(" ") as ["GET" | "POST" | "DELETE", string];
   const url = path.replace(/\{[^}]+\}/g, randomUUID());
   const payload =
     method === "POST" ? { reason: "test", tier: "venue", owner_email: "x@example.com" } : undefined;

@@ -1,0 +1,6 @@
+export {
+  clickHouseExportQuery,
+  EXPORT_FORMAT_VERSION,
+  type ExportDeps,
+  instanceExport,
+} from "./export-stream.ts";
