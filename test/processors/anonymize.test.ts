@@ -2,8 +2,10 @@ import { describe, expect, it } from "vitest";
 import {
   anonymize,
   extensionToken,
+  identifierHash,
   songFileType,
   songHash,
+  storedBatchId,
   withoutPathTags,
 } from "../../processors/steps/anonymize/index.ts";
 import {
@@ -360,7 +362,7 @@ describe("anonymize: the secret and the rest of the batch", () => {
     const out = anonymize(enriched, { secret });
     expect(out).toMatchObject({
       instance_id: INSTANCE_A,
-      batch_id: enriched.batch_id,
+      batch_id: storedBatchId(secret, INSTANCE_A, enriched.batch_id),
       privacy: MOST_PRIVATE,
       tier: "pro",
       country: "DE",
@@ -374,7 +376,7 @@ describe("anonymize: the secret and the rest of the batch", () => {
     const out = anonymize(batch({ playback: [playback()], session: [sessionEvent()] }), { secret });
     expect(out.playback[0]).toMatchObject({
       event_type: "played",
-      session_id: "sess-1",
+      session_id: identifierHash(secret, "playback.session_id", INSTANCE_A, "sess-1"),
       wait_time_sec: 12,
       song_source: "youtube",
       song_duration_sec: 231,
