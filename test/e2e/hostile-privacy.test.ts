@@ -95,15 +95,19 @@ async function clickhouseHits(): Promise<string[]> {
   const byTable = new Map<string, { name: string; type: string }[]>();
   for (const c of columns) byTable.set(c.table, [...(byTable.get(c.table) ?? []), c]);
   for (const [table, cols] of byTable) {
+    const labels: string[] = [];
     const checks = cols.flatMap((c) =>
       markerList.map((m) => {
         const col = `\`${c.name}\``;
         const text = c.type.startsWith("Array") ? `arrayStringConcat(${col}, '\\n')` : `toString(${col})`;
-        return `sum(position(${text}, ${sqlString(m)}) > 0) AS \`${c.name}|${m}\``;
+        labels.push(`${table}.${c.name}: ${m}`);
+        return `sum(position(${text}, ${sqlString(m)}) > 0) AS h${labels.length - 1}`;
       }),
     );
     const [row] = await ch.rows<Record<string, string>>(`SELECT ${checks.join(", ")} FROM \`${table}\``);
-    for (const [k, n] of Object.entries(row ?? {})) if (Number(n) > 0) hits.push(`${table}.${k}`);
+    labels.forEach((label, i) => {
+      if (Number(row?.[`h${i}`] ?? 0) > 0) hits.push(label);
+    });
   }
   return hits;
 }
@@ -203,7 +207,11 @@ async function startHostileService(): Promise<RunningService> {
   return { ...pipeline, processorPort: ports.processor };
 }
 
-type Send = (instance: TestInstance, body: unknown, avro?: boolean) => Promise<{ status: number; text: string }>;
+type Send = (
+  instance: TestInstance,
+  body: unknown,
+  avro?: boolean,
+) => Promise<{ status: number; text: string }>;
 
 /** Sends the hostile batch of every marker over JSON and Avro; returns how many were accepted. */
 async function sendHostile(instance: TestInstance, send: Send, label: string): Promise<number> {
