@@ -8,6 +8,5 @@ export {
 } from "./anonymize.ts";
 export { extensionToken, fileTypeCounts, songFileType } from "./file-type.ts";
 export { songHash, songKeyPart, userHash } from "./keyed-hashes.ts";
-export { withoutPathTags } from "./path-tags.ts";
 export { ANONYMIZE_KEY_FILE, AnonymizeSecretError, loadAnonymizeSecret } from "./secret.ts";
 export * from "./shape-rules.ts";
