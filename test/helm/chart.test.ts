@@ -199,6 +199,17 @@ describe("Helm chart helm/smstats", () => {
       // Encrypted at rest with the key the StatefulSet reads from its Secret.
       expect(conf).toMatch(/"cipher": "chachapoly"/);
       expect(conf).toMatch(/"key": \$JS_STORE_KEY/);
+      const sts = find(rendered(name).objects, "StatefulSet", "nats") as unknown as {
+        spec: {
+          template: {
+            spec: { containers: { name: string; env?: { name: string; valueFrom?: unknown }[] }[] };
+          };
+        };
+      };
+      const natsContainer = sts.spec.template.spec.containers.find((c) => c.name === "nats");
+      expect(natsContainer?.env?.find((e) => e.name === "JS_STORE_KEY")?.valueFrom).toEqual({
+        secretKeyRef: { name: "smstats-nats-store-key", key: "key" },
+      });
       expect(conf.match(/nats:\/\/smstats-nats-\d\.smstats-nats-headless:6222/g)).toHaveLength(3);
       const file = join(work, `${name}-nats.conf`);
       writeFileSync(file, conf);

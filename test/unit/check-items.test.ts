@@ -143,6 +143,13 @@ describe("checkItems", () => {
     expect(playbackOnly.batch.metrics.map((m) => m.name)).toEqual(["songs_played_total"]);
   });
 
+  it("files a metric whose name is not a string under quality and rejects it, never throws", () => {
+    const { batch } = fromJson(body({ metrics: [{ name: "ok", value: 1 }] }), now);
+    const odd = { ...batch, metrics: [...batch.metrics, { name: 7, value: 1, tags: {}, time_ms: null }] };
+    const r = checkItems(odd as unknown as typeof batch, all, rules);
+    expect(r.rejected).toEqual([{ family: "metrics", index: 1, reason: expect.stringMatching(/name/) }]);
+  });
+
   it("rejects values JSON cannot carry but Avro can (NaN, infinities)", () => {
     const { batch } = fromJson(body({ metrics: [{ name: "a", value: 1 }] }), now);
     const r = checkItems(

@@ -140,7 +140,8 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
   batch.metrics = keep("metrics", input.metrics, (m) => {
     // A metric is consented by what it means: songs_played_total needs playback consent, whatever list
     // it came in. One without its family's consent is counted under metrics and under that family.
-    const family = metricFamily(m.name);
+    // Consent is checked before the item rules (as for whole lists), so the name may not be a string yet.
+    const family = typeof m.name === "string" ? metricFamily(m.name) : "quality";
     if (consent[family]) return true;
     filteredMetrics[family] = (filteredMetrics[family] ?? 0) + 1;
     filtered.metrics = (filtered.metrics ?? 0) + 1;
