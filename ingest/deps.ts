@@ -42,6 +42,7 @@ import { createMailer, type Mailer } from "../mail/index.ts";
 import { createPaymentProcessor, type PaymentProcessor } from "../payments/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
 import { createDeliveryWorker, type DeliveryWorker } from "../webhooks/index.ts";
+import { listenForConsentChanges } from "./auth/consent-listener.ts";
 import { createIdentityCache, type IdentityCache } from "./auth/identity-cache.ts";
 import { createRequestGuard, type RequestGuard } from "./auth/request-guard.ts";
 import { type BatchPublisher, createBatchPublisher } from "./publish/batch-publisher.ts";
@@ -141,6 +142,16 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     metrics,
   });
   const deliveries = createDeliveryWorker({ pool, box, settings: config.webhooks, log, metrics });
+  const identities = createIdentityCache(
+    (id) => loadInstanceAuth(pool, box, id),
+    config.ingest.identityCacheMs,
+  );
+  // A consent change made through any process reaches this one's cache at commit (see the listener).
+  const consentListener = listenForConsentChanges(
+    requirePostgresRole(config, "write"),
+    (id) => identities.forget(id),
+    log,
+  );
   return {
     log,
     metrics,
@@ -166,11 +177,12 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
       cacheSize: config.tokens.cacheSize,
       clockToleranceSec: config.tokens.clockToleranceSeconds,
     }),
-    identities: createIdentityCache((id) => loadInstanceAuth(pool, box, id), config.ingest.identityCacheMs),
+    identities,
     guard: createRequestGuard(redis, prefix),
     sequences: createSequenceTracker(redis, prefix),
     async close() {
       await deliveries.stop();
+      await consentListener.close();
       mailer.close();
       // Drain flushes publishes still in flight before the connection closes.
       await Promise.allSettled([nats.nc.drain(), pool.end(), redis.quit(), clickhouse.close()]);

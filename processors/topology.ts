@@ -1,6 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/transport-node";
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import type { ClickHouseExecutor, InsertFormat } from "../lib/clients/index.ts";
 import type { Config } from "../lib/config/index.ts";
 import { PIPELINE_HEADERS, processorConsumerConfig } from "../lib/jetstream/index.ts";
@@ -15,6 +15,7 @@ import { stepRunner } from "./runtime/step-runner.ts";
 import { streamSweeper } from "./runtime/stream-sweeper.ts";
 import { startWatchdog } from "./runtime/watchdog.ts";
 import { batchKey, openRawTablesSink, type SinkBatch, storedBatches } from "./sinks/clickhouse/index.ts";
+import { storedBatchId } from "./steps/anonymize/index.ts";
 import { decode } from "./steps/decode/index.ts";
 import { type CountryLookup, enrich, type InstanceLookup } from "./steps/enrich/index.ts";
 import { anonymizeStep, downsampleStep } from "./steps/index.ts";
@@ -67,6 +68,17 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     metrics: deps.metrics,
   });
   const toRows = routeStep(sink.writeMetrics);
+  const shaped = new Counter({
+    name: "smstats_processor_shaped_values_total",
+    help: "Stored strings replaced or dropped by the anonymize step's shape rules, by field and reason.",
+    labelNames: ["field", "reason"],
+    registers: [deps.metrics],
+  });
+  // The sink stores and de-duplicates on the shaped batch_id; the sweeper compares messages with it.
+  const storedKey = (k: { instance_id: string; batch_id: string }) => ({
+    instance_id: k.instance_id,
+    batch_id: storedBatchId(deps.anonymizeSecret, k.instance_id, k.batch_id),
+  });
 
   const steps = stepRunner<MessageHeaders, Uint8Array>(deps.metrics)
     .step("decode", (data, headers) => decode(deps.schemas, data, headers), [
@@ -84,7 +96,10 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         }),
       ["unknown_instance"],
     )
-    .step("anonymize", anonymizeStep(deps.anonymizeSecret))
+    .step(
+      "anonymize",
+      anonymizeStep(deps.anonymizeSecret, (field, reason) => shaped.inc({ field, reason })),
+    )
     .step(
       "downsample",
       downsampleStep((r) => {
@@ -115,8 +130,8 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
       jsm: deps.jsm,
       js: deps.js,
       stream: config.nats.stream,
-      stored: (keys) => storedBatches(deps.clickhouse, keys),
-      key: batchKey,
+      stored: (keys) => storedBatches(deps.clickhouse, keys.map(storedKey)),
+      key: (k) => batchKey(storedKey(k)),
       log: deps.log,
       source,
     }),

@@ -9,6 +9,7 @@ export { type ExampleFamily, exampleBatches } from "./examples.ts";
 // latest version (MetricsBatch, Metric, LibrarySnapshot, PlaybackEvent, Song, SessionEvent,
 // Environment, PrivacyFlags, …), enum symbol arrays and the fingerprints of every version.
 export * from "./generated/telemetry.ts";
+export { METRIC_FAMILY_TABLE, type MetricFamily, metricFamily } from "./metric-families.ts";
 export {
   SchemaError,
   type SchemaErrorCode,

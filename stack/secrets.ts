@@ -14,6 +14,11 @@ export interface StackSecrets {
   clickhouseGrafana: string;
   /** Redis `requirepass`. */
   redis: string;
+  /**
+   * JetStream's encryption-at-rest key (nats.conf `jetstream { cipher: chachapoly, key }`): batches and
+   * their headers are unreadable in the store files. Rotation: stack/README.md.
+   */
+  natsStoreKey: string;
 }
 
 // Each secret and the file (<name>.txt) it is kept in.
@@ -23,6 +28,7 @@ const files: Record<keyof StackSecrets, string> = {
   clickhouseAnalyst: "clickhouse_analyst",
   clickhouseGrafana: "clickhouse_grafana",
   redis: "redis",
+  natsStoreKey: "nats_store_key",
 };
 const names = Object.keys(files) as (keyof StackSecrets)[];
 

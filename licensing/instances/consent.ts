@@ -12,16 +12,22 @@ export type ConsentFamily = (typeof CONSENT_FAMILIES)[number];
 export type Consent = Record<ConsentFamily, boolean>;
 
 /**
- * Consent of an instance that registers without stating any, after the seed's opt-in flow: quality and
- * error reports are on by default (they describe the software, not the party), usage data — playback,
- * sessions, library — is opt-in.
+ * Consent of an instance that registers without stating any: nothing. The design's dialog makes every
+ * family opt-in (quality included); until the instance consents only its environment and licensing
+ * reach the service.
  */
 export const DEFAULT_CONSENT: Readonly<Consent> = Object.freeze({
-  quality: true,
+  quality: false,
   playback: false,
   session: false,
   library: false,
 });
+
+/**
+ * PostgreSQL notification channel told the instance id whenever its consent may have changed; every
+ * ingest process listens (ingest/auth/consent-listener.ts) and forgets its cached identity.
+ */
+export const CONSENT_CHANNEL = "smstats_consent";
 
 /** Writes consent flags; families listed in `overwrite` replace a stored value, the others only fill gaps. */
 export async function writeConsent(
@@ -40,6 +46,8 @@ export async function writeConsent(
      WHERE instance_consent.family = ANY($4::text[]) AND instance_consent.granted <> EXCLUDED.granted`,
     [instanceId, families, families.map((f) => values[f]), overwrite],
   );
+  // Sent at commit (and not at all on rollback), so a listener never forgets before the change is visible.
+  await db.query("SELECT pg_notify($1, $2)", [CONSENT_CHANNEL, instanceId]);
 }
 
 /** Builds a Consent from stored rows; a family without a row counts as not granted. */

@@ -1,5 +1,6 @@
 export { banInstance, unbanInstance } from "./ban-instance.ts";
 export {
+  CONSENT_CHANNEL,
   CONSENT_FAMILIES,
   type Consent,
   type ConsentChange,

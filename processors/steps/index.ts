@@ -1,6 +1,13 @@
 import type { MetricsBatch } from "../../schemas/index.ts";
 import { ok, type StepResult } from "../runtime/result.ts";
-import { type AnonymizedBatch, anonymize } from "./anonymize/index.ts";
+import {
+  type AnonymizedBatch,
+  anonymize,
+  PLATFORMS,
+  type ShapeReport,
+  shapeEnum,
+  shapeVersion,
+} from "./anonymize/index.ts";
 import { type PreaggregateReport, preaggregate } from "./downsample/index.ts";
 import { type EnrichedBatch, enrich, type InstanceRecord } from "./enrich/index.ts";
 import { emptyRows, route, type TableRows } from "./route/index.ts";
@@ -21,11 +28,21 @@ export interface PreparedBatch {
   downsampled: PreaggregateReport;
 }
 
-/** The anonymize step: keyed hashes, no paths, titles only with the opt-in. Never drops. */
+/**
+ * The anonymize step: keyed hashes, no paths, titles only with the opt-in, every string in its shape
+ * (the row's platform and app version too). Never drops a batch; `report` hears of each value shaped.
+ */
 export const anonymizeStep =
-  (secret: Buffer) =>
-  (batch: EnrichedBatch): StepResult<AnonymizedBatch<EnrichedBatch>> =>
-    ok(anonymize(batch, { secret }));
+  (secret: Buffer, report?: ShapeReport) =>
+  (batch: EnrichedBatch): StepResult<AnonymizedBatch<EnrichedBatch>> => {
+    const out = anonymize(batch, { secret, report });
+    const r = report ?? (() => {});
+    return ok({
+      ...out,
+      platform: out.platform ? shapeEnum("platform", out.platform, PLATFORMS, r) : "",
+      appVersion: shapeVersion("app_version", out.appVersion, r),
+    });
+  };
 
 /** The downsample step: pre-aggregates metrics reported faster than analysis needs; tells `report` what it did. */
 export const downsampleStep =

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { locateOnThisMachine } from "../binaries.ts";
@@ -76,7 +76,13 @@ export function configureNode(node: ClusterNode, ctx: NodeContext): void {
   mkdirSync(ctx.paths.runDir, { recursive: true });
   switch (node.kind) {
     case "nats":
-      writeFileSync(configFile(node, ctx.paths), natsClusterConfig(node, ctx.topology.nats, dir));
+      // Holds the store key: readable by this user only.
+      writeFileSync(
+        configFile(node, ctx.paths),
+        natsClusterConfig(node, ctx.topology.nats, dir, ctx.secrets.natsStoreKey),
+        { mode: 0o600 },
+      );
+      chmodSync(configFile(node, ctx.paths), 0o600);
       return;
     case "zookeeper":
       mkdirSync(join(dir, "data"), { recursive: true });

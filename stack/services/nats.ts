@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { locateServiceBinary } from "../install.ts";
 import { spawnDetached } from "../process.ts";
@@ -9,6 +9,15 @@ import { stopServer } from "./stop-server.ts";
 
 function configPath(ctx: ServiceContext): string {
   return join(ctx.paths.serviceDir("nats"), "nats.conf");
+}
+
+/**
+ * The jetstream block's lines that encrypt the store at rest with `key` (ChaCha20-Poly1305; nats-server
+ * encrypts a stream it finds in clear at start). No lines without a key: `status` reads secrets without
+ * creating them, and only `up` writes the config.
+ */
+export function jetStreamEncryption(key: string): string[] {
+  return key ? ["  cipher: chachapoly", `  key: ${JSON.stringify(key)}`] : [];
 }
 
 /** nats.conf for this stack; regenerated at every start so port and path changes apply. */
@@ -25,6 +34,7 @@ export function natsConfig(ctx: ServiceContext): string {
     "jetstream {",
     "  # nats-server appends /jetstream itself, so the streams land in <data>/nats/jetstream.",
     `  store_dir: ${JSON.stringify(dir)}`,
+    ...jetStreamEncryption(ctx.secrets.natsStoreKey),
     "  max_file_store: 8GB",
     "  max_memory_store: 256MB",
     "}",
@@ -43,7 +53,9 @@ export const nats: Service = {
 
   async configure(ctx) {
     mkdirSync(ctx.paths.serviceDir("nats"), { recursive: true });
-    writeFileSync(configPath(ctx), natsConfig(ctx));
+    // The config holds the store key: readable by this user only.
+    writeFileSync(configPath(ctx), natsConfig(ctx), { mode: 0o600 });
+    chmodSync(configPath(ctx), 0o600);
   },
 
   start(ctx) {

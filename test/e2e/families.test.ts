@@ -15,7 +15,9 @@ import { type RunningService, startService } from "../support/services.ts";
 const config = loadConfig();
 const ch = serverExecutor(config.clickhouse);
 let service: RunningService | undefined;
-const version = `e2e-${Math.random().toString(36).slice(2, 10)}`;
+// A version string of the stored shape (shape-rules.ts keeps only versions), unique to the run.
+const part = () => Math.floor(Math.random() * 1_000_000);
+const version = `0.${part()}.${part()}`;
 
 const one = async <T>(sql: string) => (await ch.rows<T>(sql))[0] as T;
 const num = (v: unknown) => Number(v);

@@ -13,6 +13,7 @@ import {
 } from "../../loadtest/service.ts";
 import { nsName, TEST_ENV } from "../support/env.ts";
 import { registerInstance, type TestInstance } from "../support/instance-client.ts";
+import { storedBatchIdOf } from "../support/stored-ids.ts";
 
 // 20 times the rate ingest sustains, with 1,000-metric batches, for 20 s: every request is answered
 // within 2 s (202, or 429/503 with Retry-After), ingest's resident memory stays under its documented
@@ -241,13 +242,16 @@ describe("ingest at 20x its sustainable rate", () => {
     const perBatch = await ch.rows<{ batch_id: string; n: string }>(
       `SELECT batch_id, count() AS n FROM metrics_quality WHERE instance_id = ${sqlString(instance.instanceId)} GROUP BY batch_id`,
     );
+    // Stored ids are the shape rules' keyed hashes of the ids sent.
+    const asStored = await storedBatchIdOf();
     const storedIds = new Set(perBatch.map((r) => r.batch_id));
-    const lateIds = new Set(late.map((a) => a.batchId));
+    const lateIds = new Set(late.map((a) => asStored(instance.instanceId, a.batchId)));
+    const acceptedIds = new Set([...accepted].map((id) => asStored(instance.instanceId, id)));
     expect(
-      [...accepted].filter((id) => !storedIds.has(id)),
+      [...acceptedIds].filter((id) => !storedIds.has(id)),
       "every batch that got a 202 is stored",
     ).toEqual([]);
-    expect([...storedIds].filter((id) => !accepted.has(id) && !lateIds.has(id))).toEqual([]);
+    expect([...storedIds].filter((id) => !acceptedIds.has(id) && !lateIds.has(id))).toEqual([]);
     expect(
       perBatch.filter((r) => Number(r.n) !== 1000),
       "each stored batch once, whole",

@@ -6,6 +6,7 @@ import { sqlString } from "../../lib/sql/index.ts";
 import { seedBody } from "../support/app.ts";
 import { fetchBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
 import { type RunningService, startService } from "../support/services.ts";
+import { storedBatchIdOf } from "../support/stored-ids.ts";
 
 const config = loadConfig();
 const ch = serverExecutor(config.clickhouse);
@@ -65,6 +66,8 @@ describe("HTTP → JetStream → ClickHouse", () => {
   it("keeps every batch that got a 202 when the service is stopped mid-stream and started again", async () => {
     const instance: TestInstance = await registerInstance((service as RunningService).ingestUrl);
     const id = instance.instanceId;
+    // Keyed by the id as stored (shape-rules.ts hashes ids that are not in a fixed format).
+    const asStored = await storedBatchIdOf();
     const accepted = new Map<string, number>();
     let stopAt = 0;
     let sent = 0;
@@ -84,7 +87,7 @@ describe("HTTP → JetStream → ClickHouse", () => {
             batch_id: batchId,
             metrics,
           });
-          if (res.status === 202) accepted.set(batchId, metrics.length);
+          if (res.status === 202) accepted.set(asStored(id, batchId), metrics.length);
           else await res.arrayBuffer();
         } catch {
           // Connection refused once the server stopped listening: the client keeps the batch.

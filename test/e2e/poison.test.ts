@@ -14,6 +14,7 @@ import { METRICS_BATCH_SCHEMA, SCHEMA_FINGERPRINT_HEADER, SchemaRegistry } from 
 import { uniqueId } from "../support/app.ts";
 import { freshBatch } from "../support/batches.ts";
 import { nsName } from "../support/env.ts";
+import { storedBatchIdOf } from "../support/stored-ids.ts";
 
 // One batch ClickHouse refuses (a negative count for an unsigned column, code 72 on 18.16), published
 // straight to the stream as a client's Avro body that got past ingest would be, among 50 valid ones:
@@ -107,7 +108,7 @@ describe("a batch ClickHouse refuses", () => {
       expect(letters[0]).toMatchObject({ reason: "clickhouse_refused" });
       expect(letters[0]?.detail).toMatch(/ClickHouse code \d+ \([A-Z_]+\)/);
       const badRows = await ch.rows<{ n: string }>(
-        `SELECT count() AS n FROM snapshots_library WHERE batch_id = ${sqlString(badId)}`,
+        `SELECT count() AS n FROM snapshots_library WHERE batch_id = ${sqlString((await storedBatchIdOf())(instanceId, badId))}`,
       );
       expect(Number(badRows[0]?.n)).toBe(0);
       // Every message left the stream: the 50 acknowledged after their insert, the bad one after the DLQ had it.

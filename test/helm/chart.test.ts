@@ -196,11 +196,25 @@ describe("Helm chart helm/smstats", () => {
     for (const name of ["default", "cluster"] as const) {
       const conf = find(rendered(name).objects, "ConfigMap", "nats-config").data?.["nats.conf"] ?? "";
       expect(conf).toMatch(/"store_dir": "\/data"/);
+      // Encrypted at rest with the key the StatefulSet reads from its Secret.
+      expect(conf).toMatch(/"cipher": "chachapoly"/);
+      expect(conf).toMatch(/"key": \$JS_STORE_KEY/);
+      const sts = find(rendered(name).objects, "StatefulSet", "nats") as unknown as {
+        spec: {
+          template: {
+            spec: { containers: { name: string; env?: { name: string; valueFrom?: unknown }[] }[] };
+          };
+        };
+      };
+      const natsContainer = sts.spec.template.spec.containers.find((c) => c.name === "nats");
+      expect(natsContainer?.env?.find((e) => e.name === "JS_STORE_KEY")?.valueFrom).toEqual({
+        secretKeyRef: { name: "smstats-nats-store-key", key: "key" },
+      });
       expect(conf.match(/nats:\/\/smstats-nats-\d\.smstats-nats-headless:6222/g)).toHaveLength(3);
       const file = join(work, `${name}-nats.conf`);
       writeFileSync(file, conf);
       // The StatefulSet sets SERVER_NAME from the pod name; the configuration reads it as $SERVER_NAME.
-      const env = { ...process.env, SERVER_NAME: "smstats-nats-0" };
+      const env = { ...process.env, SERVER_NAME: "smstats-nats-0", JS_STORE_KEY: "ab".repeat(32) };
       const ok = await failing("nats-server", ["-t", "-c", file], env);
       expect(ok.out).toContain("is valid");
       expect(ok.code).toBe(0);

@@ -67,6 +67,31 @@ describe("PUT /v1/instances/{id}/consent", () => {
     expect(new Date(rows[0].changed_at).toISOString()).toBe(answer.changed_at);
   });
 
+  it("stops storage from the next batch in another ingest process too, whatever its identity cache holds", async () => {
+    // A second process with a long identity cache: only the PostgreSQL notification can tell it.
+    const other = await testIngest({
+      SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=100000",
+      SMSTATS_INGEST_IDENTITY_CACHE_MS: "600000",
+    });
+    try {
+      const inst = await registerInstance(app);
+      const first = await postBatch(other.app, inst, batch(inst.instanceId));
+      expect(first.json(), first.body).toMatchObject({ accepted: 2, filtered: {} });
+      const path = `/v1/instances/${inst.instanceId}/consent`;
+      expect((await instanceCall(app, inst, "PUT", path, { playback: false })).statusCode).toBe(200);
+      // The notification is sent at commit, before the answer; allow it the moment it takes to arrive.
+      let after = await postBatch(other.app, inst, batch(inst.instanceId));
+      for (let i = 0; i < 20 && Object.keys(after.json().filtered ?? {}).length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        after = await postBatch(other.app, inst, batch(inst.instanceId));
+      }
+      expect(after.json().filtered, after.body).toEqual({ playback: 1 });
+    } finally {
+      await other.app.close();
+      await other.deps.close();
+    }
+  });
+
   it("refuses another instance's id, unknown fields and an empty body with stable codes", async () => {
     const a = await registerInstance(app);
     const b = await registerInstance(app);

@@ -74,7 +74,8 @@ describe("POST /v1/instances/register", () => {
       signing_secret: expect.stringMatching(/^[\w-]{43}$/),
       tier: "starter",
       registered_at: expect.any(String),
-      consent: { quality: true, playback: false, session: false, library: false },
+      // Opt-in: an instance that states no consent has none.
+      consent: { quality: false, playback: false, session: false, library: false },
     });
     const claims = await verifyInstanceToken(ring, r.instance_token);
     expect(claims).toMatchObject({ sub: r.instance_id, tier: "starter", scope: "instance" });
@@ -173,7 +174,7 @@ describe("POST /v1/instances/register", () => {
     // Fastify strips properties a schema does not name: a newer client still registers with an older server.
     const res = await register(body(newHwid(), { consent: { telemetry: true, playback: true }, extra: 1 }));
     expect(res.statusCode).toBe(201);
-    expect(res.json().consent).toEqual({ quality: true, playback: true, session: false, library: false });
+    expect(res.json().consent).toEqual({ quality: false, playback: true, session: false, library: false });
   });
 
   it("records stated consent and keeps it when the instance registers again without any", async () => {

@@ -53,6 +53,7 @@ describe("acceptBatch: what a parsed batch becomes", () => {
       batchId: "b3",
       rejected: [],
       filtered: { playback: batch.playback.length },
+      filteredMetrics: {},
     });
   });
 

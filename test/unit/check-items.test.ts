@@ -98,6 +98,58 @@ describe("checkItems", () => {
     expect(r.changed).toBe(true);
   });
 
+  it("stores only the environment of an instance that never consented", () => {
+    const { batch } = fromJson(
+      body({
+        metrics: [{ name: "uptime_seconds", value: 1 }],
+        library: [{ total_songs: 10 }],
+        playback: [{ event_type: "played", song: { source: "local" } }],
+        session: [{ session_id: "s", event_type: "started" }],
+        environment: { version: "1.2.0", os_platform: "linux" },
+      }),
+      now,
+    );
+    const none = { quality: false, playback: false, session: false, library: false };
+    const r = checkItems(batch, none, rules);
+    expect(r.filtered).toEqual({ metrics: 1, library: 1, playback: 1, session: 1 });
+    expect(r.filteredMetrics).toEqual({ quality: 1 });
+    expect(r.batch.environment).not.toBeNull();
+    expect(r.items).toBe(1);
+  });
+
+  it("files a metric under the family its name means, and drops it without that family's consent", () => {
+    const { batch } = fromJson(
+      body({
+        metrics: [
+          { name: "songs_played_total", value: 42 },
+          { name: "users_peak_concurrent", value: 15 },
+          { name: "library_scan_seconds", value: 3 },
+          { name: "bad name!", value: 1 },
+          { name: "error_count_by_type", value: 2 },
+        ],
+      }),
+      now,
+    );
+    const r = checkItems(batch, { quality: true, playback: false, session: false, library: false }, rules);
+    expect(r.batch.metrics.map((m) => m.name)).toEqual(["error_count_by_type"]);
+    expect(r.filtered).toEqual({ metrics: 3 });
+    expect(r.filteredMetrics).toEqual({ playback: 1, session: 1, library: 1 });
+    // A metric filed under a consented family is kept whatever the quality consent says.
+    const playbackOnly = checkItems(
+      batch,
+      { quality: false, playback: true, session: false, library: false },
+      rules,
+    );
+    expect(playbackOnly.batch.metrics.map((m) => m.name)).toEqual(["songs_played_total"]);
+  });
+
+  it("files a metric whose name is not a string under quality and rejects it, never throws", () => {
+    const { batch } = fromJson(body({ metrics: [{ name: "ok", value: 1 }] }), now);
+    const odd = { ...batch, metrics: [...batch.metrics, { name: 7, value: 1, tags: {}, time_ms: null }] };
+    const r = checkItems(odd as unknown as typeof batch, all, rules);
+    expect(r.rejected).toEqual([{ family: "metrics", index: 1, reason: expect.stringMatching(/name/) }]);
+  });
+
   it("rejects values JSON cannot carry but Avro can (NaN, infinities)", () => {
     const { batch } = fromJson(body({ metrics: [{ name: "a", value: 1 }] }), now);
     const r = checkItems(

@@ -98,6 +98,14 @@ describe("cluster stack layout", () => {
     }
   });
 
+  it("encrypts every member's JetStream store at rest with the stack's key", () => {
+    const t = clusterTopology(36000);
+    for (const n of t.nats) {
+      const c = natsClusterConfig(n, t.nats, "/x", "ab".repeat(24));
+      expect(c).toMatch(/jetstream \{[^}]*cipher: chachapoly[^}]*key: "(ab){24}"/s);
+    }
+  });
+
   it("keeps ZooKeeper on loopback with its admin server (port 8080 by default) off", () => {
     const conf = zookeeperConfig(clusterTopology(36000).zookeeper, "/x");
     expect(conf).toContain("admin.enableServer=false");

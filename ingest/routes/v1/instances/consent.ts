@@ -16,8 +16,8 @@ export const consentRouteSchema = {
   summary: "Change this instance's telemetry consent",
   description:
     "Grants or withdraws consent per family (families left out keep their value). Applies to the next " +
-    "batch: this process reads the new value at once, other ingest processes within their identity " +
-    "cache time (2 s). Each family whose value changed is recorded with its time. Instance token and " +
+    "batch: this process reads the new value at once, other ingest processes when PostgreSQL notifies " +
+    "them at commit (their identity cache time, 2 s, if the notification is lost). Each family whose value changed is recorded with its time. Instance token and " +
     "request signature required; {id} must be the token's. The answer is signed (Sm-Signature).",
   tags: ["instances"],
   params: {

@@ -4,7 +4,10 @@ const consentSchema = {
   type: "object",
   additionalProperties: false,
   properties: {
-    quality: { type: "boolean", description: "quality metrics and error reports (default true)" },
+    quality: {
+      type: "boolean",
+      description: "quality metrics and error reports (default false: every family is opt-in)",
+    },
     playback: { type: "boolean", description: "playback events (default false)" },
     session: { type: "boolean", description: "session events (default false)" },
     library: { type: "boolean", description: "library snapshots (default false)" },

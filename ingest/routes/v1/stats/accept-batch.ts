@@ -7,6 +7,8 @@ import type { ParsedBatch } from "./parse-batch.ts";
 
 /** Items dropped for lack of consent, by family. */
 export type Filtered = Partial<Record<FamilyField, number>>;
+/** Metrics dropped for lack of consent, by the consent family their name files them under. */
+export type FilteredMetrics = Partial<Record<keyof Consent, number>>;
 
 /**
  * What to do with a parsed batch:
@@ -15,8 +17,20 @@ export type Filtered = Partial<Record<FamilyField, number>>;
  * - publish: publish `input`, then answer 202.
  */
 export type BatchDecision =
-  | { kind: "invalid"; message: string; rejected: RejectedItem[]; filtered: Filtered }
-  | { kind: "filtered"; batchId: string; rejected: RejectedItem[]; filtered: Filtered }
+  | {
+      kind: "invalid";
+      message: string;
+      rejected: RejectedItem[];
+      filtered: Filtered;
+      filteredMetrics: FilteredMetrics;
+    }
+  | {
+      kind: "filtered";
+      batchId: string;
+      rejected: RejectedItem[];
+      filtered: Filtered;
+      filteredMetrics: FilteredMetrics;
+    }
   | {
       kind: "publish";
       input: Publishable;
@@ -28,6 +42,7 @@ export type BatchDecision =
       items: number;
       rejected: RejectedItem[];
       filtered: Filtered;
+      filteredMetrics: FilteredMetrics;
       clamped: number;
       /** Receive time minus the instance's sent_at, ms; undefined when the batch names no sent_at. */
       clockSkewMs: number | undefined;
@@ -62,10 +77,22 @@ export function acceptBatch(parsed: ParsedBatch, sender: BatchSender, rules: Tim
   if (checked.items === 0) {
     if (rejected.length > 0 || Object.keys(checked.filtered).length === 0) {
       const message = rejected.length ? "no valid item in the batch" : "the batch carries no items";
-      return { kind: "invalid", message, rejected, filtered: checked.filtered };
+      return {
+        kind: "invalid",
+        message,
+        rejected,
+        filtered: checked.filtered,
+        filteredMetrics: checked.filteredMetrics,
+      };
     }
     // Everything was filtered for lack of consent: nothing to store, nothing wrong with the request.
-    return { kind: "filtered", batchId: batch.batch_id, rejected, filtered: checked.filtered };
+    return {
+      kind: "filtered",
+      batchId: batch.batch_id,
+      rejected,
+      filtered: checked.filtered,
+      filteredMetrics: checked.filteredMetrics,
+    };
   }
   // The bytes sent are published as they are unless the checks changed the batch.
   const input: Publishable =
@@ -88,6 +115,7 @@ export function acceptBatch(parsed: ParsedBatch, sender: BatchSender, rules: Tim
     items: checked.items,
     rejected,
     filtered: checked.filtered,
+    filteredMetrics: checked.filteredMetrics,
     clamped: checked.clamped,
     clockSkewMs: batch.sent_at_ms > 0 ? rules.receivedAt - batch.sent_at_ms : undefined,
   };

@@ -41,6 +41,12 @@ function routeMetrics(registry: Registry) {
       labelNames: ["family", "outcome"],
       registers: [registry],
     }),
+    metricsNoConsent: new Counter({
+      name: "smstats_ingest_metrics_no_consent_total",
+      help: "Metrics dropped for lack of consent, by the family their name files them under (schemas/metric-families.ts).",
+      labelNames: ["consent_family"],
+      registers: [registry],
+    }),
     clamped: new Counter({
       name: "smstats_ingest_items_clamped_total",
       help: "Items whose future time was clamped to the receive time.",
@@ -171,6 +177,9 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       for (const r of decision.rejected) m.items.inc({ family: r.family, outcome: "rejected" });
       for (const [family, n] of Object.entries(decision.filtered)) {
         m.items.inc({ family, outcome: "no_consent" }, n);
+      }
+      for (const [family, n] of Object.entries(decision.filteredMetrics)) {
+        m.metricsNoConsent.inc({ consent_family: family }, n);
       }
       if (decision.kind === "invalid") {
         m.batches.dropped("invalid");

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import type { MetricsBatch } from "../../../../schemas/index.ts";
+import { type MetricsBatch, metricFamily } from "../../../../schemas/index.ts";
 import { familyRecords, recordSchema } from "../../../../schemas/item-rules.ts";
 import type { FamilyField } from "./batch-schema.ts";
 import type { RejectedItem } from "./from-json.ts";
@@ -12,10 +12,14 @@ export interface Consent {
   library: boolean;
 }
 
-/** Which consent category each list of a batch falls under; the environment travels with quality. */
-export const consentCategory: Record<FamilyField, keyof Consent> = {
-  metrics: "quality",
-  environment: "quality",
+/**
+ * Which consent category each list of a batch falls under. The environment needs none: the design's
+ * consent dialog leaves it (with licensing) working before any consent. Metrics are filed one by one by
+ * what their name means (schemas/metric-families.ts; quality unless the name says otherwise).
+ */
+export const consentCategory: Record<FamilyField, keyof Consent | null> = {
+  metrics: null,
+  environment: null,
   library: "library",
   playback: "playback",
   session: "session",
@@ -36,6 +40,8 @@ export interface CheckedBatch {
   rejected: RejectedItem[];
   /** Items dropped for lack of consent, by family. */
   filtered: Partial<Record<FamilyField, number>>;
+  /** Metrics dropped for lack of consent, by the consent family their name files them under. */
+  filteredMetrics: Partial<Record<keyof Consent, number>>;
   /** Items whose future time (their own, or the batch's they go by) was clamped to the receive time. */
   clamped: number;
   /** Whether the batch timestamp itself was beyond the future tolerance (and was clamped). */
@@ -84,6 +90,7 @@ export function envelopeProblem(batch: MetricsBatch): string | undefined {
 export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRules): CheckedBatch {
   const rejected: RejectedItem[] = [];
   const filtered: Partial<Record<FamilyField, number>> = {};
+  const filteredMetrics: Partial<Record<keyof Consent, number>> = {};
   let clamped = 0;
   let changed = false;
   const latest = rules.receivedAt + rules.futureToleranceMs;
@@ -95,8 +102,13 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
     changed = true;
   }
 
-  const keep = <T extends { time_ms?: number | null }>(family: FamilyField, items: T[]): T[] => {
-    if (!consent[consentCategory[family]]) {
+  const keep = <T extends { time_ms?: number | null }>(
+    family: FamilyField,
+    items: T[],
+    consented: (item: T) => boolean = () => true,
+  ): T[] => {
+    const category = consentCategory[family];
+    if (category && !consent[category]) {
       if (items.length) {
         filtered[family] = items.length;
         changed = true;
@@ -105,6 +117,7 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
     }
     const out: T[] = [];
     items.forEach((item, index) => {
+      if (!consented(item)) return;
       // Times first: a far-future time (the batch's, for an item without its own) is clamped, not refused.
       const time = item.time_ms ?? input.timestamp_ms;
       if (time < oldest) {
@@ -124,7 +137,16 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
     return out;
   };
 
-  batch.metrics = keep("metrics", input.metrics);
+  batch.metrics = keep("metrics", input.metrics, (m) => {
+    // A metric is consented by what it means: songs_played_total needs playback consent, whatever list
+    // it came in. One without its family's consent is counted under metrics and under that family.
+    // Consent is checked before the item rules (as for whole lists), so the name may not be a string yet.
+    const family = typeof m.name === "string" ? metricFamily(m.name) : "quality";
+    if (consent[family]) return true;
+    filteredMetrics[family] = (filteredMetrics[family] ?? 0) + 1;
+    filtered.metrics = (filtered.metrics ?? 0) + 1;
+    return false;
+  });
   batch.library = keep("library", input.library);
   batch.playback = keep("playback", input.playback);
   batch.session = keep("session", input.session);
@@ -135,5 +157,5 @@ export function checkItems(input: MetricsBatch, consent: Consent, rules: TimeRul
     batch.playback.length +
     batch.session.length +
     (batch.environment ? 1 : 0);
-  return { batch, rejected, filtered, clamped, timestampClamped, changed, items };
+  return { batch, rejected, filtered, filteredMetrics, clamped, timestampClamped, changed, items };
 }
