@@ -20,6 +20,7 @@ import loadShedding from "./plugins/load-shedding.ts";
 import openapi from "./plugins/openapi.ts";
 import { registrationThrottle } from "./plugins/registration-throttle.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
+import { ingestHttpsOptions } from "./tls.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
 import { webhookAdminRoutes } from "./routes/v1/admin/webhooks.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
@@ -35,7 +36,10 @@ function refusals(deps: IngestDeps, name: string, help: string): Counter<"code">
   return new Counter({ name, help, labelNames: ["code"], registers: [deps.metrics] });
 }
 
-/** The HTTP server with its connection hygiene: timeouts, per-address limit, bad HTTP cut and counted. */
+/**
+ * The HTTP(S) server with its connection hygiene: timeouts, per-address limit, bad HTTP cut and counted.
+ * HTTPS (TLS 1.3 minimum) when config.ingest.tls names a certificate and key.
+ */
 function createIngestServer(config: Readonly<Config>, deps: IngestDeps): FastifyInstance {
   const cuts = new Counter({
     name: "smstats_http_connections_cut_total",
@@ -44,7 +48,9 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
     registers: [deps.metrics],
   });
   const onCut = (reason: CutReason) => cuts.inc({ reason });
+  const https = ingestHttpsOptions(config.ingest.tls);
   const app = createHttpServer(deps.log, {
+    ...(https ? { https } : {}),
     bodyLimit: config.ingest.bodyLimit,
     return503OnClosing: true,
     // Header, request and idle timeouts checked every second, so slow clients are actually cut.
@@ -57,6 +63,7 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
     maxPerAddress: config.ingest.maxConnectionsPerAddress,
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     onCut,
+    tls: https !== undefined,
   });
   return app;
 }
@@ -111,7 +118,12 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     registry: deps.metrics,
   });
-  await app.register(metricsPlugin, { registry: deps.metrics, tierOf: (request) => request.instance?.tier });
+  // Counts answers only: /metrics is served on its own listener (metrics-listener.ts), not to instances.
+  await app.register(metricsPlugin, {
+    registry: deps.metrics,
+    tierOf: (request) => request.instance?.tier,
+    serve: false,
+  });
   await app.register(healthChecks, env);
   await app.register(authenticate, {
     verifyToken: async (token) => {

@@ -133,7 +133,7 @@ function send(batchId: string, agent: Agent): Promise<Answer> {
 
 /** Ingest's histogram of the batch route: how many answers took at most 1 s, 2.5 s, and in all. */
 async function batchDurations(): Promise<string> {
-  const text = await (await fetch(`${pipeline.ingestUrl}/metrics`)).text();
+  const text = await (await fetch(pipeline.ingestMetricsUrl)).text();
   const bucket = (le: string) =>
     new RegExp(
       `^smstats_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*route="/v1/stats/batch"[^}]*\\} (\\d+)`,
@@ -147,7 +147,7 @@ async function batchDurations(): Promise<string> {
 }
 
 async function ingestRss(): Promise<number> {
-  const text = await (await fetch(`${pipeline.ingestUrl}/metrics`)).text();
+  const text = await (await fetch(pipeline.ingestMetricsUrl)).text();
   return Number(/^smstats_process_resident_memory_bytes\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
