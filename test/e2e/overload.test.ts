@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Agent, request } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ClickHouseExecutor, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
@@ -134,15 +135,19 @@ function send(batchId: string, agent: Agent): Promise<Answer> {
 /** Ingest's histogram of the batch route: how many answers took at most 1 s, 2.5 s, and in all. */
 async function batchDurations(): Promise<string> {
   const text = await (await fetch(pipeline.ingestMetricsUrl)).text();
-  const bucket = (le: string) =>
-    new RegExp(
-      `^smstats_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*route="/v1/stats/batch"[^}]*\\} (\\d+)`,
-      "m",
-    ).exec(text)?.[1] ??
-    new RegExp(
-      `^smstats_http_request_duration_seconds_bucket\\{[^}]*route="/v1/stats/batch"[^}]*le="${le}"[^}]*\\} (\\d+)`,
-      "m",
-    ).exec(text)?.[1];
+  const bucket = (raw: string) => {
+    const le = raw.replace("+", "\\+");
+    return (
+      new RegExp(
+        `^smstats_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*route="/v1/stats/batch"[^}]*\\} (\\d+)`,
+        "m",
+      ).exec(text)?.[1] ??
+      new RegExp(
+        `^smstats_http_request_duration_seconds_bucket\\{[^}]*route="/v1/stats/batch"[^}]*le="${le}"[^}]*\\} (\\d+)`,
+        "m",
+      ).exec(text)?.[1]
+    );
+  };
   return `≤1 s ${bucket("1")}, ≤2.5 s ${bucket("2.5")}, all ${bucket("+Inf")}`;
 }
 
@@ -176,6 +181,9 @@ describe("ingest at 20x its sustainable rate", () => {
         })
         .catch(() => {});
     }, 500);
+    // The client's own event-loop delay: a late timer here is time the client, not ingest, lost.
+    const clientLag = monitorEventLoopDelay({ resolution: 10 });
+    clientLag.enable();
     const started = Date.now();
     let sent = 0;
     while (Date.now() - started < 20_000) {
@@ -186,6 +194,7 @@ describe("ingest at 20x its sustainable rate", () => {
       await sleep(5);
     }
     const all = [...warm, ...(await Promise.all(answers))];
+    clientLag.disable();
     clearInterval(sampler);
     maxRss = Math.max(maxRss, await ingestRss());
 
@@ -199,11 +208,18 @@ describe("ingest at 20x its sustainable rate", () => {
     const slowest = Math.max(...all.map((a) => a.ms));
     const queued = Math.max(...all.map((a) => a.queuedMs));
     const serverSide = await batchDurations();
+    const slowestBy = all.reduce<Record<string, number>>((m, a) => {
+      const k = a.error ? "no answer" : String(a.status);
+      m[k] = Math.max(m[k] ?? 0, Math.round(a.ms));
+      return m;
+    }, {});
     const sorted = all.map((a) => a.ms).sort((a, b) => a - b);
     console.info(
       `overload: sustainable ${sustainable.toFixed(1)}/s, offered ${rate.toFixed(0)}/s for 20 s; answers ${JSON.stringify(byStatus)} (${why || "all answered"}); ` +
         `p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, p99 ${sorted[Math.floor(sorted.length * 0.99)]?.toFixed(0)} ms, slowest ${slowest.toFixed(0)} ms; ingest peak RSS ${(maxRss / 2 ** 20).toFixed(0)} MiB; ` +
-        `longest wait in the client's own queue ${queued.toFixed(0)} ms; ingest's own timing of the batch route: ${serverSide}`,
+        `longest wait in the client's own queue ${queued.toFixed(0)} ms; ingest's own timing of the batch route: ${serverSide}; ` +
+        `sent ${sent} in 20 s (${(sent / 20).toFixed(0)}/s = ${(sent / 20 / sustainable).toFixed(1)}× sustainable); ` +
+        `slowest by status ${JSON.stringify(slowestBy)}; client event-loop delay max ${(clientLag.max / 1e6).toFixed(0)} ms, p99 ${(clientLag.percentile(99) / 1e6).toFixed(0)} ms`,
     );
     // Stored first: a failed check must not leave a backlog in the consumer for the suites after this one.
     const accepted = new Set(all.filter((a) => a.status === 202).map((a) => a.batchId));
