@@ -20,7 +20,6 @@ import loadShedding from "./plugins/load-shedding.ts";
 import openapi from "./plugins/openapi.ts";
 import { registrationThrottle } from "./plugins/registration-throttle.ts";
 import { signAnswers } from "./plugins/signed-answers.ts";
-import { ingestHttpsOptions } from "./tls.ts";
 import { adminRoutes } from "./routes/v1/admin/index.ts";
 import { webhookAdminRoutes } from "./routes/v1/admin/webhooks.ts";
 import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
@@ -28,6 +27,7 @@ import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instan
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
+import { ingestHttpsOptions } from "./tls.ts";
 import { adminSessionStore, webConsole } from "./web/web-console.ts";
 import { digestSchedule, expiryNotices, seatReaper, webhookDeliveries } from "./workers/index.ts";
 
