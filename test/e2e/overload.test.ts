@@ -141,23 +141,21 @@ function send(batchId: string, agent: Agent): Promise<Answer> {
   });
 }
 
-/** Ingest's histogram of the batch route: how many answers took at most 1 s, 2.5 s, and in all. */
+/** Ingest's histogram of the batch route (all its series summed), and its shed counts by reason. */
 async function batchDurations(): Promise<string> {
   const text = await (await fetch(pipeline.ingestMetricsUrl)).text();
-  const bucket = (raw: string) => {
-    const le = raw.replace("+", "\\+");
-    return (
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((n, m) => n + Number(m[1]), 0);
+  const bucket = (le: string) =>
+    sum(
       new RegExp(
-        `^smstats_http_request_duration_seconds_bucket\\{[^}]*le="${le}"[^}]*route="/v1/stats/batch"[^}]*\\} (\\d+)`,
-        "m",
-      ).exec(text)?.[1] ??
-      new RegExp(
-        `^smstats_http_request_duration_seconds_bucket\\{[^}]*route="/v1/stats/batch"[^}]*le="${le}"[^}]*\\} (\\d+)`,
-        "m",
-      ).exec(text)?.[1]
+        `^smstats_http_request_duration_seconds_bucket\\{(?=[^}]*route="/v1/stats/batch")(?=[^}]*le="${le.replace("+", "\\+")}")[^}]*\\} (\\d+)`,
+        "gm",
+      ),
     );
-  };
-  return `≤1 s ${bucket("1")}, ≤2.5 s ${bucket("2.5")}, all ${bucket("+Inf")}`;
+  const shed = [...text.matchAll(/^smstats_ingest_shed_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)]
+    .map((m) => `${m[1]} ${m[2]}`)
+    .join(", ");
+  return `≤1 s ${bucket("1")}, ≤2.5 s ${bucket("2.5")}, all ${bucket("+Inf")}; shed ${shed || "none"}`;
 }
 
 async function ingestRss(): Promise<number> {
