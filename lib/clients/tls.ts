@@ -31,14 +31,18 @@ export function tlsConnectionOptions(
 // libpq's TLS parameters in a URL: node-postgres would let them replace the `ssl` object built here.
 const PG_URL_TLS_PARAMS = ["sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "uselibpqcompat"];
 
-/** node-postgres's connection string and `ssl` option for a URL and its TLS settings. */
+/**
+ * node-postgres's connection string and `ssl` option for a URL and its TLS settings. With TLS on the
+ * server's certificate is checked whatever the URL's sslmode says (libpq's "require" would not check it);
+ * SMSTATS_POSTGRES_TLS_INSECURE turns the check off. With TLS off nothing changes (pg's own defaults).
+ */
 export function pgTlsOptions(
   url: string,
   tls: ClientTls | undefined,
   read = readPem,
-): { connectionString: string; ssl: ConnectionOptions | false } {
+): { connectionString: string; ssl?: ConnectionOptions } {
   const ssl = tlsConnectionOptions(tls, read);
-  if (!ssl) return { connectionString: url, ssl: false };
+  if (!ssl) return { connectionString: url };
   const u = new URL(url);
   for (const p of PG_URL_TLS_PARAMS) u.searchParams.delete(p);
   return { connectionString: u.toString(), ssl };

@@ -126,7 +126,7 @@ describe("client TLS options as each library takes them", () => {
 
   it("PostgreSQL: ssl object, and the URL's own sslmode removed so it cannot replace it", () => {
     const off = pgTlsOptions("postgres://u:p@h:5432/db", undefined, read);
-    expect(off).toEqual({ connectionString: "postgres://u:p@h:5432/db", ssl: false });
+    expect(off).toEqual({ connectionString: "postgres://u:p@h:5432/db" });
     const on = pgTlsOptions("postgres://u:p@h:5432/db?sslmode=verify-full&application_name=x", full, read);
     expect(on.connectionString).toBe("postgres://u:p@h:5432/db?application_name=x");
     expect(on.ssl).toMatchObject({ servername: "db.internal", rejectUnauthorized: true });
