@@ -232,7 +232,8 @@ describe("Helm chart helm/smstats", () => {
       };
       expect(c.livenessProbe.httpGet).toEqual({ path: "/health/live", port: "http" });
       expect(c.readinessProbe.httpGet).toEqual({ path: "/health/ready", port: "http" });
-      expect(c.ports.map((p) => p.name)).toEqual(["http"]);
+      // ingest has one more port, for /metrics only (its own listener); the probes stay on http.
+      expect(c.ports.map((p) => p.name)).toEqual(name === "ingest" ? ["http", "metrics"] : ["http"]);
     }
   });
 
