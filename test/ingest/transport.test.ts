@@ -1,7 +1,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IngestDeps } from "../../ingest/deps.ts";
@@ -26,6 +26,7 @@ beforeAll(async () => {
     SMSTATS_INGEST_TLS_CERT_FILE: cert.certFile,
     SMSTATS_INGEST_TLS_KEY_FILE: cert.keyFile,
     SMSTATS_INGEST_METRICS_PORT: "0",
+    SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: "2",
   }));
   await app.listen({ host: "127.0.0.1", port: 0 });
   port = (app.server.address() as AddressInfo).port;
@@ -116,6 +117,36 @@ describe("ingest over HTTPS", () => {
       () => "refused",
     );
     expect(outcome).not.toBe(200);
+  });
+});
+
+describe("connection limits over HTTPS", () => {
+  it("answers a connection past the per-address cap with a 503 the client can read (encrypted)", async () => {
+    const open = (): Promise<TLSSocket> =>
+      new Promise((resolve, reject) => {
+        // tls.connect hands localAddress on to net.connect (its type does not list it).
+        const options = { host: "127.0.0.1", port, ca: cert.cert, localAddress: "127.0.0.7" };
+        const s = tlsConnect(options as ConnectionOptions, () => resolve(s));
+        s.once("error", reject);
+      });
+    const held = [await open(), await open()];
+    try {
+      const third = await open();
+      const text = await new Promise<string>((resolve) => {
+        let got = "";
+        third.setEncoding("utf8");
+        third.on("data", (d) => {
+          got += d;
+        });
+        third.on("close", () => resolve(got));
+        third.on("error", () => resolve(got));
+      });
+      expect(text).toMatch(/^HTTP\/1\.1 503 /);
+      expect(text).toMatch(/Retry-After: \d+/);
+      expect(text).toContain("TOO_MANY_CONNECTIONS");
+    } finally {
+      for (const s of held) s.destroy();
+    }
   });
 });
 
