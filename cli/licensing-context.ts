@@ -31,8 +31,8 @@ export interface LicensingContext {
  */
 export async function openLicensingContext(as?: string): Promise<LicensingContext> {
   const config = loadConfig();
-  const pool = createPgPool(requirePostgresRole(config, "write"), "smstats-cli", 2);
-  const redis = await connectRedis(config.redis.url, "smstats-cli");
+  const pool = createPgPool(requirePostgresRole(config, "write"), "smstats-cli", 2, config.postgres.tls);
+  const redis = await connectRedis(config.redis.url, "smstats-cli", config.redis.tls);
   const cache = createSeatCache({
     redis,
     prefix: config.redis.keyPrefix,

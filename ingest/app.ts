@@ -34,6 +34,7 @@ import {
 } from "./routes/v1/privacy/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
 import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
+import { ingestHttpsOptions } from "./tls.ts";
 import { adminSessionStore, webConsole } from "./web/web-console.ts";
 import {
   createIngestErasureWorker,
@@ -49,7 +50,10 @@ function refusals(deps: IngestDeps, name: string, help: string): Counter<"code">
   return new Counter({ name, help, labelNames: ["code"], registers: [deps.metrics] });
 }
 
-/** The HTTP server with its connection hygiene: timeouts, per-address limit, bad HTTP cut and counted. */
+/**
+ * The HTTP(S) server with its connection hygiene: timeouts, per-address limit, bad HTTP cut and counted.
+ * HTTPS (TLS 1.3 minimum) when config.ingest.tls names a certificate and key.
+ */
 function createIngestServer(config: Readonly<Config>, deps: IngestDeps): FastifyInstance {
   const cuts = new Counter({
     name: "smstats_http_connections_cut_total",
@@ -58,7 +62,9 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
     registers: [deps.metrics],
   });
   const onCut = (reason: CutReason) => cuts.inc({ reason });
+  const https = ingestHttpsOptions(config.ingest.tls);
   const app = createHttpServer(deps.log, {
+    ...(https ? { https } : {}),
     bodyLimit: config.ingest.bodyLimit,
     return503OnClosing: true,
     // Header, request and idle timeouts checked every second, so slow clients are actually cut.
@@ -71,6 +77,7 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
     maxPerAddress: config.ingest.maxConnectionsPerAddress,
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     onCut,
+    tls: https !== undefined,
   });
   return app;
 }
@@ -126,7 +133,12 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     retryAfterSeconds: config.ingest.retryAfterSeconds,
     registry: deps.metrics,
   });
-  await app.register(metricsPlugin, { registry: deps.metrics, tierOf: (request) => request.instance?.tier });
+  // Counts answers only: /metrics is served on its own listener (metrics-listener.ts), not to instances.
+  await app.register(metricsPlugin, {
+    registry: deps.metrics,
+    tierOf: (request) => request.instance?.tier,
+    serve: false,
+  });
   await app.register(healthChecks, env);
   await app.register(authenticate, {
     verifyToken: async (token) => {

@@ -83,7 +83,7 @@ export interface IngestDeps {
 
 /** Connects to the stack, reconciles the stream, loads the keys, and returns the ingest's dependencies. */
 export async function createIngestDeps(config: Readonly<Config>, log: Logger): Promise<IngestDeps> {
-  const nats = await connectNats(config.nats.servers, "smstats-ingest", log);
+  const nats = await connectNats(config.nats.servers, "smstats-ingest", log, config.nats.tls);
   const jsm = await jetstreamManager(nats.nc);
   await reconcileTelemetryStream(jsm, config, log);
   const schemas = new SchemaRegistry();
@@ -96,8 +96,8 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     maxMessageBytes: telemetryStreamConfig(config.nats, config.ingest.bodyLimit).max_msg_size as number,
   });
   // The write role: rows only, no DDL, and the audit log append-only (licensing migration 0004).
-  const pool = createPgPool(requirePostgresRole(config, "write"), "smstats-ingest");
-  const redis = await connectRedis(config.redis.url, "smstats-ingest");
+  const pool = createPgPool(requirePostgresRole(config, "write"), "smstats-ingest", 10, config.postgres.tls);
+  const redis = await connectRedis(config.redis.url, "smstats-ingest", config.redis.tls);
   const clickhouse = createClickHouseClient(config.clickhouse);
   const ring = await loadKeyRing(config.dataDir);
   const box = await loadSecretBox(config.dataDir);

@@ -3,6 +3,7 @@ import { gracefulClose } from "../lib/http/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { buildApp } from "./app.ts";
 import { createIngestDeps } from "./deps.ts";
+import { buildMetricsApp } from "./metrics-listener.ts";
 
 // The ingest process: builds the app, listens, and on SIGINT/SIGTERM stops taking requests, lets the
 // ones in flight finish (their publishes included), then closes its connections.
@@ -10,8 +11,10 @@ const config = loadConfig();
 const log = createLogger("ingest", config.logLevel);
 const deps = await createIngestDeps(config, log);
 const app = await buildApp(config, deps);
+const metricsApp = await buildMetricsApp(config, deps);
+const metricsAddress = await metricsApp.listen({ ...config.ingest.metrics });
 const address = await app.listen({ host: config.ingest.host, port: config.ingest.port });
-log.info({ address }, "ingest listening");
+log.info({ address, metricsAddress, https: config.ingest.tls !== undefined }, "ingest listening");
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -24,6 +27,7 @@ async function shutdown(signal: string) {
   }, 20_000);
   force.unref();
   await gracefulClose(app);
+  await metricsApp.close();
   await deps.close();
   log.info("ingest stopped");
   process.exit(0);

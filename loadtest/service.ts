@@ -9,6 +9,8 @@ import { freePort } from "../lib/net/index.ts";
 /** Ingest + processor started by a load tool, in their own process group. */
 export interface PipelineProcess {
   ingestUrl: string;
+  /** ingest's /metrics (its own loopback listener), e.g. http://127.0.0.1:<port>/metrics. */
+  ingestMetricsUrl: string;
   processorUrl: string;
   child: ChildProcess;
   output(): string;
@@ -42,9 +44,10 @@ export async function startPipeline(
   env: Record<string, string>,
   readyWithinMs = 90_000,
   /** Fixed ports (a restart on the same address); free ones when absent. */
-  ports?: { ingest: number; processor: number },
+  ports?: { ingest: number; processor: number; ingestMetrics?: number },
 ): Promise<PipelineProcess> {
   const ingestPort = ports?.ingest ?? (await freePort());
+  const ingestMetricsPort = ports?.ingestMetrics ?? (await freePort());
   const processorPort = ports?.processor ?? (await freePort());
   const child = spawn(
     process.execPath,
@@ -58,6 +61,8 @@ export async function startPipeline(
         SMSTATS_INGEST_HOST: "127.0.0.1",
         SMSTATS_PROCESSOR_HOST: "127.0.0.1",
         SMSTATS_INGEST_PORT: String(ingestPort),
+        SMSTATS_INGEST_METRICS_HOST: "127.0.0.1",
+        SMSTATS_INGEST_METRICS_PORT: String(ingestMetricsPort),
         SMSTATS_PROCESSOR_PORT: String(processorPort),
       },
       detached: true,
@@ -95,7 +100,8 @@ export async function startPipeline(
     if (ready.every(Boolean)) break;
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { ingestUrl, processorUrl, child, output: () => out, stop };
+  const ingestMetricsUrl = `http://127.0.0.1:${ingestMetricsPort}/metrics`;
+  return { ingestUrl, ingestMetricsUrl, processorUrl, child, output: () => out, stop };
 }
 
 /**

@@ -43,7 +43,7 @@ export interface ProcessorDeps {
 
 /** Connects to NATS, ClickHouse and PostgreSQL, reconciles the streams, loads the lookups and the secret. */
 export async function createProcessorDeps(config: Readonly<Config>, log: Logger): Promise<ProcessorDeps> {
-  const nats = await connectNats(config.nats.servers, "smstats-processor", log);
+  const nats = await connectNats(config.nats.servers, "smstats-processor", log, config.nats.tls);
   const jsm = await jetstreamManager(nats.nc);
   await reconcileTelemetryStream(jsm, config, log);
   // Cluster mode: synchronous inserts through the Distributed tables (lib/clients clusterInsertSettings).
@@ -51,7 +51,7 @@ export async function createProcessorDeps(config: Readonly<Config>, log: Logger)
   const clickhouse = createClickHouseClient(chConfig);
   // Cluster mode: the entry node first, then every other node of the shard list, for when it is down.
   const others = config.clickhouse.shards.flat().filter((url) => url !== config.clickhouse.url);
-  const pool = createPgPool(config.postgres.url, "smstats-processor", 5);
+  const pool = createPgPool(config.postgres.url, "smstats-processor", 5, config.postgres.tls);
   return {
     nats,
     jsm,

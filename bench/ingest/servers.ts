@@ -8,6 +8,8 @@ export interface ChildServer {
   name: string;
   /** Where it listens, e.g. http://127.0.0.1:<port>. */
   url: string;
+  /** ingest only: its /metrics listener, e.g. http://127.0.0.1:<port>/metrics. */
+  metricsUrl?: string;
   pid: number;
   /** Its stdout and stderr so far (the last 64 KB), for error messages. */
   output(): string;
@@ -135,13 +137,21 @@ export async function startBareServer(probe: {
  */
 export async function startIngest(env: Record<string, string>, cpuProfileDir?: string): Promise<ChildServer> {
   const port = await freePort();
+  const metricsPort = await freePort();
   const server = spawnServer(
     "ingest",
     `http://127.0.0.1:${port}`,
     process.execPath,
     tsNode("ingest/server.ts", cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : []),
-    { ...process.env, ...env, SMSTATS_INGEST_PORT: String(port) },
+    {
+      ...process.env,
+      ...env,
+      SMSTATS_INGEST_PORT: String(port),
+      SMSTATS_INGEST_METRICS_HOST: "127.0.0.1",
+      SMSTATS_INGEST_METRICS_PORT: String(metricsPort),
+    },
   );
+  server.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   await waitUntil(
     server,
     async () => (await fetch(`${server.url}/health/ready`, { signal: AbortSignal.timeout(2_000) })).ok,

@@ -238,7 +238,7 @@ try {
   await bare.stop();
   console.error("measuring validate (warm cache)…");
   const v = await measure(ingest);
-  const metrics = await (await fetch(`${ingest.url}/metrics`)).text();
+  const metrics = await (await fetch(ingest.metricsUrl as string)).text();
   const cache = (result: string) =>
     Number(
       new RegExp(`smstats_licensing_cache_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`).exec(

@@ -30,9 +30,9 @@ export async function run(argv: string[]): Promise<void> {
   if (Number.isNaN(at.getTime())) throw new UsageError("--at is not a date");
   const log = createLogger("smstats-digest", "warn");
   const ch = serverExecutor(config.clickhouse);
-  const pool = createPgPool(requirePostgresRole(config, "read"), "smstats-digest", 2);
-  const redis = await connectRedis(config.redis.url, "smstats-digest");
-  const nats = await connectNats(config.nats.servers, "smstats-digest", log);
+  const pool = createPgPool(requirePostgresRole(config, "read"), "smstats-digest", 2, config.postgres.tls);
+  const redis = await connectRedis(config.redis.url, "smstats-digest", config.redis.tls);
+  const nats = await connectNats(config.nats.servers, "smstats-digest", log, config.nats.tls);
   try {
     const jsm = await jetstreamManager(nats.nc);
     const { mail, figures } = await buildDigest(

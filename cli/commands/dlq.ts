@@ -31,7 +31,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new UsageError("`smstats dlq replay` needs --seq N or --all", "ARGUMENT_MISSING");
   const config = loadConfig();
   const log = createLogger("smstats", "warn");
-  const nats = await connectNats(config.nats.servers, "smstats-cli", log);
+  const nats = await connectNats(config.nats.servers, "smstats-cli", log, config.nats.tls);
   try {
     const jsm = await jetstreamManager(nats.nc);
     await reconcileTelemetryStream(jsm, config, log);

@@ -1,7 +1,9 @@
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import type { ClientTls } from "../config/index.ts";
 import { sqlColumn, sqlIdentifier } from "../sql/index.ts";
+import { clickhouseTlsOptions } from "./tls.ts";
 
 /** Connection settings of a ClickHouse server. */
 export interface ClickHouseConfig {
@@ -15,6 +17,8 @@ export interface ClickHouseConfig {
   cluster?: string;
   /** Settings sent with every request of this client (the processors' insert settings in cluster mode). */
   settings?: Readonly<Record<string, string | number>>;
+  /** TLS towards the server (config.clickhouse.tls); absent or disabled = plain HTTP. */
+  tls?: ClientTls;
 }
 
 /**
@@ -56,7 +60,7 @@ export function createClickHouseClient(
   database = config.database,
 ): ClickHouseClient {
   return createClient({
-    url: config.url,
+    ...clickhouseTlsOptions(config.url, config.tls, 10),
     username: config.username,
     password: config.password,
     database,

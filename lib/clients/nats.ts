@@ -1,5 +1,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { ClientTls } from "../config/index.ts";
 import type { Logger } from "../log/index.ts";
+import { natsTlsOptions } from "./tls.ts";
 
 /** A NATS connection and whether it is currently up. */
 export interface NatsHandle {
@@ -10,10 +12,18 @@ export interface NatsHandle {
 
 /**
  * Connects to NATS and keeps reconnecting for as long as the process lives: a NATS restart must
- * never need a service restart. Status changes are logged once each, not per message.
+ * never need a service restart. Status changes are logged once each, not per message. `tls`
+ * (config.nats.tls) makes it talk TLS.
  */
-export async function connectNats(servers: string[], name: string, log: Logger): Promise<NatsHandle> {
+export async function connectNats(
+  servers: string[],
+  name: string,
+  log: Logger,
+  tls?: ClientTls,
+): Promise<NatsHandle> {
+  const tlsOptions = natsTlsOptions(tls);
   const nc = await connect({
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
     servers,
     name,
     maxReconnectAttempts: -1,

@@ -1,9 +1,14 @@
 import pg from "pg";
+import type { ClientTls } from "../config/index.ts";
+import { pgTlsOptions } from "./tls.ts";
 
-/** A PostgreSQL pool for one database URL, with bounded waits so a down database fails fast. */
-export function createPgPool(url: string, applicationName: string, max = 10): pg.Pool {
+/**
+ * A PostgreSQL pool for one database URL, with bounded waits so a down database fails fast; `tls`
+ * (config.postgres.tls) makes it talk TLS.
+ */
+export function createPgPool(url: string, applicationName: string, max = 10, tls?: ClientTls): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: url,
+    ...pgTlsOptions(url, tls),
     application_name: applicationName,
     max,
     connectionTimeoutMillis: 3_000,

@@ -1,12 +1,16 @@
 import { Redis } from "ioredis";
+import type { ClientTls } from "../config/index.ts";
+import { redisTlsOptions } from "./tls.ts";
 
 /**
  * Connects a Redis client that fails commands at once while disconnected (no offline queue) and keeps
  * reconnecting in the background, so a Redis outage degrades requests instead of stalling them.
- * Resolves once the first connection is ready.
+ * Resolves once the first connection is ready. `tls` (config.redis.tls) makes it talk TLS.
  */
-export async function connectRedis(url: string, name: string): Promise<Redis> {
+export async function connectRedis(url: string, name: string, tls?: ClientTls): Promise<Redis> {
+  const tlsOptions = redisTlsOptions(tls);
   const redis = new Redis(url, {
+    ...(tlsOptions ? { tls: tlsOptions } : {}),
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

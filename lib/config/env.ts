@@ -11,6 +11,36 @@ const positiveInt = z.coerce.number().int().positive();
 const host = z.string().min(1);
 
 /**
+ * The TLS settings of one client (PostgreSQL, Redis, NATS, ClickHouse), the same five for each:
+ * SMSTATS_<X>_TLS turns TLS on (a rediss://, https:// or tls:// URL, or sslmode in a PostgreSQL URL, does
+ * too); the files are PEM; the server name overrides the one checked in the certificate (default: the
+ * URL's host); insecure skips checking the server's certificate (tests only, never production).
+ */
+const tlsFlag = () => z.enum(["true", "false"]).default("false");
+const tlsText = () => z.string().default("");
+
+function clientTlsVars<N extends string>(name: N) {
+  return {
+    /** Talk TLS to this server ("true"), even when the URL does not say so. */
+    [`SMSTATS_${name}_TLS`]: tlsFlag(),
+    /** CA certificate(s) (PEM file) that sign the server's certificate; empty = the system's CAs. */
+    [`SMSTATS_${name}_TLS_CA_FILE`]: tlsText(),
+    /** Client certificate (PEM file) for servers that ask for one (mutual TLS); empty = none. */
+    [`SMSTATS_${name}_TLS_CERT_FILE`]: tlsText(),
+    /** Private key (PEM file) of that client certificate. */
+    [`SMSTATS_${name}_TLS_KEY_FILE`]: tlsText(),
+    /** Server name sent (SNI) and checked in the server's certificate; empty = the URL's host. */
+    [`SMSTATS_${name}_TLS_SERVERNAME`]: tlsText(),
+    /** "true" accepts any server certificate (tests against self-signed servers only). */
+    [`SMSTATS_${name}_TLS_INSECURE`]: tlsFlag(),
+  } as Record<`SMSTATS_${N}_TLS` | `SMSTATS_${N}_TLS_INSECURE`, ReturnType<typeof tlsFlag>> &
+    Record<
+      `SMSTATS_${N}_TLS_${"CA_FILE" | "CERT_FILE" | "KEY_FILE" | "SERVERNAME"}`,
+      ReturnType<typeof tlsText>
+    >;
+}
+
+/**
  * Every environment variable the service reads, with its default and a doc line.
  * Only variables starting with SMSTATS_ are ours; an unknown SMSTATS_ variable is an error, so a typo
  * never silently falls back to a default.
@@ -25,6 +55,20 @@ const envSchema = z
     SMSTATS_INGEST_HOST: host.default("127.0.0.1"),
     /** Port of the ingest HTTP server (0 = any free port). */
     SMSTATS_INGEST_PORT: port.default(8080),
+    /**
+     * PEM certificate (chain) file ingest serves HTTPS with (TLS 1.3 minimum); empty (the default) serves
+     * plain HTTP, as behind an ingress that terminates TLS. Set together with SMSTATS_INGEST_TLS_KEY_FILE.
+     */
+    SMSTATS_INGEST_TLS_CERT_FILE: z.string().default(""),
+    /** PEM private key file of that certificate; empty unless SMSTATS_INGEST_TLS_CERT_FILE is set. */
+    SMSTATS_INGEST_TLS_KEY_FILE: z.string().default(""),
+    /**
+     * Address of ingest's own /metrics listener (the API listener does not serve /metrics); loopback by
+     * default, the pod's address (0.0.0.0) in Kubernetes so Prometheus can scrape it.
+     */
+    SMSTATS_INGEST_METRICS_HOST: host.default("127.0.0.1"),
+    /** Port of ingest's /metrics listener (0 = any free port). */
+    SMSTATS_INGEST_METRICS_PORT: port.default(9464),
     /** Largest accepted request body in bytes. */
     SMSTATS_INGEST_BODY_LIMIT: positiveInt.default(1024 * 1024),
     /** Most metrics accepted in one batch. */
@@ -307,6 +351,10 @@ const envSchema = z
     SMSTATS_ERASURE_MUTATION_TIMEOUT_MS: positiveInt.default(600_000),
     /** Bearer token Grafana's webhook contact point sends to POST /v1/webhooks/alerts; unset refuses the intake. */
     SMSTATS_ALERTS_INTAKE_TOKEN: z.string().min(16).optional(),
+    ...clientTlsVars("POSTGRES"),
+    ...clientTlsVars("REDIS"),
+    ...clientTlsVars("NATS"),
+    ...clientTlsVars("CLICKHOUSE"),
     /** Redis URL; defaults to the local stack's. */
     SMSTATS_REDIS_URL: z.string().optional(),
     /** Prefix of every Redis key this service writes (tests use their own). */

@@ -42,6 +42,10 @@ export interface Config {
     identityCacheMs: number;
     /** Proxies (addresses or CIDRs) whose X-Forwarded-For gives the client address; empty trusts none. */
     trustProxy: readonly string[];
+    /** HTTPS (TLS 1.3 minimum) with these PEM files; undefined serves plain HTTP (TLS ends at an ingress). */
+    tls: { certFile: string; keyFile: string } | undefined;
+    /** ingest's own /metrics listener; the API listener does not serve /metrics. */
+    metrics: { host: string; port: number };
   };
   tokens: { ttlSeconds: number; refreshTtlSeconds: number; cacheSize: number; clockToleranceSeconds: number };
   processor: {
@@ -88,6 +92,8 @@ export interface Config {
     /** JetStream replicas of the streams and the consumer (3 on a NATS cluster). */
     replicas: number;
     duplicateWindowMs: number;
+    /** TLS towards NATS (SMSTATS_NATS_TLS*). */
+    tls: ClientTls;
   };
   clickhouse: {
     url: string;
@@ -100,12 +106,14 @@ export interface Config {
     shards: string[][];
     /** insert_quorum of the processors' inserts in cluster mode (0 = one replica per shard). */
     insertQuorum: number;
+    /** TLS towards ClickHouse's HTTP interface (SMSTATS_CLICKHOUSE_TLS*). */
+    tls: ClientTls;
   };
   /**
    * url: the migrating (owner) role; writeUrl / readUrl: the service's write and read-only roles, undefined
    * until `npm run migrate` generated their passwords (requirePostgresRole says so).
    */
-  postgres: { url: string; writeUrl: string | undefined; readUrl: string | undefined };
+  postgres: { url: string; writeUrl: string | undefined; readUrl: string | undefined; tls: ClientTls };
   licensing: {
     cacheTtlSeconds: number;
     heartbeatIntervalSeconds: number;
@@ -117,7 +125,8 @@ export interface Config {
     registrationsPerHour: number;
     maxInstancesPerFingerprint: number;
   };
-  redis: { url: string; keyPrefix: string };
+  /** tls: TLS towards Redis (SMSTATS_REDIS_TLS*). */
+  redis: { url: string; keyPrefix: string; tls: ClientTls };
   /** The admin console and license portal (see SMSTATS_WEB_* in env.ts). */
   web: {
     adminSessionSeconds: number;
@@ -146,6 +155,68 @@ export interface Config {
   alerts: { intakeToken: string | undefined };
   /** Erasure jobs (privacy/erasure): poll interval, lease, pause between steps, mutation timeout. */
   erasure: { pollMs: number; leaseMs: number; stepPauseMs: number; mutationTimeoutMs: number };
+}
+
+/** How one client talks TLS to its server; `enabled` false = plain TCP. Files are PEM paths. */
+export interface ClientTls {
+  enabled: boolean;
+  caFile: string | undefined;
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  /** SNI and the name checked in the server's certificate; undefined = the URL's host. */
+  servername: string | undefined;
+  /** Accept any server certificate (self-signed test servers only). */
+  insecure: boolean;
+}
+
+// Placeholder until the URLs are known (filled in at the end of loadConfig).
+const PLAIN: ClientTls = {
+  enabled: false,
+  caFile: undefined,
+  certFile: undefined,
+  keyFile: undefined,
+  servername: undefined,
+  insecure: false,
+};
+
+type TlsServer = "POSTGRES" | "REDIS" | "NATS" | "CLICKHOUSE";
+
+// One client's TLS settings; its URL asking for TLS turns it on as the flag does. A client certificate
+// without its key (or the reverse) is refused at start rather than failing at the first connection.
+function clientTlsOf(env: Env, name: TlsServer, urlAsksTls: boolean): ClientTls {
+  const text = (v: string) => (v === "" ? undefined : v);
+  const certFile = text(env[`SMSTATS_${name}_TLS_CERT_FILE`]);
+  const keyFile = text(env[`SMSTATS_${name}_TLS_KEY_FILE`]);
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError(
+      `invalid configuration: SMSTATS_${name}_TLS_CERT_FILE and SMSTATS_${name}_TLS_KEY_FILE go together`,
+    );
+  }
+  return {
+    enabled: env[`SMSTATS_${name}_TLS`] === "true" || urlAsksTls,
+    caFile: text(env[`SMSTATS_${name}_TLS_CA_FILE`]),
+    certFile,
+    keyFile,
+    servername: text(env[`SMSTATS_${name}_TLS_SERVERNAME`]),
+    insecure: env[`SMSTATS_${name}_TLS_INSECURE`] === "true",
+  };
+}
+
+// A PostgreSQL URL asks for TLS with an sslmode other than disable/allow/prefer (libpq's meaning).
+function pgUrlAsksTls(url: string): boolean {
+  const mode = new URL(url).searchParams.get("sslmode");
+  return mode !== null && !["disable", "allow", "prefer"].includes(mode);
+}
+
+function ingestTlsConfig(env: Env): Config["ingest"]["tls"] {
+  const certFile = env.SMSTATS_INGEST_TLS_CERT_FILE;
+  const keyFile = env.SMSTATS_INGEST_TLS_KEY_FILE;
+  if ((certFile === "") !== (keyFile === "")) {
+    throw new ConfigError(
+      "invalid configuration: SMSTATS_INGEST_TLS_CERT_FILE and SMSTATS_INGEST_TLS_KEY_FILE go together",
+    );
+  }
+  return certFile === "" ? undefined : { certFile, keyFile };
 }
 
 /** File (in <data>/secrets) holding the generated password of a service database role. */
@@ -297,6 +368,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       signatureWindowMs: env.SMSTATS_INGEST_SIGNATURE_WINDOW_S * 1000,
       identityCacheMs: env.SMSTATS_INGEST_IDENTITY_CACHE_MS,
       trustProxy: env.SMSTATS_INGEST_TRUST_PROXY.split(",").filter(Boolean),
+      tls: ingestTlsConfig(env),
+      metrics: { host: env.SMSTATS_INGEST_METRICS_HOST, port: env.SMSTATS_INGEST_METRICS_PORT },
     },
     tokens: {
       ttlSeconds: env.SMSTATS_TOKEN_TTL_S,
@@ -332,6 +405,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       deadLetterMaxBytes: env.SMSTATS_NATS_DLQ_MAX_BYTES,
       replicas: env.SMSTATS_NATS_REPLICAS ?? readStackFile(dataDir)?.cluster?.natsReplicas ?? 1,
       duplicateWindowMs: env.SMSTATS_NATS_DUPLICATE_WINDOW_MS,
+      tls: PLAIN,
     },
     clickhouse: {
       url: fromStack(env.SMSTATS_CLICKHOUSE_URL, "SMSTATS_CLICKHOUSE_URL", (s) => s.clickhouse.url),
@@ -347,6 +421,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       ),
       database: env.SMSTATS_CLICKHOUSE_DATABASE,
       ...clusterConfig(env, dataDir),
+      tls: PLAIN,
     },
     postgres: (() => {
       const url = withDatabase(
@@ -361,6 +436,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
         url,
         writeUrl: role(env.SMSTATS_POSTGRES_WRITE_URL, "smstats_write"),
         readUrl: role(env.SMSTATS_POSTGRES_READ_URL, "smstats_read"),
+        tls: PLAIN,
       };
     })(),
     licensing: {
@@ -377,6 +453,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     redis: {
       url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),
       keyPrefix: env.SMSTATS_REDIS_KEY_PREFIX,
+      tls: PLAIN,
     },
     web: {
       adminSessionSeconds: env.SMSTATS_WEB_ADMIN_SESSION_S,
@@ -418,6 +495,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       mutationTimeoutMs: env.SMSTATS_ERASURE_MUTATION_TIMEOUT_MS,
     },
   };
+  config.postgres.tls = clientTlsOf(env, "POSTGRES", pgUrlAsksTls(config.postgres.url));
+  config.redis.tls = clientTlsOf(env, "REDIS", config.redis.url.startsWith("rediss:"));
+  config.nats.tls = clientTlsOf(
+    env,
+    "NATS",
+    config.nats.servers.some((u) => u.startsWith("tls:")),
+  );
+  config.clickhouse.tls = clientTlsOf(env, "CLICKHOUSE", config.clickhouse.url.startsWith("https:"));
   return deepFreeze(config);
 }
 

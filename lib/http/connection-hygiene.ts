@@ -80,10 +80,16 @@ export function clientErrorHandler(onCut: (reason: CutReason) => void) {
  */
 export function guardConnections(
   server: Server,
-  opts: { maxPerAddress: number; retryAfterSeconds: number; onCut: (reason: CutReason) => void },
+  opts: {
+    maxPerAddress: number;
+    retryAfterSeconds: number;
+    onCut: (reason: CutReason) => void;
+    /** An HTTPS server: connections are judged once TLS is up, so the 503 reaches the client encrypted. */
+    tls?: boolean;
+  },
 ): void {
   const open = new Map<string, number>();
-  server.on("connection", (socket: Socket) => {
+  server.on(opts.tls ? "secureConnection" : "connection", (socket: Socket) => {
     const address = socket.remoteAddress ?? "unknown";
     const n = (open.get(address) ?? 0) + 1;
     if (n > opts.maxPerAddress) {

@@ -9,7 +9,7 @@ export { default as errorHandler, type ErrorHandlerOptions, validationError } fr
 export { type ErrorBody, errorBodySchema, HttpErrors } from "./errors.ts";
 export { gracefulClose } from "./graceful-close.ts";
 export { default as health, type HealthCheck, type HealthOptions } from "./health.ts";
-export { default as metricsPlugin, type MetricsPluginOptions } from "./metrics.ts";
+export { default as metricsPlugin, type MetricsPluginOptions, metricsRoute } from "./metrics.ts";
 export { createOutageTracker, type OutageTracker, type OutageTrackerOptions } from "./outage-tracker.ts";
 export { createHttpServer } from "./server.ts";
 export { clickhouseCheck, natsCheck, postgresCheck, redisCheck } from "./standard-checks.ts";

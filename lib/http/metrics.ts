@@ -12,9 +12,14 @@ export interface MetricsPluginOptions {
    */
   tierOf?: (request: FastifyRequest) => string | undefined;
   tiers?: readonly string[];
+  /**
+   * Serve GET /metrics on this app (default true). false: only count answers; the registry is served
+   * on a listener of its own (ingest's metrics listener), never on the API.
+   */
+  serve?: boolean;
 }
 
-/** Serves the registry at /metrics and counts every HTTP answer by route, method and status. */
+/** Counts every HTTP answer by route, method and status, and serves the registry at /metrics unless told not to. */
 async function metrics(app: FastifyInstance, opts: MetricsPluginOptions) {
   const requests = new Counter({
     name: "smstats_http_requests_total",
@@ -40,6 +45,11 @@ async function metrics(app: FastifyInstance, opts: MetricsPluginOptions) {
     requests.inc({ route, method: request.method, status: String(reply.statusCode), tier });
     duration.observe({ route, method: request.method, tier }, reply.elapsedTime / 1000);
   });
+  if (opts.serve !== false) await metricsRoute(app, { registry: opts.registry });
+}
+
+/** GET /metrics: the registry in Prometheus's text format. */
+export async function metricsRoute(app: FastifyInstance, opts: { registry: Registry }) {
   const schema = {
     summary: "Prometheus metrics",
     tags: ["health"],

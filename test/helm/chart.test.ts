@@ -246,7 +246,8 @@ describe("Helm chart helm/smstats", () => {
       };
       expect(c.livenessProbe.httpGet).toEqual({ path: "/health/live", port: "http" });
       expect(c.readinessProbe.httpGet).toEqual({ path: "/health/ready", port: "http" });
-      expect(c.ports.map((p) => p.name)).toEqual(["http"]);
+      // ingest has one more port, for /metrics only (its own listener); the probes stay on http.
+      expect(c.ports.map((p) => p.name)).toEqual(name === "ingest" ? ["http", "metrics"] : ["http"]);
     }
   });
 
@@ -276,6 +277,45 @@ describe("Helm chart helm/smstats", () => {
       }
       expect(() => parseEnv(settings), name).not.toThrow();
     }
+  });
+
+  it("scrapes ingest's /metrics on its own port, which only the release and the monitoring namespaces reach", () => {
+    const objs = rendered("cluster").objects;
+    const monitor = find(objs, "ServiceMonitor", "ingest").spec as {
+      endpoints: { port: string; path: string }[];
+    };
+    expect(monitor.endpoints).toMatchObject([{ port: "metrics", path: "/metrics" }]);
+    const processorMonitor = find(objs, "ServiceMonitor", "processor").spec as {
+      endpoints: { port: string }[];
+    };
+    expect(processorMonitor.endpoints).toMatchObject([{ port: "http" }]);
+    const service = find(objs, "Service", "ingest").spec as { ports: { name: string; targetPort: string }[] };
+    expect(service.ports.map((p) => `${p.name}->${p.targetPort}`)).toEqual([
+      "http->http",
+      "metrics->metrics",
+    ]);
+    const pod = (
+      find(objs, "Deployment", "ingest").spec as {
+        template: {
+          spec: { containers: { env: { name: string; value: string }[]; ports: { name: string }[] }[] };
+        };
+      }
+    ).template.spec.containers[0];
+    expect(pod?.ports.map((p) => p.name)).toEqual(["http", "metrics"]);
+    const env = Object.fromEntries((pod?.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      SMSTATS_INGEST_METRICS_HOST: "0.0.0.0",
+      SMSTATS_INGEST_METRICS_PORT: "9464",
+    });
+    const policy = find(objs, "NetworkPolicy", "ingest").spec as {
+      ingress: { from?: unknown[]; ports: { port: string }[] }[];
+    };
+    const metricsRule = policy.ingress.find((r) => r.ports.some((p) => p.port === "metrics"));
+    expect(metricsRule?.from?.length).toBeGreaterThan(0);
+    const open = policy.ingress
+      .filter((r) => r.from === undefined)
+      .flatMap((r) => r.ports.map((p) => p.port));
+    expect(open).toEqual(["http"]);
   });
 
   it("keeps /metrics and /health off the Ingress, and terminates TLS there", () => {

@@ -179,7 +179,10 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
 
   it("runs ingest by default: /health/live and /health/ready answer 200, SIGTERM exits 0", async () => {
     const port = await freePort();
-    const ingest = startImage(image.cmd, { SMSTATS_INGEST_PORT: String(port) });
+    const ingest = startImage(image.cmd, {
+      SMSTATS_INGEST_PORT: String(port),
+      SMSTATS_INGEST_METRICS_PORT: "0",
+    });
     const live = await waitFor(`http://127.0.0.1:${port}/health/live`, 90_000, ingest.output);
     expect(live.status).toBe(200);
     await waitFor(`http://127.0.0.1:${port}/health/ready`, 30_000, ingest.output);

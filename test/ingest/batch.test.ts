@@ -12,7 +12,7 @@ import {
   SCHEMA_FINGERPRINT_HEADER,
   SchemaRegistry,
 } from "../../schemas/index.ts";
-import { seedBody, testIngest, uniqueId } from "../support/app.ts";
+import { scrapeMetrics, seedBody, testIngest, uniqueId } from "../support/app.ts";
 import { freshBatch, toJsonBody } from "../support/batches.ts";
 import { postBatch, registerInstance, signedRequest, type TestInstance } from "../support/instance-client.ts";
 
@@ -152,7 +152,7 @@ describe("duplicates, consent, partial batches and time", () => {
     expect(batch.session).toEqual([]);
     expect(batch.metrics).toHaveLength(sent.metrics.length);
     expect(batch.library).toHaveLength(sent.library.length);
-    const metrics = (await app.inject("/metrics")).body;
+    const metrics = (await scrapeMetrics(config, deps)).body;
     expect(metrics).toMatch(
       /smstats_ingest_items_total\{family="playback",outcome="no_consent"[^}]*\} [1-9]/,
     );
@@ -219,9 +219,9 @@ describe("duplicates, consent, partial batches and time", () => {
         ...toJsonBody(freshBatch("quality", inst.instanceId, uniqueId(`seq${seq}`))),
         seq,
       });
-    const before = (await app.inject("/metrics")).body;
+    const before = (await scrapeMetrics(config, deps)).body;
     for (const seq of [1, 2, 5, 3]) expect((await send(seq)).statusCode).toBe(202);
-    const after = (await app.inject("/metrics")).body;
+    const after = (await scrapeMetrics(config, deps)).body;
     const read = (text: string, re: RegExp) => Number(text.match(re)?.[1] ?? 0);
     const gap = /smstats_ingest_sequence_total\{outcome="gap"[^}]*\} (\d+)/;
     const late = /smstats_ingest_sequence_total\{outcome="late"[^}]*\} (\d+)/;
@@ -236,7 +236,7 @@ describe("duplicates, consent, partial batches and time", () => {
     // The tracker's key holds a list: Redis answers its script WRONGTYPE, a real failure of the tracker.
     await deps.redis.rpush(`${config.redis.keyPrefix}seq:${inst.instanceId}:max`, "not a number");
     const errorsRe = /smstats_ingest_sequence_errors_total\{[^}]*\} (\d+)/;
-    const read = async () => Number((await app.inject("/metrics")).body.match(errorsRe)?.[1] ?? 0);
+    const read = async () => Number((await scrapeMetrics(config, deps)).body.match(errorsRe)?.[1] ?? 0);
     const before = await read();
     const sent = freshBatch("quality", inst.instanceId, uniqueId("seq-fail"));
     const res = await postBatch(app, inst, { ...toJsonBody(sent), seq: 1 });
@@ -431,7 +431,7 @@ describe("health, metrics and OpenAPI", () => {
   });
 
   it("counts accepted items and refusals in Prometheus format", async () => {
-    const res = await app.inject("/metrics");
+    const res = await scrapeMetrics(config, deps);
     expect(res.statusCode).toBe(200);
     expect(res.body).toMatch(/smstats_ingest_items_total\{family="metrics",outcome="accepted"[^}]*\} [1-9]/);
     expect(res.body).toMatch(/smstats_auth_refused_total\{code="SIGNATURE_REUSED"[^}]*\} [1-9]/);

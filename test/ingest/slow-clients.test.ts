@@ -6,7 +6,7 @@ import { buildApp } from "../../ingest/app.ts";
 import { createIngestDeps, type IngestDeps } from "../../ingest/deps.ts";
 import { type Config, loadConfig } from "../../lib/config/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
-import { seedBody, uniqueId } from "../support/app.ts";
+import { scrapeMetrics, seedBody, uniqueId } from "../support/app.ts";
 import {
   fetchBatch,
   registerInstance,
@@ -61,7 +61,7 @@ afterAll(async () => {
 const errorLines = () => lines.filter((l) => l.level === "error" || l.level === "fatal");
 
 async function metric(name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = (await scrapeMetrics(config, deps)).body;
   const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(labels));
   return line ? Number(line.split(" ").pop()) : 0;
 }

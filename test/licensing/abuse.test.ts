@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatLicenseKey, KEY_ALPHABET, parseLicenseKey } from "../../licensing/index.ts";
+import { scrapeMetrics } from "../support/app.ts";
 import { registerInstance } from "../support/instance-client.ts";
 import { instanceCall, machine, newNonce } from "./license-client.ts";
 import { type LicensingHarness, licensingHarness, metricValue } from "./licensing-app.ts";
@@ -20,11 +21,7 @@ beforeAll(async () => {
 afterAll(async () => h?.close());
 
 const abuse = async (rule: string) =>
-  metricValue(
-    (await h.app.inject({ method: "GET", url: "/metrics" })).body,
-    "smstats_licensing_abuse_total",
-    { rule },
-  );
+  metricValue((await scrapeMetrics(h.config, h.deps)).body, "smstats_licensing_abuse_total", { rule });
 
 /** A well-formed key (valid check characters) with a random tail. */
 const randomKey = (label = "VENUE") => {
@@ -183,7 +180,7 @@ describe("abuse prevention", () => {
       expect(statuses).toEqual([201, 201, 201, 429, 429]);
       expect(last?.json().error.code).toBe("REGISTRATIONS_LIMITED");
       expect(Number(last?.headers["retry-after"])).toBeGreaterThan(3000);
-      const text = (await small.app.inject({ method: "GET", url: "/metrics" })).body;
+      const text = (await scrapeMetrics(small.config, small.deps)).body;
       expect(metricValue(text, "smstats_licensing_abuse_total", { rule: "registrations_per_address" })).toBe(
         2,
       );
@@ -206,7 +203,7 @@ describe("abuse prevention", () => {
         if (res.statusCode === 429) expect(res.headers["retry-after"]).toBeDefined();
       }
       expect(statuses).toEqual([200, 200, 200, 429, 429]);
-      const text = (await tight.app.inject({ method: "GET", url: "/metrics" })).body;
+      const text = (await scrapeMetrics(tight.config, tight.deps)).body;
       expect(metricValue(text, "smstats_licensing_abuse_total", { rule: "requests_per_minute" })).toBe(2);
     } finally {
       await tight.close();
@@ -214,7 +211,7 @@ describe("abuse prevention", () => {
   });
 
   it("exposes every abuse rule in /metrics from the start", async () => {
-    const text = (await h.app.inject({ method: "GET", url: "/metrics" })).body;
+    const text = (await scrapeMetrics(h.config, h.deps)).body;
     for (const rule of [
       "key_guessing",
       "instance_errors",

@@ -11,6 +11,7 @@ import { type SmtpSink, startSmtpSink } from "../../mail/index.ts";
 import { mapProduct, sendExpiryNotices } from "../../payments/index.ts";
 import { machine } from "../licensing/license-client.ts";
 import { type LicensingHarness, licensingHarness } from "../licensing/licensing-app.ts";
+import { scrapeMetrics } from "../support/app.ts";
 import { registerInstance } from "../support/instance-client.ts";
 
 const STRIPE_SECRET = `whsec_${randomBytes(24).toString("base64")}`;
@@ -420,7 +421,7 @@ describe("metrics for the SLOs and scaling alerts", () => {
   it("labels instance requests by tier (bounded) and reports PostgreSQL connections against max_connections", async () => {
     const inst = await registerInstance(h.app);
     await h.ask(inst, "/v1/auth/validate", { fingerprint: machine(inst.instanceId) });
-    const text = (await h.app.inject({ method: "GET", url: "/metrics" })).body;
+    const text = (await scrapeMetrics(h.config, h.deps)).body;
     const tiers = new Set(
       [...text.matchAll(/smstats_http_requests_total\{[^}]*tier="([^"]+)"/g)].map((m) => m[1]),
     );

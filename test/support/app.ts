@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../../ingest/app.ts";
 import { createIngestDeps, type IngestDeps } from "../../ingest/deps.ts";
+import { buildMetricsApp } from "../../ingest/metrics-listener.ts";
 import { type Config, loadConfig } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 
@@ -17,6 +18,18 @@ export async function testIngest(env: Record<string, string> = {}): Promise<{
   );
   const app = await buildApp(config, deps);
   return { app, deps, config };
+}
+
+const metricsApps = new WeakMap<IngestDeps, Promise<FastifyInstance>>();
+
+/** GET /metrics on the ingest's own metrics listener (built once per deps), as Prometheus scrapes it. */
+export async function scrapeMetrics(config: Readonly<Config>, deps: IngestDeps) {
+  let app = metricsApps.get(deps);
+  if (!app) {
+    app = buildMetricsApp(config, deps);
+    metricsApps.set(deps, app);
+  }
+  return (await app).inject({ method: "GET", url: "/metrics" });
 }
 
 /** The seed's example batch body, with an instance id unique to the caller. */
