@@ -343,7 +343,7 @@ describe("opt-in consent end to end", () => {
     const quality = await registerInstance(s.ingestUrl, { quality: true });
     const counted = async () =>
       counterValue(
-        await (await fetch(`${s.ingestUrl}/metrics`)).text(),
+        await (await fetch(s.ingestMetricsUrl)).text(),
         "smstats_ingest_metrics_no_consent_total",
         {
           consent_family: "playback",
