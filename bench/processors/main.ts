@@ -371,7 +371,7 @@ try {
     integrity: { lost, duplicated, perTable: integrity },
   };
   const row = (what: string, rate: number, secs: number, us: Record<string, number | undefined>) =>
-    `| ${what.padEnd(36)} | ${Math.round(rate).toString().padStart(7)} | ${secs.toFixed(2).padStart(7)} | ${cpuLine(us)} |`;
+    `| ${what.padEnd(38)} | ${Math.round(rate).toString().padStart(7)} | ${secs.toFixed(2).padStart(7)} | ${cpuLine(us)} |`;
   console.log(
     [
       "",
@@ -380,8 +380,8 @@ try {
         ? "machine idle before the run: unknown"
         : `machine idle before the run: ${Math.round(idle * 100)} %${busy ? " — BUSY: the ratios below are not those of a quiet machine" : ""}`,
       "",
-      "| path                                 |  rows/s | seconds | CPU µs per row (per process, whole box) |",
-      "| ------------------------------------ | ------- | ------- | --------------------------------------- |",
+      "| path                                   |  rows/s | seconds | CPU µs per row (per process, whole box) |",
+      "| -------------------------------------- | ------- | ------- | --------------------------------------- |",
       row(`(a) raw inserts, ${format}`, rawRate, rawSeconds, rawUs),
       ...formats.map((f) =>
         row(
