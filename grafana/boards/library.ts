@@ -4,9 +4,11 @@ import { type BoardSpec, FLEET_VARIABLES, whereVariable } from "./spec.ts";
 // variables do not apply to them, the tier one does.
 const TIER = whereVariable("tier", "tier");
 
-// Each instance's values from its day's last snapshot, merged per (day, instance) before summing.
-const PER_INSTANCE_DAY = `SELECT day, instance_id, argMaxMerge(total_songs) AS songs, argMaxMerge(total_size_gb) AS size_gb,
-        argMaxMerge(growth_rate) AS growth
+// Each instance's value from its day's last snapshot, merged per (day, instance) before summing. Each
+// panel merges only the state it shows (bench:grafana, 5,000 instances × 30 days: merging all three
+// for every panel tripled the work).
+const perInstanceDay = (state: "total_songs" | "total_size_gb" | "growth_rate", as: string) =>
+  `SELECT day, instance_id, argMaxMerge(${state}) AS ${as}
     FROM library_1d WHERE $__dateFilter(day) AND ${TIER}
     GROUP BY day, instance_id`;
 
@@ -31,7 +33,7 @@ export const library: BoardSpec = {
           format: "time_series",
           columns: ["time", "total_songs", "instances"],
           sql: `SELECT toDateTime(day, 'UTC') AS time, sum(songs) AS total_songs, count() AS instances
-FROM (${PER_INSTANCE_DAY})
+FROM (${perInstanceDay("total_songs", "songs")})
 GROUP BY day ORDER BY day`,
         },
       ],
@@ -49,7 +51,7 @@ GROUP BY day ORDER BY day`,
           format: "time_series",
           columns: ["time", "total_gb", "mean_gb"],
           sql: `SELECT toDateTime(day, 'UTC') AS time, round(sum(size_gb), 1) AS total_gb, round(avg(size_gb), 2) AS mean_gb
-FROM (${PER_INSTANCE_DAY})
+FROM (${perInstanceDay("total_size_gb", "size_gb")})
 GROUP BY day ORDER BY day`,
         },
       ],
@@ -67,7 +69,7 @@ GROUP BY day ORDER BY day`,
           columns: ["time", "songs_per_day", "mean_per_instance"],
           sql: `SELECT toDateTime(day, 'UTC') AS time, round(sum(growth), 1) AS songs_per_day,
     round(avg(growth), 2) AS mean_per_instance
-FROM (${PER_INSTANCE_DAY})
+FROM (${perInstanceDay("growth_rate", "growth")})
 GROUP BY day ORDER BY day`,
         },
       ],
@@ -82,14 +84,13 @@ GROUP BY day ORDER BY day`,
         {
           format: "table",
           columns: ["file_type", "songs", "instances"],
+          // One merge over the whole range: each day's state holds its last snapshot's (count, time),
+          // so merging them keeps the latest snapshot in the range, as a merge per day and then argMax
+          // by day would, without the 30× larger (day, file type, instance) grouping in between.
           sql: `SELECT file_type, sum(latest_songs) AS songs, count() AS instances
 FROM (
-    SELECT file_type, instance_id, argMax(day_songs, day) AS latest_songs
-    FROM (
-        SELECT day, file_type, instance_id, argMaxMerge(songs) AS day_songs
-        FROM library_file_types_1d WHERE $__dateFilter(day) AND ${TIER}
-        GROUP BY day, file_type, instance_id
-    )
+    SELECT file_type, instance_id, argMaxMerge(songs) AS latest_songs
+    FROM library_file_types_1d WHERE $__dateFilter(day) AND ${TIER}
     GROUP BY file_type, instance_id
 )
 GROUP BY file_type ORDER BY songs DESC, file_type LIMIT 20`,

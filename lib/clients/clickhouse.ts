@@ -38,9 +38,15 @@ export interface ClickHouseExecutor {
   rows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /**
    * Inserts a body already encoded in `format` (JSONEachRow text or an Arrow IPC stream) into a table of
-   * the database, optionally naming the columns the body carries.
+   * the database, optionally naming the columns the body carries. A list of parts is sent as one body,
+   * part after part (no copy into one buffer).
    */
-  insert(table: string, format: InsertFormat, body: Uint8Array, columns?: readonly string[]): Promise<void>;
+  insert(
+    table: string,
+    format: InsertFormat,
+    body: Uint8Array | readonly Uint8Array[],
+    columns?: readonly string[],
+  ): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
 }
@@ -104,7 +110,11 @@ export function serverExecutor(
       // any input format the server knows works (the client's insert() only knows a fixed list).
       const res = await client.exec({
         query: insertStatement(table, format, columns),
-        values: Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]),
+        values: Readable.from(
+          (Array.isArray(body) ? body : [body]).map((b: Uint8Array) =>
+            Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+          ),
+        ),
       });
       res.stream.resume();
       await finished(res.stream);

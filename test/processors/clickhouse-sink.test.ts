@@ -3,8 +3,13 @@ import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { sqlIdentifier } from "../../lib/sql/index.ts";
-import { alreadyInserted, detectInsertFormat, tableSink } from "../../processors/sinks/clickhouse/index.ts";
-import { batchToRows } from "../../processors/steps/index.ts";
+import {
+  alreadyInserted,
+  detectInsertFormat,
+  metricsJsonEachRow,
+  tableSink,
+} from "../../processors/sinks/clickhouse/index.ts";
+import { batchToRows, prepareBatch } from "../../processors/steps/index.ts";
 import { emptyRows, RAW_TABLES, type TableRows } from "../../processors/steps/route/index.ts";
 import { freshBatch } from "../support/batches.ts";
 import { chdbExecutor } from "../support/chdb.ts";
@@ -80,6 +85,33 @@ describe("the ClickHouse sink", () => {
       expect(a, `${table} on 18.16 (JSONEachRow)`).toEqual(expected);
       expect(b, `${table} on chDB (ArrowStream)`).toEqual(expected);
     }
+  });
+
+  it("stores every part of a body sent in parts: metric rows one part per batch, row objects past 64 KB", async () => {
+    const instance = { tier: "starter", platform: "linux", version: "1.2.3" };
+    const parts = [0, 1, 2].map((i) => {
+      const batch = freshBatch("quality", "00000000-0000-4000-8000-0000000000a1", `parts-${i}`);
+      const prepared = prepareBatch(batch, { instance, country: "DE", secret });
+      if (prepared.kind !== "ok") throw new Error("the steps refused the batch");
+      return metricsJsonEachRow(prepared.value.batch, Date.now());
+    });
+    await (await tableSink(server, "metrics_quality", "JSONEachRow")).insertText(parts.map((p) => p.body));
+    const [m] = await server.rows<{ n: string }>(
+      "SELECT count() AS n FROM metrics_quality WHERE batch_id LIKE 'parts-%'",
+    );
+    expect(Number(m?.n)).toBe(parts.reduce((a, p) => a + p.count, 0));
+
+    // Enough playback rows for several 64 KB parts, each copy its own batch id.
+    const one = exampleRows().events_playback;
+    const many = Array.from({ length: 400 }, (_, k) =>
+      one.map((r) => ({ ...r, batch_id: `${r.batch_id}-parts-${k}` })),
+    ).flat();
+    expect(JSON.stringify(many).length).toBeGreaterThan(3 * 65_536);
+    await (await tableSink(server, "events_playback", "JSONEachRow")).insert(many);
+    const [p] = await server.rows<{ n: string; u: string }>(
+      "SELECT count() AS n, uniqExact(batch_id, row_index) AS u FROM events_playback WHERE batch_id LIKE '%-parts-%'",
+    );
+    expect([Number(p?.n), Number(p?.u)]).toEqual([many.length, many.length]);
   });
 
   it("finds which redelivered batches a table already holds, on both engines", async () => {

@@ -142,7 +142,7 @@ describe("metricsJsonEachRow", () => {
     const b = enriched(structuredClone(exampleBatches.everything));
     const at = Date.parse("2026-01-06T21:00:03Z");
     const json = metricsJsonEachRow(b, at);
-    expect(json.text).toBe(asRouteWouldWrite(b, at));
+    expect(json.body.toString()).toBe(asRouteWouldWrite(b, at));
     expect(json.count).toBe(b.metrics.length);
     const times = route(b, at).metrics_quality.map((r) => r.time as string);
     expect([json.minTime, json.maxTime]).toEqual([times.sort()[0], times.at(-1)]);
@@ -160,7 +160,9 @@ describe("metricsJsonEachRow", () => {
     fc.assert(
       fc.property(fc.array(metric, { maxLength: 6 }), text, (metrics, batchId) => {
         const b = enriched({ ...structuredClone(exampleBatches.quality), batch_id: batchId, metrics });
-        expect(metricsJsonEachRow(b, 1_700_000_000_000).text).toBe(asRouteWouldWrite(b, 1_700_000_000_000));
+        expect(metricsJsonEachRow(b, 1_700_000_000_000).body.toString()).toBe(
+          asRouteWouldWrite(b, 1_700_000_000_000),
+        );
       }),
       { numRuns: 500 },
     );

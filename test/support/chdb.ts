@@ -30,7 +30,7 @@ export function chdbExecutor(database = "smstats"): ClickHouseExecutor {
     async insert(table, format, body, columns) {
       // chDB reads no request body: the body goes through a file, as clickhouse-local would take it.
       const file = join(dir, `insert-${++inserts}.${format === "ArrowStream" ? "arrows" : "ndjson"}`);
-      writeFileSync(file, body);
+      writeFileSync(file, Array.isArray(body) ? Buffer.concat(body) : (body as Uint8Array));
       try {
         session.query(
           `${insertStatement(table, format, columns).replace(/ FORMAT /, ` FROM INFILE ${sqlString(file)} FORMAT `)}`,

@@ -4,8 +4,13 @@ import { clickhouseDateTime } from "../../steps/route/index.ts";
 
 /** The metrics_quality rows of one batch as JSONEachRow text, with what the sink needs to know of them. */
 export interface MetricsJson {
-  /** One JSON object per line, each line ending in a newline; exactly JSON.stringify of route's rows. */
-  text: string;
+  /**
+   * One JSON object per line, each line ending in a newline, as UTF-8 bytes; exactly JSON.stringify of
+   * route's rows. Encoded per batch, while the batch's short string is fresh: the sink sends the
+   * batches' bytes one after the other instead of flattening one string of a whole flush built from
+   * millions of pieces (bench:processors profile: 705 of ~5,000 ms of processor CPU went there).
+   */
+  body: Buffer;
   count: number;
   batch_id: string;
   tier: string;
@@ -50,7 +55,7 @@ export function metricsJsonEachRow(batch: AnonymizedBatch<EnrichedBatch>, receiv
     text += `{"time":"${time}${shared}${i}${afterIndex}${JSON.stringify(m.name)},"value":${jsonNumber(m.value)},"tags.key":${tagKeys},"tags.value":${tagValues}}\n`;
   }
   return {
-    text,
+    body: Buffer.from(text),
     count: metrics.length,
     batch_id: batch.batch_id,
     tier: batch.tier,

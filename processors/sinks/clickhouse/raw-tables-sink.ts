@@ -45,7 +45,7 @@ const ROW_OBJECT_BYTES = 400;
 
 const objectRows = (r: SinkBatch) => RAW_TABLES.reduce((n, t) => n + r.rows[t].length, 0);
 const rowCount = (r: SinkBatch) => objectRows(r) + (r.metrics?.count ?? 0);
-const byteCount = (r: SinkBatch) => objectRows(r) * ROW_OBJECT_BYTES + (r.metrics?.text.length ?? 0);
+const byteCount = (r: SinkBatch) => objectRows(r) * ROW_OBJECT_BYTES + (r.metrics?.body.length ?? 0);
 
 type Tables = Record<RawTable, TableSink<Record<string, unknown>>>;
 
@@ -149,7 +149,7 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
       if (b.redelivered && j?.count) again.push({ ...j, time: j.minTime }, { ...j, time: j.maxTime });
     }
     const present = await alreadyThere("metrics_quality", again);
-    let text = "";
+    const bodies: Buffer[] = [];
     let count = 0;
     for (const b of buffered) {
       const j = b.value.metrics;
@@ -158,10 +158,10 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
         counts.dropped("already_inserted", j.count);
         continue;
       }
-      text += j.text;
+      bodies.push(j.body);
       count += j.count;
     }
-    await timed("metrics_quality", count, () => tables.metrics_quality.insertText(text));
+    await timed("metrics_quality", count, () => tables.metrics_quality.insertText(bodies));
   };
   // Row objects of one table, merged over the buffer.
   const insertRows = async (table: RawTable, buffered: Buffered<SinkBatch>[]) => {

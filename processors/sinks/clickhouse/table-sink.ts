@@ -7,8 +7,8 @@ export interface TableSink<Row> {
   readonly table: string;
   readonly format: InsertFormat;
   insert(rows: readonly Row[]): Promise<void>;
-  /** Inserts rows already written as JSONEachRow text (one object per line); JSONEachRow sinks only. */
-  insertText(text: string): Promise<void>;
+  /** Inserts rows already written as JSONEachRow text (one object per line, UTF-8); JSONEachRow sinks only. */
+  insertText(parts: readonly Uint8Array[]): Promise<void>;
 }
 
 /**
@@ -36,6 +36,24 @@ export async function tableColumns(ch: ClickHouseExecutor, table: string): Promi
   );
   if (columns.length === 0) throw new Error(`table ${ch.database}.${table} does not exist`);
   return columns;
+}
+
+/**
+ * Rows as JSONEachRow bytes in parts of about 64 KB: one string of a whole flush built from a piece per
+ * row costs more to flatten into bytes than the encoding itself, and the parts are sent as they are.
+ */
+function jsonEachRowBytes(rows: readonly Record<string, unknown>[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let text = "";
+  for (const r of rows) {
+    text += `${JSON.stringify(r)}\n`;
+    if (text.length >= 65_536) {
+      parts.push(Buffer.from(text));
+      text = "";
+    }
+  }
+  if (text) parts.push(Buffer.from(text));
+  return parts;
 }
 
 /**
@@ -70,14 +88,12 @@ export async function tableSink<Row extends Record<string, unknown>>(
         const { columns, encode } = encoderFor(first);
         await ch.insert(table, format, encode(rows), columns);
       } else {
-        let text = "";
-        for (const r of rows) text += `${JSON.stringify(r)}\n`;
-        await ch.insert(table, format, Buffer.from(text));
+        await ch.insert(table, format, jsonEachRowBytes(rows));
       }
     },
-    async insertText(text) {
+    async insertText(parts) {
       if (format !== "JSONEachRow") throw new Error(`${table}: insertText needs a JSONEachRow sink`);
-      if (text) await ch.insert(table, format, Buffer.from(text));
+      if (parts.length) await ch.insert(table, format, parts);
     },
   };
 }
