@@ -259,7 +259,13 @@ describe("erasure of an instance", () => {
         `${store} holds the instance before`,
       ).toBe(true);
     }
-    expect(before.some((h) => h.includes(s.address) && h.startsWith("postgres:"))).toBe(true);
+    // Its address is held sealed (licensing migration 0008): the activation opens to it before.
+    const vault = await loadPiiVault(config.dataDir);
+    const sealed = await owner.query<{ ip_sealed: Buffer }>(
+      "SELECT ip_sealed FROM license_activations WHERE instance_id = $1 AND ip_sealed IS NOT NULL",
+      [s.instanceId],
+    );
+    expect(sealed.rows.map((r) => vault.openAddress(r.ip_sealed))).toContain(s.address);
 
     const started = Date.now();
     const res = await signed(s, "DELETE", `/v1/instances/${s.instanceId}/data`);
@@ -275,7 +281,7 @@ describe("erasure of an instance", () => {
     const hits = await scanAll(s, job.job_id);
     expect(hits).toEqual([]);
     const audit = await owner.query(
-      "SELECT actor, target_id, changes, ip FROM audit_log WHERE action = 'instance.erase' AND target_id = $1",
+      "SELECT actor, target_id, changes, ip_sealed FROM audit_log WHERE action = 'instance.erase' AND target_id = $1",
       [s.instanceId],
     );
     expect(audit.rows).toEqual([
@@ -283,7 +289,7 @@ describe("erasure of an instance", () => {
         actor: "instance:self",
         target_id: s.instanceId,
         changes: { job_id: job.job_id, requested_via: "instance" },
-        ip: null,
+        ip_sealed: null,
       },
     ]);
 
