@@ -28,8 +28,13 @@ interface Processor {
   output: () => string;
 }
 
+// Set when the file ends: a test body still running after its timeout must not start a processor that
+// nothing would stop (an orphan consumes the test stream and fails the files that run after this one).
+let ended = false;
+
 async function startProcessor(): Promise<Processor> {
   const port = await freePort();
+  if (ended) throw new Error("the test file has ended");
   const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "processors/main.ts")], {
     cwd: repoRoot,
     env: {
@@ -76,6 +81,7 @@ beforeAll(async () => {
   instance = await registerInstance(app);
 });
 afterAll(async () => {
+  ended = true;
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
   await app?.close();
   await deps?.close();
@@ -167,5 +173,5 @@ describe("a processor killed with -9 mid-load", () => {
     expect(got.batches, "every batch that got a 202 is stored").toBe(accepted.size);
     expect(got.distinct, "every accepted metric is stored").toBe(expected);
     expect(got.rows - got.distinct, "duplicates").toBe(0);
-  });
+  }, 180_000);
 });
