@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../../lib/config/index.ts";
-import { migratePostgres } from "../../lib/migrate/index.ts";
+import { ensureRoleLogins, migratePostgres } from "../../lib/migrate/index.ts";
 import { stackStatus } from "../../stack/index.ts";
 import { BENCH_ENV } from "./bench-env.ts";
 import { type BodyFormat, createFleet } from "./bodies.ts";
@@ -84,6 +84,8 @@ try {
   if (!stack.allUp) throw new Error("the local stack is not up: run `npm run stack:up` first");
   const pidOf = (name: string) => stack.services.find((s) => s.name === name)?.pid;
   await migratePostgres(config.postgres.url);
+  // The ingest connects as the service's write role, whose login a fresh clone has not made yet.
+  await ensureRoleLogins(config.postgres.url, config.dataDir);
 
   const benchDir = join(config.dataDir, "bench");
   if (values["private-nats"]) nats = await startPrivateNats(pidOf("nats") ?? -1, join(benchDir, "nats"));
