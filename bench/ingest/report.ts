@@ -22,6 +22,9 @@ export interface RunSettings {
   instances: number;
   /** Whose nats-server the ingest published to: the local stack's, or one of the benchmark's own. */
   nats: "stack" | "private";
+  /** Ingest processes on the port, and each one's semi-space in MB (0 = Node's default). */
+  processes: number;
+  semiSpaceMb: number;
 }
 
 /**
@@ -186,7 +189,8 @@ export function render(s: Summary): string {
   const lines = [
     `ingest benchmark — ${s.settings.metricsPerBatch} metrics per batch, ${s.settings.connections} connections, ` +
       `${s.settings.warmupSeconds} s warm-up + ${s.settings.durationSeconds} s measured per mode, ` +
-      `${s.settings.instances} instances, ${s.settings.nats} NATS; ${s.machine.cpus} CPUs, node ${s.machine.node}; ` +
+      `${s.settings.instances} instances, ${s.settings.nats} NATS, ${s.settings.processes} ingest process(es)` +
+      `${s.settings.semiSpaceMb ? ` with ${s.settings.semiSpaceMb} MB semi-space` : ""}; ${s.machine.cpus} CPUs, node ${s.machine.node}; ` +
       `machine busy before the run: ${pct(s.background)} of ${s.machine.cpus * 100}% ` +
       `(idle ${pct(s.background === undefined ? undefined : s.machine.cpus - s.background)})`,
     "",
