@@ -61,4 +61,32 @@ describe("sequence tracker (Redis)", () => {
       { outcome: "untracked", missing: 0 },
     ]);
   });
+
+  it("records batches stored in one turn together, each instance's in the order stored", async () => {
+    const t = createSequenceTracker(redis, config.redis.keyPrefix);
+    const a = uniqueId("seq");
+    const b = uniqueId("seq");
+    // One turn of the event loop: every call below goes to Redis in one script call.
+    const calls: [string, number][] = [
+      [a, 1],
+      [b, 5],
+      [a, 2],
+      [a, 5],
+      [b, 6],
+      [a, 3],
+      [a, 3],
+      [b, 6],
+    ];
+    const outcomes = await Promise.all(calls.map(([id, s]) => t.record(id, s)));
+    expect(outcomes.map((o) => `${o.outcome}/${o.missing}`)).toEqual([
+      "first/0",
+      "first/0",
+      "next/0",
+      "gap/2",
+      "next/0",
+      "late/0",
+      "repeat/0",
+      "repeat/0",
+    ]);
+  });
 });
