@@ -162,7 +162,9 @@ try {
   const instances = await registerInstances(ingest.url, settings.instances);
   const ids = instances.map((i) => i.instanceId);
   const fleet = createFleet(instances);
-  const watchPipeline = { ingest: ingest.pid, processor: processor.pid, ...stackPids };
+  const watchPipeline = { processor: processor.pid, ...stackPids };
+  // The ingest as a tree: with SMSTATS_INGEST_PROCESSES > 1 its workers are children of the pid started.
+  const pipelineTrees = { ...trees, ingest: ingest.pid };
   const visibility = (baseRows: number) => ({
     ch,
     instanceIds: ids,
@@ -177,7 +179,7 @@ try {
     durationSeconds: settings.durationSeconds,
     next: () => fleet.next("json"),
     watch: watchPipeline,
-    watchTrees: trees,
+    watchTrees: pipelineTrees,
     visibility: visibility(0),
   });
   // Sustained end-to-end rate: everything accepted, over the time until the last of it was visible.
@@ -194,7 +196,7 @@ try {
     overallRate: halfRate,
     next: () => fleet.next("json"),
     watch: watchPipeline,
-    watchTrees: trees,
+    watchTrees: pipelineTrees,
     visibility: visibility(await rowsOf(ids)),
   });
   // Per batch: rows stored and distinct rows. An accepted batch missing rows is loss; a row stored twice is
