@@ -201,18 +201,34 @@ try {
   });
   // Per batch: rows stored and distinct rows. An accepted batch missing rows is loss; a row stored twice is
   // a duplicate. Batches stored without an answer seen were in flight when a phase stopped (not loss).
-  const stored = new Map<string, { n: number; u: number }>();
-  for (const r of await ch.rows<{ batch_id: string; n: string; u: string }>(
-    `SELECT batch_id, count() AS n, uniqExact(row_index) AS u FROM metrics_quality WHERE instance_id IN (${ids.map((i) => sqlString(i)).join(", ")}) GROUP BY batch_id`,
-  )) {
-    stored.set(r.batch_id, { n: Number(r.n), u: Number(r.u) });
-  }
+  // The phases' visibility waits count rows, which those in-flight batches inflate: before anything is
+  // called lost, wait (up to 120 s, the processor still running) until every accepted batch id is stored.
   const acceptedIds = new Set([...max.acceptedIds, ...half.acceptedIds]);
-  let lost = 0;
-  let duplicated = 0;
-  for (const id of acceptedIds)
-    lost += METRICS_PER_BATCH - Math.min(METRICS_PER_BATCH, stored.get(id)?.u ?? 0);
-  for (const { n, u } of stored.values()) duplicated += n - u;
+  const integrity = async () => {
+    const stored = new Map<string, { n: number; u: number }>();
+    for (const r of await ch.rows<{ batch_id: string; n: string; u: string }>(
+      `SELECT batch_id, count() AS n, uniqExact(row_index) AS u FROM metrics_quality WHERE instance_id IN (${ids.map((i) => sqlString(i)).join(", ")}) GROUP BY batch_id`,
+    )) {
+      stored.set(r.batch_id, { n: Number(r.n), u: Number(r.u) });
+    }
+    let lost = 0;
+    let duplicated = 0;
+    for (const id of acceptedIds)
+      lost += METRICS_PER_BATCH - Math.min(METRICS_PER_BATCH, stored.get(id)?.u ?? 0);
+    for (const { n, u } of stored.values()) duplicated += n - u;
+    return { stored, lost, duplicated };
+  };
+  const settleBy = performance.now() + 120_000;
+  let checked = await integrity();
+  let lateBatchesWaitedMs = 0;
+  while (checked.lost > 0 && performance.now() < settleBy) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    lateBatchesWaitedMs += 1_000;
+    checked = await integrity();
+  }
+  const { stored, lost, duplicated } = checked;
+  if (lateBatchesWaitedMs)
+    console.error(`    (waited ${lateBatchesWaitedMs / 1000} s for accepted batches still on their way)`);
   const unanswered = [...stored.keys()].filter((id) => !acceptedIds.has(id)).length;
   const expectedRows = acceptedIds.size * METRICS_PER_BATCH;
   await processor.stop();
@@ -298,6 +314,7 @@ try {
       lost,
       duplicated,
       storedBatchesInFlightAtStop: unanswered,
+      lateBatchesWaitedMs,
     },
     refused: Object.fromEntries(Object.entries(phases).map(([k, p]) => [k, p.refused])),
     cpuCores: {
