@@ -4,33 +4,46 @@ import { createLogger } from "../lib/log/index.ts";
 import { buildApp } from "./app.ts";
 import { createIngestDeps } from "./deps.ts";
 import { buildMetricsApp } from "./metrics-listener.ts";
+import { runPrimary, runsAsPrimary } from "./processes.ts";
 
 // The ingest process: builds the app, listens, and on SIGINT/SIGTERM stops taking requests, lets the
 // ones in flight finish (their publishes included), then closes its connections.
+// With SMSTATS_INGEST_PROCESSES > 1 (or a semi-space size) this process only forks the workers that
+// serve, each running the rest of this file (see processes.ts).
 const config = loadConfig();
 const log = createLogger("ingest", config.logLevel);
-const deps = await createIngestDeps(config, log);
-const app = await buildApp(config, deps);
-const metricsApp = await buildMetricsApp(config, deps);
-const metricsAddress = await metricsApp.listen({ ...config.ingest.metrics });
-const address = await app.listen({ host: config.ingest.host, port: config.ingest.port });
-log.info({ address, metricsAddress, https: config.ingest.tls !== undefined }, "ingest listening");
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log.info({ signal }, "ingest stopping");
-  const force = setTimeout(() => {
-    log.error("ingest did not stop within 20 s; exiting");
-    process.exit(1);
-  }, 20_000);
-  force.unref();
-  await gracefulClose(app);
-  await metricsApp.close();
-  await deps.close();
-  log.info("ingest stopped");
-  process.exit(0);
+if (runsAsPrimary(config)) {
+  runPrimary(config, log);
+} else {
+  await serve();
 }
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+async function serve() {
+  const deps = await createIngestDeps(config, log);
+  const app = await buildApp(config, deps);
+  // /metrics on its own listener (loopback by default), never on the API's. With several processes the
+  // workers share it as they share the API port: a scrape reads the worker the kernel hands it to.
+  const metricsApp = await buildMetricsApp(config, deps);
+  const metricsAddress = await metricsApp.listen({ ...config.ingest.metrics });
+  const address = await app.listen({ host: config.ingest.host, port: config.ingest.port });
+  log.info({ address, metricsAddress, https: config.ingest.tls !== undefined }, "ingest listening");
+
+  let stopping = false;
+  async function shutdown(signal: string) {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "ingest stopping");
+    const force = setTimeout(() => {
+      log.error("ingest did not stop within 20 s; exiting");
+      process.exit(1);
+    }, 20_000);
+    force.unref();
+    await gracefulClose(app);
+    await metricsApp.close();
+    await deps.close();
+    log.info("ingest stopped");
+    process.exit(0);
+  }
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+}

@@ -84,7 +84,7 @@ export class SchemaRegistry {
   }
 
   /** Decodes bytes written with the schema of `fingerprint` into the latest version of the same schema. */
-  decode<T>(bytes: Uint8Array, fingerprint: string): { value: T; writer: SchemaVersion } {
+  decode<T>(bytes: Uint8Array, fingerprint: string): { value: T; writer: SchemaVersion; nulInText: boolean } {
     const writer = this.find(fingerprint);
     if (!writer) throw new SchemaError("SCHEMA_UNKNOWN", `unknown writer schema fingerprint ${fingerprint}`);
     const reader = this.latest(writer.name);
@@ -96,9 +96,9 @@ export class SchemaRegistry {
     try {
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       // Bounded walk first: avsc trusts block counts and would loop on a corrupted one.
-      checkAvroShape(writer.type, buf);
+      const { nulInText } = checkAvroShape(writer.type, buf);
       const value = (resolver ? reader.type.fromBuffer(buf, resolver) : reader.type.fromBuffer(buf)) as T;
-      return { value, writer };
+      return { value, writer, nulInText };
     } catch (err) {
       throw new SchemaError(
         "SCHEMA_DECODE_FAILED",

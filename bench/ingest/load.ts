@@ -1,4 +1,5 @@
 import autocannon from "autocannon";
+import { startTreeCpuMeter } from "../pipeline/tree-cpu.ts";
 import { BATCH_PATH, METRICS_PER_BATCH, type SignedBatch } from "./bodies.ts";
 import { type CpuShare, startCpuMeter } from "./cpu.ts";
 
@@ -12,6 +13,8 @@ export interface LoadOptions {
   next: () => SignedBatch;
   /** Processes whose CPU share is measured beside the generator's, by name. */
   watch: Record<string, number | undefined>;
+  /** Processes measured with all their descendants (an ingest primary with its workers), by name. */
+  watchTrees?: Record<string, number | undefined>;
 }
 
 /** What one run measured. */
@@ -38,6 +41,7 @@ const ALL_ACCEPTED = new RegExp(`^\\{"accepted":${METRICS_PER_BATCH}[,}]`);
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let partial = 0;
   const meter = startCpuMeter(opts.watch);
+  const treeMeter = startTreeCpuMeter(opts.watchTrees ?? {});
   const result = await autocannon({
     url: opts.url,
     connections: opts.connections,
@@ -60,6 +64,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     ],
   });
   const cpu = meter();
+  Object.assign(cpu.others, treeMeter());
   const otherStatus: Record<string, number> = {};
   let answered202 = 0;
   for (const [status, { count }] of Object.entries(result.statusCodeStats)) {

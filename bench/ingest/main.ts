@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../../lib/config/index.ts";
-import { migratePostgres } from "../../lib/migrate/index.ts";
+import { ensureRoleLogins, migratePostgres } from "../../lib/migrate/index.ts";
 import { stackStatus } from "../../stack/index.ts";
 import { BENCH_ENV } from "./bench-env.ts";
 import { type BodyFormat, createFleet } from "./bodies.ts";
@@ -38,6 +38,11 @@ const { values } = parseArgs({
     "cpu-prof": { type: "boolean", default: false },
     // Publishes to a nats-server of the benchmark's own instead of the stack's (see nats-server.ts).
     "private-nats": { type: "boolean", default: false },
+    // Ingest processes on the one port (SMSTATS_INGEST_PROCESSES); the server's CPU is their sum, so the
+    // CPU per batch stays a per-process figure comparable with the bare handler's.
+    processes: { type: "string", default: "1" },
+    // Young-generation size of each ingest process, MB (SMSTATS_INGEST_SEMI_SPACE_MB; 0 = Node's default).
+    "semi-space": { type: "string", default: "0" },
   },
 });
 // Bounded so that three modes with their warm-ups stay within about two minutes.
@@ -46,6 +51,8 @@ const settings = {
   warmupSeconds: intOption(values.warmup, "warmup", 0, 10),
   connections: intOption(values.connections, "connections", 1, 1024),
   instances: intOption(values.instances, "instances", 1, 256),
+  processes: intOption(values.processes, "processes", 1, 64),
+  semiSpaceMb: intOption(values["semi-space"], "semi-space", 0, 1024),
 };
 
 const config = loadConfig({ ...process.env, ...BENCH_ENV });
@@ -84,11 +91,18 @@ try {
   if (!stack.allUp) throw new Error("the local stack is not up: run `npm run stack:up` first");
   const pidOf = (name: string) => stack.services.find((s) => s.name === name)?.pid;
   await migratePostgres(config.postgres.url, undefined, config.dataDir);
+  // The ingest connects as the service's write role, whose login a fresh clone has not made yet.
+  await ensureRoleLogins(config.postgres.url, config.dataDir);
 
   const benchDir = join(config.dataDir, "bench");
   if (values["private-nats"]) nats = await startPrivateNats(pidOf("nats") ?? -1, join(benchDir, "nats"));
   const natsServers = nats ? [nats.url] : config.nats.servers;
-  const env: Record<string, string> = { ...BENCH_ENV, SMSTATS_NATS_URL: natsServers.join(",") };
+  const env: Record<string, string> = {
+    ...BENCH_ENV,
+    SMSTATS_NATS_URL: natsServers.join(","),
+    SMSTATS_INGEST_PROCESSES: String(settings.processes),
+    SMSTATS_INGEST_SEMI_SPACE_MB: String(settings.semiSpaceMb),
+  };
   // Opened before the ingest creates the stream, so cleanup deletes it even if the ingest fails later.
   stream = await openBenchStream(natsServers, BENCH_ENV.SMSTATS_NATS_STREAM);
   const profileDir = values["cpu-prof"] ? join(benchDir, "profiles") : undefined;
@@ -103,7 +117,7 @@ try {
   const fleet = createFleet(instances);
   bare = await startBareServer(fleet.next("json"));
 
-  const watch = { server: 0, nats: nats?.pid ?? pidOf("nats"), redis: pidOf("redis") };
+  const watch = { nats: nats?.pid ?? pidOf("nats"), redis: pidOf("redis") };
   const measure = async (server: ChildServer, format: BodyFormat, beforeEach: () => Promise<void>) => {
     const run = async (durationSeconds: number): Promise<LoadResult> => {
       await beforeEach();
@@ -112,7 +126,8 @@ try {
         connections: settings.connections,
         durationSeconds,
         next: () => fleet.next(format),
-        watch: { ...watch, server: server.pid },
+        watch,
+        watchTrees: { server: server.pid },
       });
     };
     // The warm-up lets V8 optimise the hot paths and opens the pools; its numbers are dropped.

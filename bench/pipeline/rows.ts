@@ -23,3 +23,6 @@ export function qualityRows(instanceId: string, batchId: string, nowMs: number, 
     };
   });
 }
+
+/** The PostgreSQL plan's table (direct-server.ts), dropped by the bench when it ends. */
+export const DIRECT_PG_TABLE = "bench_direct_metrics";

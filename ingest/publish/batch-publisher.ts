@@ -1,4 +1,4 @@
-import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import type { NatsHandle } from "../../lib/clients/index.ts";
 import { HttpErrors } from "../../lib/http/index.ts";
@@ -9,6 +9,7 @@ import {
   SCHEMA_FINGERPRINT_HEADER,
   type SchemaRegistry,
 } from "../../schemas/index.ts";
+import { createStreamAcks } from "./stream-acks.ts";
 
 /** What a publish did. */
 export interface PublishResult {
@@ -61,6 +62,7 @@ const STREAM_FULL_CODES = new Set([10047, 10077, 10078]);
  */
 export function createBatchPublisher(opts: BatchPublisherOptions): BatchPublisher {
   const latest = opts.registry.latest(METRICS_BATCH_SCHEMA);
+  const acks = createStreamAcks(opts.nats.nc);
   return {
     maxMessageBytes: opts.maxMessageBytes,
     async publish(input, meta) {
@@ -84,22 +86,14 @@ export function createBatchPublisher(opts: BatchPublisherOptions): BatchPublishe
       h.set(PIPELINE_HEADERS.clientIp, meta.clientIp);
       h.set(PIPELINE_HEADERS.clockSkewMs, String(meta.clockSkewMs));
       if (meta.clamped) h.set(PIPELINE_HEADERS.clamped, String(meta.clamped));
-      try {
-        const ack = await opts.js.publish(opts.subject, data, {
-          msgID: `${instanceId}:${batchId}`,
-          headers: h,
-          timeout: opts.timeoutMs,
-        });
-        return { duplicate: ack.duplicate, seq: ack.seq };
-      } catch (err) {
-        if (
-          err instanceof JetStreamApiError &&
-          (STREAM_FULL_CODES.has(err.code) || /maximum|insufficient/i.test(err.message))
-        ) {
-          throw new HttpErrors.PIPELINE_FULL({ cause: err });
-        }
-        throw new HttpErrors.PIPELINE_UNAVAILABLE((err as Error).message, { cause: err });
+      // The dedup id JetStream drops retries by (what js.publish's msgID option sets).
+      h.set("Nats-Msg-Id", `${instanceId}:${batchId}`);
+      const ack = await acks.publish(opts.subject, data, h, opts.timeoutMs);
+      if (ack.ok) return { duplicate: ack.duplicate, seq: ack.seq };
+      if (STREAM_FULL_CODES.has(ack.errCode) || /maximum|insufficient/i.test(ack.description)) {
+        throw new HttpErrors.PIPELINE_FULL({ cause: new Error(ack.description) });
       }
+      throw new HttpErrors.PIPELINE_UNAVAILABLE(ack.description);
     },
   };
 }

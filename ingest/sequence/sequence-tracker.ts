@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { createTickBatcher } from "../../lib/clients/index.ts";
 
 /** What one sequence number meant for its instance's stream of batches. */
 export type SequenceOutcome = "first" | "next" | "gap" | "late" | "repeat" | "untracked";
@@ -11,32 +12,41 @@ export interface SequenceTracker {
 
 // The highest seq seen and a bounded set of seqs skipped over. A later batch carrying a skipped seq
 // (an offline buffer flushed out of order) fills the gap instead of counting as a repeat, so
-// "gaps opened − gaps filled" is the loss between the instance and the stream.
+// "gaps opened − gaps filled" is the loss between the instance and the stream. One call records the
+// seqs of every batch stored in one turn of ingest's event loop (KEYS: max and missing per batch, in
+// order; ARGV: maxGap, ttl, then the seqs), so a burst costs one round trip, not one per batch; two
+// batches of one instance in a call are applied in the order they were stored.
 const SCRIPT = `
-local seq = tonumber(ARGV[1])
-local maxGap = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local max = tonumber(redis.call('GET', KEYS[1]) or '0')
-local outcome, missing = 'next', 0
-if max == 0 then
-  outcome = 'first'
-  redis.call('SET', KEYS[1], seq, 'PX', ttl)
-elseif seq == max + 1 then
-  redis.call('SET', KEYS[1], seq, 'PX', ttl)
-elseif seq > max + 1 then
-  outcome = 'gap'
-  missing = seq - max - 1
-  local from = math.max(max + 1, seq - maxGap)
-  for s = from, seq - 1 do redis.call('ZADD', KEYS[2], s, s) end
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -maxGap - 1)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('SET', KEYS[1], seq, 'PX', ttl)
-elseif redis.call('ZREM', KEYS[2], seq) == 1 then
-  outcome = 'late'
-else
-  outcome = 'repeat'
+local maxGap = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local out = {}
+for b = 1, #KEYS / 2 do
+  local kMax, kMissing = KEYS[2 * b - 1], KEYS[2 * b]
+  local seq = tonumber(ARGV[b + 2])
+  local max = tonumber(redis.call('GET', kMax) or '0')
+  local outcome, missing = 'next', 0
+  if max == 0 then
+    outcome = 'first'
+    redis.call('SET', kMax, seq, 'PX', ttl)
+  elseif seq == max + 1 then
+    redis.call('SET', kMax, seq, 'PX', ttl)
+  elseif seq > max + 1 then
+    outcome = 'gap'
+    missing = seq - max - 1
+    local from = math.max(max + 1, seq - maxGap)
+    for s = from, seq - 1 do redis.call('ZADD', kMissing, s, s) end
+    redis.call('ZREMRANGEBYRANK', kMissing, 0, -maxGap - 1)
+    redis.call('PEXPIRE', kMissing, ttl)
+    redis.call('SET', kMax, seq, 'PX', ttl)
+  elseif redis.call('ZREM', kMissing, seq) == 1 then
+    outcome = 'late'
+  else
+    outcome = 'repeat'
+  end
+  out[#out + 1] = outcome
+  out[#out + 1] = missing
 end
-return {outcome, missing}`;
+return out`;
 
 /** A sequence tracker in Redis; state expires after `ttlMs` without batches (30 days by default). */
 export function createSequenceTracker(
@@ -45,21 +55,25 @@ export function createSequenceTracker(
   ttlMs = 30 * 86_400_000,
   maxGap = 1000,
 ): SequenceTracker {
-  redis.defineCommand("smstatsSeq", { numberOfKeys: 2, lua: SCRIPT });
-  const run = (redis as unknown as { smstatsSeq(...a: unknown[]): Promise<[SequenceOutcome, number]> })
-    .smstatsSeq;
+  // Without numberOfKeys the first argument says how many keys follow.
+  redis.defineCommand("smstatsSeqMany", { lua: SCRIPT });
+  const run = (redis as unknown as { smstatsSeqMany(...a: unknown[]): Promise<(string | number)[]> })
+    .smstatsSeqMany;
+  const recordMany = createTickBatcher<{ instanceId: string; seq: number }, [SequenceOutcome, number]>(
+    async (items) => {
+      const keys = items.flatMap((i) => [
+        `${prefix}seq:${i.instanceId}:max`,
+        `${prefix}seq:${i.instanceId}:missing`,
+      ]);
+      const out = await run.call(redis, keys.length, ...keys, maxGap, ttlMs, ...items.map((i) => i.seq));
+      return items.map((_, k) => [out[2 * k] as SequenceOutcome, Number(out[2 * k + 1])]);
+    },
+  );
   return {
     async record(instanceId, seq) {
       if (!Number.isSafeInteger(seq) || seq <= 0) return { outcome: "untracked", missing: 0 };
-      const [outcome, missing] = await run.call(
-        redis,
-        `${prefix}seq:${instanceId}:max`,
-        `${prefix}seq:${instanceId}:missing`,
-        seq,
-        maxGap,
-        ttlMs,
-      );
-      return { outcome, missing: Number(missing) };
+      const [outcome, missing] = await recordMany({ instanceId, seq });
+      return { outcome, missing };
     },
   };
 }

@@ -131,6 +131,18 @@ const envSchema = z
     SMSTATS_INGEST_MAX_EVENT_AGE_DAYS: positiveInt.default(365),
     /** Window (seconds) in which a request signature's timestamp is accepted, either side of now. */
     SMSTATS_INGEST_SIGNATURE_WINDOW_S: positiveInt.default(300),
+    /**
+     * Ingest processes serving the one port (node:cluster; the kernel spreads connections among them):
+     * 1 runs one process as before, 0 one per core. Per-process limits (in-flight, connections per address,
+     * memory) apply to each; rate limits live in Redis and stay shared.
+     */
+    SMSTATS_INGEST_PROCESSES: z.coerce.number().int().min(0).max(256).default(1),
+    /**
+     * V8 young-generation semi-space of each ingest process, MB (--max-semi-space-size); 0 keeps Node's
+     * default. Larger means fewer scavenges for the short-lived objects of every request. Applied through
+     * the worker processes, so a value > 0 runs the ingest as a primary with workers even for one process.
+     */
+    SMSTATS_INGEST_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(1024).default(0),
     /** How long (ms) an instance's ban, consent and secret are cached in each ingest process. */
     SMSTATS_INGEST_IDENTITY_CACHE_MS: positiveInt.default(2000),
     /** Lifetime of instance tokens (JWT), seconds. */

@@ -40,6 +40,9 @@ export interface Config {
     maxEventAgeMs: number;
     signatureWindowMs: number;
     identityCacheMs: number;
+    /** Processes serving the port (0 = one per core) and each one's V8 semi-space in MB (0 = default). */
+    processes: number;
+    semiSpaceMb: number;
     /** Proxies (addresses or CIDRs) whose X-Forwarded-For gives the client address; empty trusts none. */
     trustProxy: readonly string[];
     /** HTTPS (TLS 1.3 minimum) with these PEM files; undefined serves plain HTTP (TLS ends at an ingress). */
@@ -367,6 +370,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxEventAgeMs: env.SMSTATS_INGEST_MAX_EVENT_AGE_DAYS * 86_400_000,
       signatureWindowMs: env.SMSTATS_INGEST_SIGNATURE_WINDOW_S * 1000,
       identityCacheMs: env.SMSTATS_INGEST_IDENTITY_CACHE_MS,
+      processes: env.SMSTATS_INGEST_PROCESSES,
+      semiSpaceMb: env.SMSTATS_INGEST_SEMI_SPACE_MB,
       trustProxy: env.SMSTATS_INGEST_TRUST_PROXY.split(",").filter(Boolean),
       tls: ingestTlsConfig(env),
       metrics: { host: env.SMSTATS_INGEST_METRICS_HOST, port: env.SMSTATS_INGEST_METRICS_PORT },

@@ -5,10 +5,40 @@
  * they become map keys and column values.
  */
 export function unstorableText(value: unknown, path = "body"): string | undefined {
+  // The hot path (every Avro batch) is clean text: a walk that builds no path strings answers that,
+  // and only a value holding a problem is walked again to name where.
+  return isStorable(value) ? undefined : locate(value, path);
+}
+
+// Whether every string and key is clean; allocates nothing for plain objects, arrays and strings.
+function isStorable(value: unknown): boolean {
+  if (typeof value === "string") return storableText(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isStorable(value[i])) return false;
+    return true;
+  }
+  if (value && typeof value === "object" && !Buffer.isBuffer(value)) {
+    // Own keys only, and not for…in: decoded Avro records inherit enumerable methods from their class.
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (!storableText(key) || !isStorable(record[key])) return false;
+    }
+  }
+  return true;
+}
+
+// Any surrogate at all is rare in telemetry text: the lookaround regex runs only when one is present.
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+const storableText = (text: string) =>
+  !text.includes("\u0000") && !(ANY_SURROGATE.test(text) && LONE_SURROGATE.test(text));
+
+function locate(value: unknown, path: string): string | undefined {
   if (typeof value === "string") return textProblem(value, path);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = unstorableText(value[i], `${path}[${i}]`);
+      const found = locate(value[i], `${path}[${i}]`);
       if (found) return found;
     }
     return undefined;
@@ -17,7 +47,7 @@ export function unstorableText(value: unknown, path = "body"): string | undefine
     for (const [key, v] of Object.entries(value)) {
       const found = textProblem(key, `${path} key ${JSON.stringify(key.slice(0, 40))}`);
       if (found) return found;
-      const inner = unstorableText(v, `${path}.${key.slice(0, 40)}`);
+      const inner = locate(v, `${path}.${key.slice(0, 40)}`);
       if (inner) return inner;
     }
   }

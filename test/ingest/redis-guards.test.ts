@@ -35,6 +35,32 @@ describe("request guard (Redis)", () => {
     expect(await admit(guard, b)).toMatchObject({ allowed: true, remaining: 99 });
   });
 
+  it("admits the requests of one turn in order, each with its own instance's count and signature", async () => {
+    const guard = createRequestGuard(redis, config.redis.keyPrefix);
+    const a = uniqueId("rl");
+    const b = uniqueId("rl");
+    const sig = uniqueId("sig");
+    const call = (instanceId: string, limit: number, signature = uniqueId("sig")) =>
+      guard.admit({ instanceId, limit, signature, signatureTtlMs: 10_000 });
+    // One turn of the event loop: one script call admits all five, in this order.
+    const [a1, b1, a2, a3, b2] = await Promise.all([
+      call(a, 2, sig),
+      call(b, 5),
+      call(a, 2, sig),
+      call(a, 2),
+      call(b, 5),
+    ]);
+    expect([a1, a2, a3].map((r) => [r?.allowed, r?.remaining, r?.firstUse])).toEqual([
+      [true, 1, true],
+      [true, 0, false],
+      [false, 0, false],
+    ]);
+    expect([b1, b2].map((r) => [r?.allowed, r?.remaining, r?.limit])).toEqual([
+      [true, 4, 5],
+      [true, 3, 5],
+    ]);
+  });
+
   it("accepts a signature once", async () => {
     const guard = createRequestGuard(redis, config.redis.keyPrefix);
     const id = uniqueId("sig-i");
@@ -59,6 +85,34 @@ describe("sequence tracker (Redis)", () => {
       { outcome: "repeat", missing: 0 },
       { outcome: "next", missing: 0 },
       { outcome: "untracked", missing: 0 },
+    ]);
+  });
+
+  it("records batches stored in one turn together, each instance's in the order stored", async () => {
+    const t = createSequenceTracker(redis, config.redis.keyPrefix);
+    const a = uniqueId("seq");
+    const b = uniqueId("seq");
+    // One turn of the event loop: every call below goes to Redis in one script call.
+    const calls: [string, number][] = [
+      [a, 1],
+      [b, 5],
+      [a, 2],
+      [a, 5],
+      [b, 6],
+      [a, 3],
+      [a, 3],
+      [b, 6],
+    ];
+    const outcomes = await Promise.all(calls.map(([id, s]) => t.record(id, s)));
+    expect(outcomes.map((o) => `${o.outcome}/${o.missing}`)).toEqual([
+      "first/0",
+      "first/0",
+      "next/0",
+      "gap/2",
+      "next/0",
+      "late/0",
+      "repeat/0",
+      "repeat/0",
     ]);
   });
 });

@@ -40,6 +40,21 @@ function withCountAt(none: Buffer, one: Buffer, count: bigint): Buffer {
 }
 
 describe("checkAvroShape", () => {
+  it("tells whether a string or a map key holds NUL, and only then", () => {
+    const clean = latest.type.toBuffer(example);
+    expect(checkAvroShape(latest.type, clean).nulInText).toBe(false);
+    const metric = example.metrics[0] as (typeof example.metrics)[number];
+    const inValue = latest.type.toBuffer({
+      ...example,
+      metrics: [{ ...metric, tags: { operation: "a\u0000b" } }],
+    });
+    expect(checkAvroShape(latest.type, inValue).nulInText).toBe(true);
+    const inKey = latest.type.toBuffer({ ...example, metrics: [{ ...metric, tags: { "k\u0000": "v" } }] });
+    expect(checkAvroShape(latest.type, inKey).nulInText).toBe(true);
+    const inName = latest.type.toBuffer({ ...example, metrics: [{ ...metric, name: "x\u0000" }] });
+    expect(registry.decode(inName, latest.fingerprint).nulInText).toBe(true);
+  });
+
   it("accepts every example batch of every schema version", () => {
     for (const family of Object.keys(exampleBatches) as (keyof typeof exampleBatches)[]) {
       const bytes = latest.type.toBuffer(exampleBatches[family]);

@@ -36,15 +36,18 @@ export function parseBatch(
   if (!writer || writer.name !== avro.recordName)
     throw new HttpErrors.SCHEMA_UNKNOWN(fingerprint || "(none)");
   let batch: MetricsBatch;
+  let nulInText: boolean;
   try {
-    batch = avro.registry.decode<MetricsBatch>(body, fingerprint).value;
+    ({ value: batch, nulInText } = avro.registry.decode<MetricsBatch>(body, fingerprint));
   } catch (err) {
     if (err instanceof SchemaError) throw new HttpErrors.MALFORMED_BODY(`Avro: ${err.message}`);
     throw err;
   }
   // The JSON body's rules, met by the Avro one: no text PostgreSQL or the JSON path would refuse,
   // and an envelope within its rules (schemas/item-rules.ts); items are checked with the JSON ones.
-  const bad = unstorableText(batch);
+  // Decoded UTF-8 holds no lone surrogate, so only a NUL the decoder's byte walk saw needs the value
+  // walked again, to name where it is.
+  const bad = nulInText ? unstorableText(batch) : undefined;
   if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);
   const problem = envelopeProblem(batch);
   if (problem) throw new HttpErrors.INVALID_BODY(problem);
