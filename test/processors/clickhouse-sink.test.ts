@@ -90,14 +90,19 @@ describe("the ClickHouse sink", () => {
   it("stores every part of a body sent in parts: metric rows one part per batch, row objects past 64 KB", async () => {
     const instance = { tier: "starter", platform: "linux", version: "1.2.3" };
     const parts = [0, 1, 2].map((i) => {
-      const batch = freshBatch("quality", "00000000-0000-4000-8000-0000000000a1", `parts-${i}`);
+      // A UUID batch id is stored as sent (other shapes are stored as a keyed hash).
+      const batch = freshBatch(
+        "quality",
+        "00000000-0000-4000-8000-0000000000a1",
+        `00000000-0000-4000-8000-00000000b0${i}0`,
+      );
       const prepared = prepareBatch(batch, { instance, country: "DE", secret });
       if (prepared.kind !== "ok") throw new Error("the steps refused the batch");
       return metricsJsonEachRow(prepared.value.batch, Date.now());
     });
     await (await tableSink(server, "metrics_quality", "JSONEachRow")).insertText(parts.map((p) => p.body));
     const [m] = await server.rows<{ n: string }>(
-      "SELECT count() AS n FROM metrics_quality WHERE batch_id LIKE 'parts-%'",
+      "SELECT count() AS n FROM metrics_quality WHERE batch_id LIKE '00000000-0000-4000-8000-00000000b0_0'",
     );
     expect(Number(m?.n)).toBe(parts.reduce((a, p) => a + p.count, 0));
 
