@@ -33,4 +33,6 @@ export const TEST_ENV = {
   // The suites register hundreds of instances from 127.0.0.1, and the counter lives an hour across runs;
   // test/licensing/abuse.test.ts sets its own limit to test the rule.
   SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: "1000000",
+  // Every ingest a test spawns takes a free port for its /metrics listener (files run in parallel).
+  SMSTATS_INGEST_METRICS_PORT: "0",
 } as const;
