@@ -82,6 +82,9 @@ async function instanceRoutes(
     box: deps.box,
     limitRegistrations: registrationThrottle(config, deps),
     onBanned: () => abuse.inc({ rule: "banned_hwid" }),
+    onHwidInUse: () => abuse.inc({ rule: "hwid_in_use" }),
+    onRotated: (instanceId) => deps.seatCache.invalidate([instanceId]),
+    signatureWindowMs: config.ingest.signatureWindowMs,
   });
   await scope.register(refreshRoute, tokenOptions);
   await scope.register(licenseRoutes, {
@@ -122,6 +125,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     verifySignature: verifyRequestSignature,
     guard: deps.guard,
     rateLimitFor: (tier) => config.ingest.rateLimit.perTier[tier] ?? config.ingest.rateLimit.defaultPerMinute,
+    badSignaturesPerMinute: config.ingest.badSignaturesPerMinute,
     signatureWindowMs: config.ingest.signatureWindowMs,
     refused: refusals(
       deps,

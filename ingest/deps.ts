@@ -34,6 +34,7 @@ import {
   loadSecretBox,
   type SeatCache,
   type SecretBox,
+  subscribeInstanceChanges,
   type TokenVerifier,
 } from "../licensing/index.ts";
 import { createMailer, type Mailer } from "../mail/index.ts";
@@ -128,6 +129,14 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     metrics,
   });
   const deliveries = createDeliveryWorker({ pool, box, settings: config.webhooks, log, metrics });
+  const identities = createIdentityCache(
+    (id) => loadInstanceAuth(pool, box, id),
+    config.ingest.identityCacheMs,
+  );
+  // A revoke, ban, downgrade or new seat is published by the seat cache's invalidation: this process drops
+  // the instance's identity at once, so its tier (rate limit) and ban apply within a second, not at the
+  // cache's TTL or the token's expiry.
+  const stopChanges = await subscribeInstanceChanges(redis, prefix, (id) => identities.forget(id));
   return {
     log,
     metrics,
@@ -152,11 +161,12 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
       cacheSize: config.tokens.cacheSize,
       clockToleranceSec: config.tokens.clockToleranceSeconds,
     }),
-    identities: createIdentityCache((id) => loadInstanceAuth(pool, box, id), config.ingest.identityCacheMs),
+    identities,
     guard: createRequestGuard(redis, prefix),
     sequences: createSequenceTracker(redis, prefix),
     async close() {
       await deliveries.stop();
+      await stopChanges();
       mailer.close();
       // Drain flushes publishes still in flight before the connection closes.
       await Promise.allSettled([nats.nc.drain(), pool.end(), redis.quit(), clickhouse.close()]);

@@ -3,6 +3,7 @@ import {
   banInstanceByAdmin,
   listInstances,
   showInstance,
+  resetInstanceRegistration,
   unbanInstanceByAdmin,
 } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
@@ -10,6 +11,7 @@ import { requireCommand, requireOperand, requireOptions, UsageError } from "../u
 
 export const usage = `  smstats instance ban <instance id> --reason TEXT [--fingerprint] [--json]
   smstats instance unban <instance id> --reason TEXT [--json]
+  smstats instance reset <instance id> --reason TEXT [--json]   (owner lost every credential: next registration of its hwid claims it)
   smstats instance show <instance id> [--json]
   smstats instance list [--search ID|HWID|EMAIL] [--tier T] [--version V] [--platform P] [--banned | --not-banned]
                         [--seen-since DATE] [--limit N] [--cursor C] [--json]`;
@@ -37,7 +39,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  requireCommand("instance", command, ["ban", "unban", "show", "list"]);
+  requireCommand("instance", command, ["ban", "unban", "reset", "show", "list"]);
   if (command === "list") return list(values);
   const id = requireOperand(positionals[0], "<instance id>", `instance ${command}`);
   if (command !== "show") requireOptions(values, ["reason"], `instance ${command}`);
@@ -49,6 +51,11 @@ export async function run(argv: string[]): Promise<void> {
           reason: values.reason as string,
           fingerprint: values.fingerprint,
         }),
+        values.json,
+      );
+    } else if (command === "reset") {
+      print(
+        await resetInstanceRegistration(ctx.pool, ctx.cache, ctx.actor, id, values.reason as string),
         values.json,
       );
     } else if (command === "unban") {

@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 
-/** The outcome of admitting one request. */
+/** The outcome of admitting one verified request. */
 export interface Admission {
   /** False when the instance is over its rate limit. */
   allowed: boolean;
@@ -8,24 +8,46 @@ export interface Admission {
   remaining: number;
   /** Milliseconds until the rate-limit window resets. */
   resetMs: number;
-  /** False when this signature was presented before (a replay). */
+  /** False when this signature was presented before (a replay); a replay is not counted. */
   firstUse: boolean;
 }
 
-/** Per-instance rate limit and once-only signatures, in one Redis round trip per request. */
+/** What is known before a request's body is read: its instance's count and its address's bad signatures. */
+export interface Peek {
+  /** Verified requests of the instance in its current window. */
+  count: number;
+  /** Milliseconds until the instance's window resets (0 when none is open). */
+  resetMs: number;
+  /** Badly signed requests from the address in its current window. */
+  badSignatures: number;
+  /** Milliseconds until the address's bad-signature window resets. */
+  badSignaturesResetMs: number;
+}
+
+/**
+ * Per-instance rate limit, once-only signatures and a per-address count of bad signatures, in Redis. The
+ * instance's counter only counts requests whose signature verified, so a stolen token without its secret
+ * cannot use up the instance's quota; floods of bad signatures are stopped by the address's own counter.
+ */
 export interface RequestGuard {
+  /** One read before the body: the instance's count and the address's bad signatures. */
+  peek(input: { instanceId: string; address: string }): Promise<Peek>;
+  /** Counts a verified request and claims its signature (one round trip). */
   admit(input: {
     instanceId: string;
     limit: number;
     signature: string;
     signatureTtlMs: number;
   }): Promise<Admission>;
+  /** Counts a badly signed request against its address; returns the count in the window. */
+  badSignature(address: string): Promise<number>;
 }
 
-// A fixed window per instance that starts at its first request (INCR + PEXPIRE), and SET NX of the
-// signature. One script: atomic across ingest processes and one round trip on the hot path. A request
-// over the limit does not consume its signature, so the client can send it again after Retry-After.
-const SCRIPT = `
+// A fixed window per instance that starts at its first verified request (INCR + PEXPIRE), and SET NX of
+// the signature. A signature seen before is answered as a replay without counting it. A request over the
+// limit does not consume its signature, so the client can send it again after Retry-After.
+const ADMIT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return {0, 0, 0} end
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
@@ -36,17 +58,47 @@ if n <= tonumber(ARGV[2]) then
 end
 return {n, ttl, first}`;
 
+const PEEK = `
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]),
+        tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[2])}`;
+
+const HIT = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+type Script<T> = (...a: unknown[]) => Promise<T>;
+
 /**
  * A request guard in Redis. Each instance has its own counter, so one instance's excess is answered
  * from its own key and never counts against, or waits behind, another's.
  */
 export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_000): RequestGuard {
-  redis.defineCommand("smstatsAdmit", { numberOfKeys: 2, lua: SCRIPT });
-  const run = (redis as unknown as { smstatsAdmit(...a: unknown[]): Promise<[number, number, number]> })
-    .smstatsAdmit;
+  redis.defineCommand("smstatsAdmit2", { numberOfKeys: 2, lua: ADMIT });
+  redis.defineCommand("smstatsGuardPeek", { numberOfKeys: 2, lua: PEEK });
+  redis.defineCommand("smstatsBadSig", { numberOfKeys: 1, lua: HIT });
+  const r = redis as unknown as {
+    smstatsAdmit2: Script<[number, number, number]>;
+    smstatsGuardPeek: Script<[number, number, number, number]>;
+    smstatsBadSig: Script<number>;
+  };
+  const badKey = (address: string) => `${prefix}badsig:${address}`;
   return {
+    async peek({ instanceId, address }) {
+      const [count, ttl, bad, badTtl] = await r.smstatsGuardPeek.call(
+        redis,
+        `${prefix}rl:${instanceId}`,
+        badKey(address),
+      );
+      return {
+        count,
+        resetMs: Math.max(0, ttl),
+        badSignatures: bad,
+        badSignaturesResetMs: Math.max(0, badTtl),
+      };
+    },
     async admit({ instanceId, limit, signature, signatureTtlMs }) {
-      const [count, ttl, first] = await run.call(
+      const [count, ttl, first] = await r.smstatsAdmit2.call(
         redis,
         `${prefix}rl:${instanceId}`,
         `${prefix}sig:${signature}`,
@@ -54,6 +106,8 @@ export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_0
         limit,
         signatureTtlMs,
       );
+      // count 0: the signature was used before; nothing was counted.
+      if (count === 0) return { allowed: true, limit, remaining: limit, resetMs: 0, firstUse: false };
       return {
         allowed: count <= limit,
         limit,
@@ -61,6 +115,9 @@ export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_0
         resetMs: ttl,
         firstUse: first === 1,
       };
+    },
+    badSignature(address) {
+      return r.smstatsBadSig.call(redis, badKey(address), windowMs);
     },
   };
 }

@@ -10,5 +10,10 @@ export {
   type LicensingService,
   type LicensingServiceDeps,
 } from "./licensing-service.ts";
-export { createSeatCache, type SeatCache } from "./seat-cache.ts";
+export {
+  createSeatCache,
+  instanceChangesChannel,
+  type SeatCache,
+  subscribeInstanceChanges,
+} from "./seat-cache.ts";
 export { loadSeatState, type Seat, type SeatLicense, type SeatState } from "./seat-state.ts";

@@ -22,6 +22,8 @@ export interface LicensingLimits {
   keyGuessWindowSeconds: number;
   errorsPerHour: number;
   maxInstancesPerFingerprint: number;
+  /** Failed lookups per key prefix (any address) per key-guessing window. */
+  keyGuessesPerPrefix: number;
 }
 
 /** Who is asking and from where. */
@@ -88,6 +90,17 @@ const FAILED_REQUESTS: ReadonlySet<ReasonCode> = new Set([
   "TOO_MANY_INSTANCES",
 ]);
 
+/** The non-random part of a key (SM-LABEL-DATE), upper case, bounded: the subject of per-prefix limits. */
+export function keyPrefix(key: string): string {
+  return key
+    .toUpperCase()
+    .split("-")
+    .slice(0, 3)
+    .join("-")
+    .replace(/[^A-Z0-9-]/g, "_")
+    .slice(0, 32);
+}
+
 /** The licensing service over PostgreSQL (truth), Redis (cache, counters) and the signing key. */
 export function createLicensingService(deps: LicensingServiceDeps): LicensingService {
   const { pool, cache, policies, signer, abuse, metrics, limits } = deps;
@@ -103,16 +116,35 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       });
     }
   };
-  const refuseIfGuessing = async (caller: Caller) => {
-    const v = await abuse.check("key_guessing", caller.ip, limits.keyGuesses);
-    if (v.blocked) {
-      throw new LicensingError("KEY_GUESSING", "too many unknown license keys from this address", {
-        retryAfterSeconds: v.retryAfterSeconds,
+  // Key guessing is throttled per address and per key prefix (SM-LABEL-DATE, the part a guesser keeps
+  // while varying the tail), counting failures only. An address or prefix over its limit is refused for
+  // unknown keys only: a key that exists always passes, so an honest venue behind the same NAT as a
+  // guesser, or whose key shares a guessed prefix, is never locked out of its real key.
+  const guessGate = async (caller: Caller, key: string) => {
+    const [byAddress, byPrefix] = await Promise.all([
+      abuse.peek("key_guessing", caller.ip, limits.keyGuesses),
+      abuse.peek("key_guessing_prefix", keyPrefix(key), limits.keyGuessesPerPrefix),
+    ]);
+    if (byAddress.blocked) return { rule: "key_guessing" as const, verdict: byAddress };
+    if (byPrefix.blocked) return { rule: "key_guessing_prefix" as const, verdict: byPrefix };
+    return undefined;
+  };
+  type Gate = Awaited<ReturnType<typeof guessGate>>;
+  // An unknown key: refused when its address or prefix is over the limit, else counted and answered.
+  const unknownKey = async (caller: Caller, key: string, gate: Gate) => {
+    if (gate) {
+      metrics.abuse.inc({ rule: gate.rule });
+      throw new LicensingError("KEY_GUESSING", "too many unknown license keys from this address or prefix", {
+        retryAfterSeconds: gate.verdict.retryAfterSeconds,
       });
     }
+    await countGuess(caller, key);
   };
   const countGuess = async (caller: Caller, key: string) => {
-    const n = await abuse.hit("key_guessing", caller.ip, limits.keyGuessWindowSeconds);
+    const [n] = await Promise.all([
+      abuse.hit("key_guessing", caller.ip, limits.keyGuessWindowSeconds),
+      abuse.hit("key_guessing_prefix", keyPrefix(key), limits.keyGuessWindowSeconds),
+    ]);
     // Flagged once per window, when the address reaches the limit.
     if (n === limits.keyGuesses) {
       await store.flagAbuse("key_guessing", caller.ip, {
@@ -155,14 +187,10 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     caller: Caller,
     key: string,
   ): Promise<{ reason: ReasonCode; license: SeatLicense | null }> => {
-    await refuseIfGuessing(caller);
-    if (!parseLicenseKey(key)) {
-      await countGuess(caller, key);
-      return { reason: "NOT_FOUND", license: null };
-    }
-    const license = await store.licenseByKeyHash(hashLicenseKey(key));
+    const gate = await guessGate(caller, key);
+    const license = parseLicenseKey(key) ? await store.licenseByKeyHash(hashLicenseKey(key)) : undefined;
     if (!license) {
-      await countGuess(caller, key);
+      await unknownKey(caller, key, gate);
       return { reason: "NOT_FOUND", license: null };
     }
     return { reason: license.revoked ? "REVOKED" : "NOT_ACTIVATED", license };
@@ -216,8 +244,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     },
 
     async activate(caller, req) {
-      await refuseIfThrottled(caller);
-      await refuseIfGuessing(caller);
+      const [, gate] = await Promise.all([refuseIfThrottled(caller), guessGate(caller, req.licenseKey)]);
       const now = clock();
       const digest = fingerprintDigest(req.components);
       const answer = (reason: ReasonCode, license: SeatLicense | null, record = false) =>
@@ -228,7 +255,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
           record,
         );
       if (!parseLicenseKey(req.licenseKey)) {
-        await countGuess(caller, req.licenseKey);
+        await unknownKey(caller, req.licenseKey, gate);
         return (await answer("NOT_FOUND", null)).body;
       }
       const outcome = await takeSeat(pool, {
@@ -253,7 +280,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
           instances: outcome.clones,
         });
       }
-      if (outcome.reason === "NOT_FOUND") await countGuess(caller, req.licenseKey);
+      if (outcome.reason === "NOT_FOUND") await unknownKey(caller, req.licenseKey, gate);
       return (await answer(outcome.reason, outcome.license, true)).body;
     },
 

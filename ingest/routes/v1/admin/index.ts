@@ -11,6 +11,7 @@ import {
   type SeatCache,
   showInstance,
   showLicense,
+  resetInstanceRegistration,
   unbanInstanceByAdmin,
 } from "../../../../licensing/index.ts";
 import type { SessionStore } from "../../../web/index.ts";
@@ -236,6 +237,27 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     },
     async (request) =>
       unbanInstanceByAdmin(pool, cache, actorOf(request), request.params.id, request.body.reason),
+  );
+
+  app.post<{ Params: { id: string }; Body: { reason: string } }>(
+    "/v1/admin/instances/:id/reset-registration",
+    {
+      config: { adminScope: "instances:write" },
+      schema: {
+        summary: "Reset an instance's registration",
+        description:
+          "For an owner who lost every credential: removes the instance's signing secret and refresh tokens " +
+          "(its credentials stop working at once), so the next registration of its hwid claims it without " +
+          "proof of possession. Audited. Scope instances:write.",
+        tags: ["admin"],
+        security,
+        params: instanceId,
+        body: reasonBody,
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) =>
+      resetInstanceRegistration(pool, cache, actorOf(request), request.params.id, request.body.reason),
   );
 
   app.get<{ Querystring: { target_type?: string; target_id?: string; action?: string; limit?: number } }>(
