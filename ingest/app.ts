@@ -10,7 +10,7 @@ import {
   metricsPlugin,
   serverTimeouts,
 } from "../lib/http/index.ts";
-import { recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
+import { createSuspiciousCheck, recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
@@ -26,6 +26,7 @@ import { licenseRoutes, refreshRoute } from "./routes/v1/auth/index.ts";
 import { consentRoute, deactivateRoute, registerRoute } from "./routes/v1/instances/index.ts";
 import { keysRoute } from "./routes/v1/keys/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
+import { createErrorReportCounter } from "./routes/v1/stats/error-reports.ts";
 import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
 import { adminSessionStore, webConsole } from "./web/web-console.ts";
 import { digestSchedule, expiryNotices, seatReaper, webhookDeliveries } from "./workers/index.ts";
@@ -61,12 +62,23 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
   return app;
 }
 
+/** The configured suspicious patterns as a check, counted in the licensing metrics. */
+function suspiciousCheck(config: Readonly<Config>, deps: IngestDeps) {
+  return createSuspiciousCheck({
+    patterns: config.abuse.suspiciousPatterns,
+    pool: deps.pg,
+    abuse: deps.abuse,
+    metrics: deps.licensingMetrics,
+  });
+}
+
 /** The licensing routes an instance calls; their answers are signed (the Sm-Signature hook). */
 async function instanceRoutes(
   scope: FastifyInstance,
   { config, deps }: { config: Readonly<Config>; deps: IngestDeps },
 ) {
   signAnswers(scope, deps.signer);
+  const suspicious = suspiciousCheck(config, deps);
   const abuse = deps.licensingMetrics.abuse;
   scope.addHook("onError", async (_request, _reply, err) => {
     if ((err as { code?: string }).code === "RATE_LIMITED") abuse.inc({ rule: "requests_per_minute" });
@@ -84,6 +96,7 @@ async function instanceRoutes(
     onBanned: () => abuse.inc({ rule: "banned_hwid" }),
     onHwidInUse: () => abuse.inc({ rule: "hwid_in_use" }),
     onRotated: (instanceId) => deps.seatCache.invalidate([instanceId]),
+    checkSuspicious: suspicious,
     signatureWindowMs: config.ingest.signatureWindowMs,
   });
   await scope.register(refreshRoute, tokenOptions);
@@ -126,6 +139,10 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     guard: deps.guard,
     rateLimitFor: (tier) => config.ingest.rateLimit.perTier[tier] ?? config.ingest.rateLimit.defaultPerMinute,
     badSignaturesPerMinute: config.ingest.badSignaturesPerMinute,
+    // Only the user agent is known on every request; version and hwid are checked at registration.
+    checkSuspicious: config.abuse.suspiciousPatterns.some((p) => p.field === "user_agent")
+      ? suspiciousCheck(config, deps)
+      : undefined,
     signatureWindowMs: config.ingest.signatureWindowMs,
     refused: refusals(
       deps,
@@ -178,6 +195,12 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     sequences: deps.sequences,
     metrics: deps.metrics,
     maxItems: config.ingest.maxMetrics,
+    errorReports: createErrorReportCounter(
+      deps.redis,
+      config.redis.keyPrefix,
+      config.abuse.maxErrorReportsPerHour,
+    ),
+    onErrorReportsDropped: (n) => deps.licensingMetrics.abuse.inc({ rule: "error_reports_per_hour" }, n),
     time: { futureToleranceMs: config.ingest.futureToleranceMs, maxAgeMs: config.ingest.maxEventAgeMs },
   });
   // Background work, started once the app is ready and stopped when it closes.

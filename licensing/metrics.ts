@@ -10,9 +10,9 @@ const ABUSE_RULES = [
   "banned_fingerprint",
   "fingerprint_clones",
   "hwid_in_use",
-  "bad_signatures",
   "key_guessing_prefix",
   "error_reports_per_hour",
+  "suspicious_pattern",
 ] as const;
 
 /** One abuse rule. */

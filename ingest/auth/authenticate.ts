@@ -50,6 +50,8 @@ export interface AuthenticateOptions {
   signatureWindowMs: number;
   /** Counts refusals by code. */
   refused: Counter<"code">;
+  /** The configured suspicious patterns over the user agent; throws (SUSPICIOUS_CLIENT) to refuse. */
+  checkSuspicious?: (fields: { user_agent?: string }, subject: string) => Promise<void>;
 }
 
 /**
@@ -89,6 +91,14 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     if (!identity) return refuse("INSTANCE_UNKNOWN", new HttpErrors.INSTANCE_UNKNOWN());
     if (identity.banned && !request.routeOptions.config.allowBanned) {
       refuse("INSTANCE_BANNED", new HttpErrors.INSTANCE_BANNED());
+    }
+    if (opts.checkSuspicious) {
+      try {
+        await opts.checkSuspicious({ user_agent: request.headers["user-agent"] }, identity.instanceId);
+      } catch (err) {
+        if (isLicensingError(err, "SUSPICIOUS_CLIENT")) refuse("SUSPICIOUS_CLIENT", err);
+        throw err;
+      }
     }
     // Before the body: an address that sent too many bad signatures is stopped here, and an instance
     // already at its limit of verified requests is told so. Only verified requests are counted (below).

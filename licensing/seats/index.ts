@@ -1,10 +1,12 @@
-export type { LicenseAnswerBody } from "./answer.ts";
+export type { AnswerBinding, LicenseAnswerBody } from "./answer.ts";
 export { type Decision, decide, type Presented, type ReasonCode, STOPPING_REASONS } from "./decide.ts";
 export {
   type Caller,
   createLicensingService,
   type Deactivation,
   type HeartbeatBody,
+  hwidDigest,
+  keyPrefix,
   type LicenseRequest,
   type LicensingLimits,
   type LicensingService,

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import type pg from "pg";
 import type { AbuseGuard } from "../abuse/index.ts";
 import { type FingerprintComponents, fingerprintDigest, parseLicenseKey } from "../client/index.ts";
@@ -6,8 +7,14 @@ import { hashLicenseKey } from "../licenses/license-key.ts";
 import type { LicensingMetrics } from "../metrics.ts";
 import { FREE_TIER, type PolicyBook } from "../policies/index.ts";
 import type { AnswerSigner } from "../signing/index.ts";
-import { type AnswerInput, type BuiltAnswer, buildAnswer, type LicenseAnswerBody } from "./answer.ts";
-import { decide, type ReasonCode } from "./decide.ts";
+import {
+  type AnswerBinding,
+  type AnswerInput,
+  type BuiltAnswer,
+  buildAnswer,
+  type LicenseAnswerBody,
+} from "./answer.ts";
+import { decide, type ReasonCode, STOPPING_REASONS } from "./decide.ts";
 import type { SeatCache } from "./seat-cache.ts";
 import { driftedComponents, heartbeatPlan } from "./seat-rules.ts";
 import type { SeatLicense, SeatState } from "./seat-state.ts";
@@ -36,8 +43,12 @@ export interface Caller {
 /** A validate or activate request. */
 export interface LicenseRequest {
   licenseKey?: string;
-  nonce: string;
-  components: FingerprintComponents;
+  /** The client's nonce; absent (the design's validate body), the server chooses one and says so. */
+  nonce?: string;
+  /** Hashed fingerprint components; absent (the design's validate body), the lease is bound to the hwid. */
+  components?: FingerprintComponents;
+  /** The hwid the design's body carries; when given it must be the instance's registered one. */
+  hwid?: string;
 }
 
 /** A heartbeat answer: the validation body plus whether to go on and when to beat next. */
@@ -56,11 +67,14 @@ export interface Deactivation {
 
 /** Activation, validation, heartbeats, deactivation and the freeing of dead seats. */
 export interface LicensingService {
-  activate(caller: Caller, req: LicenseRequest & { licenseKey: string }): Promise<LicenseAnswerBody>;
+  activate(
+    caller: Caller,
+    req: LicenseRequest & { licenseKey: string; nonce: string; components: FingerprintComponents },
+  ): Promise<LicenseAnswerBody>;
   validate(caller: Caller, req: LicenseRequest): Promise<LicenseAnswerBody>;
   heartbeat(
     caller: Caller,
-    req: { nonce: string; components?: FingerprintComponents },
+    req: { nonce?: string; components?: FingerprintComponents },
   ): Promise<HeartbeatBody>;
   deactivate(caller: Caller): Promise<Deactivation>;
   /** Frees the seats whose heartbeats stopped and drops expired licenses' instances to Starter; returns seats freed. */
@@ -89,6 +103,11 @@ const FAILED_REQUESTS: ReadonlySet<ReasonCode> = new Set([
   "FINGERPRINT_CLONED",
   "TOO_MANY_INSTANCES",
 ]);
+
+/** The digest a lease bound to an hwid carries in fp (never the hwid itself). */
+export function hwidDigest(hwid: string): string {
+  return `hwid:${createHash("sha256").update(`smstats-hwid\n${hwid}`).digest("hex")}`;
+}
 
 /** The non-random part of a key (SM-LABEL-DATE), upper case, bounded: the subject of per-prefix limits. */
 export function keyPrefix(key: string): string {
@@ -214,18 +233,36 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     await cache.invalidate([instanceId]);
   };
 
+  // The design's validate body has no fingerprint: the lease is bound to the instance's registered hwid
+  // (a digest of it), and a body hwid that is not the registered one is another machine.
+  const hwidBinding = async (caller: Caller, presented: string | undefined) => {
+    const { rows } = await pool.query<{ hwid: string }>("SELECT hwid FROM instances WHERE id = $1", [
+      caller.instanceId,
+    ]);
+    const hwid = rows[0]?.hwid ?? "";
+    return { digest: hwidDigest(hwid), mismatch: presented !== undefined && presented !== hwid };
+  };
+
   const validateOnce = async (endpoint: string, caller: Caller, req: LicenseRequest, now: Date) => {
     // The throttle check and the state read are independent: one Redis round trip for both.
     const [, { state, hit }] = await Promise.all([refuseIfThrottled(caller), stateOf(caller.instanceId)]);
     const keyHash = req.licenseKey === undefined ? undefined : hashLicenseKey(req.licenseKey);
     const d = decide(state, { keyHash, components: req.components }, now.getTime(), deadAfterMs);
-    const digest = fingerprintDigest(req.components);
+    const byHwid = req.components ? undefined : await hwidBinding(caller, req.hwid);
+    const digest = byHwid ? byHwid.digest : fingerprintDigest(req.components as FingerprintComponents);
+    const binding: AnswerBinding = {
+      lease: byHwid ? "hwid" : "fingerprint",
+      nonce: req.nonce === undefined ? "server" : "client",
+    };
+    const nonce = req.nonce ?? randomBytes(16).toString("base64url");
     if (d.kind === "lookup_key") {
       const found = await lookupKey(caller, req.licenseKey as string);
-      return finish(endpoint, caller, { ...found, nonce: req.nonce, fingerprintDigest: digest, now }, true);
+      return finish(endpoint, caller, { ...found, nonce, fingerprintDigest: digest, binding, now }, true);
     }
-    if (d.reason === "BANNED" && d.seat?.fingerprintBanned) metrics.abuse.inc({ rule: "banned_fingerprint" });
-    if (d.reason === "VALID" && d.seat && d.match && d.match.changed.length > 0) {
+    let reason = d.reason;
+    if (byHwid?.mismatch && !STOPPING_REASONS.has(reason) && d.seat) reason = "FINGERPRINT_MISMATCH";
+    if (reason === "BANNED" && d.seat?.fingerprintBanned) metrics.abuse.inc({ rule: "banned_fingerprint" });
+    if (reason === "VALID" && d.seat && d.match && d.match.changed.length > 0 && req.components) {
       await followDrift(d.seat.activationId, caller.instanceId, d.seat.components, req.components);
     }
     const license = d.seat?.license ?? null;
@@ -233,7 +270,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     return finish(
       endpoint,
       caller,
-      { reason: d.reason, license, nonce: req.nonce, fingerprintDigest: digest, now },
+      { reason, license, nonce, fingerprintDigest: digest, binding, now },
       !hit,
     );
   };
@@ -299,10 +336,15 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       }
       await store.touchInstance(caller.instanceId, now);
       const digest = req.components ? fingerprintDigest(req.components) : (live?.fingerprintDigest ?? null);
+      const binding: AnswerBinding = {
+        lease: digest === null ? "none" : "fingerprint",
+        nonce: req.nonce === undefined ? "server" : "client",
+      };
+      const nonce = req.nonce ?? randomBytes(16).toString("base64url");
       const built = await finish(
         "heartbeat",
         caller,
-        { reason, license: d.seat?.license ?? null, nonce: req.nonce, fingerprintDigest: digest, now },
+        { reason, license: d.seat?.license ?? null, nonce, fingerprintDigest: digest, binding, now },
         true,
       );
       return { ...built.body, ...heartbeatPlan(reason, now.getTime(), limits.heartbeatIntervalSeconds) };

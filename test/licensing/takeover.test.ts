@@ -1,6 +1,14 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bodySha256Hex, formatLicenseKey, KEY_ALPHABET, requestSignature } from "../../licensing/index.ts";
+import {
+  ANSWER_SIGNATURE_HEADER,
+  bodySha256Hex,
+  formatLicenseKey,
+  hwidDigest,
+  KEY_ALPHABET,
+  requestSignature,
+  verifyLicenseAnswer,
+} from "../../licensing/index.ts";
 import { seedBody } from "../support/app.ts";
 import { registerInstance, signedRequest, type TestInstance } from "../support/instance-client.ts";
 import { machine, newNonce } from "./license-client.ts";
@@ -10,6 +18,7 @@ const LIMITS = { starter: 40, party_host: 70, venue: 90 };
 const BAD_SIGNATURES = 30;
 const GUESSES = 5;
 const PREFIX_GUESSES = 8;
+const ERROR_REPORTS = 5;
 
 let h: LicensingHarness;
 beforeAll(async () => {
@@ -22,6 +31,12 @@ beforeAll(async () => {
     SMSTATS_INGEST_IDENTITY_CACHE_MS: "60000",
     SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: "100000",
     SMSTATS_LICENSE_KEY_GUESSES: String(GUESSES),
+    SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR: String(ERROR_REPORTS),
+    SMSTATS_ABUSE_SUSPICIOUS_PATTERNS: JSON.stringify([
+      { name: "evil_agent", field: "user_agent", pattern: "EvilBot", flags: "i", action: "refuse" },
+      { name: "odd_version", field: "version", pattern: "^0\\.0\\.", action: "flag" },
+      { name: "test_hwid", field: "hwid", pattern: "^deadbeef", action: "flag" },
+    ]),
     SMSTATS_LICENSE_KEY_GUESSES_PER_PREFIX: String(PREFIX_GUESSES),
   });
 });
@@ -406,5 +421,218 @@ describe("key guessing", () => {
     );
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json().reason).toBe("VALID");
+  });
+});
+
+/** Verifies a signed licensing answer as the design's client would: signature, age, instance, lease. */
+function verifiedDesignAnswer(
+  res: Awaited<ReturnType<typeof licensingFrom>>,
+  inst: TestInstance,
+  path: string,
+) {
+  expect(res.statusCode, res.body).toBe(200);
+  // The design's client sent no nonce: the answer carries the server's, which the signature covers.
+  const nonce = res.json().nonce as string;
+  return verifyLicenseAnswer(
+    h.keys,
+    {
+      method: "POST",
+      path,
+      date: res.headers.date as string,
+      signature: res.headers[ANSWER_SIGNATURE_HEADER] as string,
+      body: res.rawPayload,
+    },
+    { instanceId: inst.instanceId, nonce },
+  );
+}
+
+/** A signed request with exactly the given body (no nonce added). */
+async function designCall(inst: TestInstance, path: string, body: Record<string, unknown>) {
+  const payload = Buffer.from(JSON.stringify(body));
+  const timestamp = Date.now() + Math.floor(Math.random() * 1000);
+  return h.app.inject({
+    method: "POST",
+    url: path,
+    payload,
+    remoteAddress: randomAddress(),
+    headers: {
+      "content-type": "application/json",
+      authorization: `Bearer ${inst.token}`,
+      "x-sm-timestamp": String(timestamp),
+      "x-sm-signature": requestSignature({
+        secret: inst.secret,
+        method: "POST",
+        path,
+        timestamp,
+        bodySha256Hex: bodySha256Hex(payload),
+      }),
+    },
+  });
+}
+
+describe("the design's own bodies", () => {
+  it("validate with exactly the design's fields is answered 200 and signed, the lease bound to the hwid and saying so", async () => {
+    const inst = await registerInstance(h.app);
+    const { key, license } = await h.issue("party_host");
+    expect(
+      (await h.ask(inst, "/v1/auth/activate", { license_key: key, fingerprint: machine(inst.instanceId) }))
+        .reason,
+    ).toBe("VALID");
+    const body = { license_key: key, instance_id: inst.instanceId, hwid: inst.hwid, version: "1.2.0" };
+    const res = await designCall(inst, "/v1/auth/validate", body);
+    const { body: answer, lease } = verifiedDesignAnswer(res, inst, "/v1/auth/validate");
+    expect(answer).toMatchObject({
+      valid: true,
+      reason: "VALID",
+      tier: "party_host",
+      license_id: license.id,
+      binding: { lease: "hwid", nonce: "server" },
+    });
+    expect(lease).toMatchObject({ bind: "hwid", fp: hwidDigest(inst.hwid), tier: "party_host" });
+    // The strong form says so too.
+    const strong = await h.ask(inst, "/v1/auth/validate", {
+      license_key: key,
+      fingerprint: machine(inst.instanceId),
+    });
+    expect(strong.binding).toEqual({ lease: "fingerprint", nonce: "client" });
+    // Another machine's hwid in the design's body is not this instance.
+    const other = await designCall(inst, "/v1/auth/validate", { ...body, hwid: "0123456789abcdef" });
+    expect(verifiedDesignAnswer(other, inst, "/v1/auth/validate").body.reason).toBe("FINGERPRINT_MISMATCH");
+    // Without a key (the instance's own seat) as well.
+    const own = await designCall(inst, "/v1/auth/validate", {
+      instance_id: inst.instanceId,
+      hwid: inst.hwid,
+    });
+    expect(verifiedDesignAnswer(own, inst, "/v1/auth/validate").body.reason).toBe("VALID");
+    // Error codes stay as they were: a body naming another instance.
+    const mismatch = await designCall(inst, "/v1/auth/validate", { ...body, instance_id: randomUUID() });
+    expect([mismatch.statusCode, mismatch.json().error.code]).toEqual([403, "INSTANCE_MISMATCH"]);
+  });
+
+  it("heartbeats with the design's session_stats are answered 200 and signed, and the figures kept", async () => {
+    const inst = await registerInstance(h.app);
+    const { key } = await h.issue("venue");
+    await h.ask(inst, "/v1/auth/activate", { license_key: key, fingerprint: machine(inst.instanceId) });
+    const stats = { session_id: "s-1", uptime_seconds: 3600, users_current: 12, songs_played: 40, rooms: 2 };
+    const res = await designCall(inst, "/v1/auth/heartbeat", {
+      instance_id: inst.instanceId,
+      session_stats: stats,
+    });
+    const { body } = verifiedDesignAnswer(res, inst, "/v1/auth/heartbeat");
+    expect(body).toMatchObject({
+      continue: true,
+      reason: "VALID",
+      tier: "venue",
+      binding: { nonce: "server" },
+    });
+    const kept = await h.deps.pg.query("SELECT stats FROM instance_session_stats WHERE instance_id = $1", [
+      inst.instanceId,
+    ]);
+    expect(kept.rows[0].stats).toMatchObject(stats);
+  });
+});
+
+describe("abuse rules the design names", () => {
+  const errorBatch = (inst: TestInstance, errors: number, others: number) => ({
+    instance_id: inst.instanceId,
+    timestamp: new Date(Date.now() - 60_000).toISOString(),
+    metrics: [
+      ...Array.from({ length: errors }, (_, i) => ({
+        name: i % 2 ? "websocket_errors" : "error_count_by_type",
+        value: 1,
+        tags: i % 2 ? {} : { type: "youtube_download" },
+      })),
+      ...Array.from({ length: others }, () => ({ name: "uptime_seconds", value: 60 })),
+    ],
+  });
+  const post = async (inst: TestInstance, body: unknown) => {
+    const r = await signedRequest(inst, body);
+    return h.app.inject({ method: "POST", url: r.path, payload: r.payload, headers: r.headers });
+  };
+  const abuseCount = async (rule: string) =>
+    metricValue(
+      (await h.app.inject({ method: "GET", url: "/metrics" })).body,
+      "smstats_licensing_abuse_total",
+      {
+        rule,
+      },
+    );
+
+  it("MaxErrorReportsPerHour: error reports over the limit are dropped and counted, the batch still accepted", async () => {
+    const inst = await registerInstance(h.app);
+    const before = await abuseCount("error_reports_per_hour");
+    const first = await post(inst, errorBatch(inst, ERROR_REPORTS + 2, 1));
+    expect(first.statusCode, first.body).toBe(202);
+    expect(first.json().accepted).toBe(ERROR_REPORTS + 1);
+    expect(first.headers["sm-dropped-error-reports"]).toBe("2");
+    const second = await post(inst, errorBatch(inst, 3, 2));
+    expect(second.statusCode).toBe(202);
+    expect(second.json().accepted).toBe(2);
+    expect(second.headers["sm-dropped-error-reports"]).toBe("3");
+    // Only error reports, all over the limit: accepted, nothing stored.
+    const third = await post(inst, errorBatch(inst, 2, 0));
+    expect([third.statusCode, third.json().accepted]).toEqual([202, 0]);
+    expect((await abuseCount("error_reports_per_hour")) - before).toBe(7);
+    // Another instance has its own allowance.
+    const other = await registerInstance(h.app);
+    const fresh = await post(other, errorBatch(other, 2, 0));
+    expect([fresh.statusCode, fresh.json().accepted]).toEqual([202, 2]);
+    expect(fresh.headers["sm-dropped-error-reports"]).toBeUndefined();
+  });
+});
+
+describe("suspicious patterns", () => {
+  const suspicious = async (rule: string, action: string) =>
+    metricValue(
+      (await h.app.inject({ method: "GET", url: "/metrics" })).body,
+      "smstats_licensing_suspicious_total",
+      {
+        rule,
+        action,
+      },
+    );
+
+  it("counts each configured pattern by rule; a flag rule records the subject and lets it through, a refuse rule answers 403", async () => {
+    const before = {
+      agent: await suspicious("evil_agent", "refuse"),
+      version: await suspicious("odd_version", "flag"),
+      hwid: await suspicious("test_hwid", "flag"),
+    };
+    const address = randomAddress();
+    const flagged = await h.app.inject({
+      method: "POST",
+      url: "/v1/instances/register",
+      payload: { hwid: `deadbeef${randomUUID().replace(/-/g, "")}`, platform: "linux", version: "0.0.1" },
+      remoteAddress: address,
+    });
+    expect(flagged.statusCode, flagged.body).toBe(201);
+    expect((await suspicious("odd_version", "flag")) - before.version).toBe(1);
+    expect((await suspicious("test_hwid", "flag")) - before.hwid).toBe(1);
+    const flags = await h.deps.pg.query("SELECT rule FROM abuse_flags WHERE subject = $1 ORDER BY rule", [
+      address,
+    ]);
+    expect(flags.rows.map((r) => r.rule)).toEqual(["suspicious:odd_version", "suspicious:test_hwid"]);
+
+    const refused = await h.app.inject({
+      method: "POST",
+      url: "/v1/instances/register",
+      payload: { hwid: randomUUID().replace(/-/g, ""), platform: "linux", version: "1.2.0" },
+      headers: { "user-agent": "Mozilla/5.0 (compatible; evilbot/2.1)" },
+      remoteAddress: randomAddress(),
+    });
+    expect([refused.statusCode, refused.json().error.code]).toEqual([403, "SUSPICIOUS_CLIENT"]);
+    // On instance requests too (the user agent), before the body is read.
+    const inst = await registerInstance(h.app);
+    const r = await signedRequest(inst, seedBody(inst.instanceId));
+    const batch = await h.app.inject({
+      method: "POST",
+      url: r.path,
+      payload: r.payload,
+      headers: { ...r.headers, "user-agent": "EvilBot" },
+    });
+    expect([batch.statusCode, batch.json().error.code]).toEqual([403, "SUSPICIOUS_CLIENT"]);
+    expect((await suspicious("evil_agent", "refuse")) - before.agent).toBe(2);
+    // An ordinary client is untouched.
+    expect((await postFrom(inst, randomAddress())).statusCode).toBe(202);
   });
 });

@@ -7,11 +7,11 @@ import {
   issueLicense,
   listAudit,
   listLicenses,
+  resetInstanceRegistration,
   revokeLicense,
   type SeatCache,
   showInstance,
   showLicense,
-  resetInstanceRegistration,
   unbanInstanceByAdmin,
 } from "../../../../licensing/index.ts";
 import type { SessionStore } from "../../../web/index.ts";

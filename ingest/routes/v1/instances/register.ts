@@ -25,6 +25,11 @@ export interface RegisterRouteOptions {
   onBanned?: () => void;
   /** Called when a known hwid is registered without proof (counted as an abuse rule). */
   onHwidInUse?: () => void;
+  /** The configured suspicious patterns, over the user agent, version and hwid; throws to refuse. */
+  checkSuspicious?: (
+    fields: { user_agent?: string; version?: string; hwid?: string },
+    subject: string,
+  ) => Promise<void>;
   /** Called after a known instance got new credentials, so every process drops its cached identity. */
   onRotated?: (instanceId: string) => Promise<void>;
   /** Window of a proof's request signature, ms; default 5 minutes. */
@@ -41,6 +46,14 @@ export async function registerRoute(app: FastifyInstance, opts: RegisterRouteOpt
     async (request, reply) => {
       try {
         await opts.limitRegistrations?.(request.ip);
+        await opts.checkSuspicious?.(
+          {
+            user_agent: request.headers["user-agent"],
+            version: request.body.version,
+            hwid: request.body.hwid,
+          },
+          request.ip,
+        );
         const { refresh_token: refreshToken, license_key: licenseKey, ...input } = request.body;
         const timestamp = request.headers[TIMESTAMP_HEADER];
         const signature = request.headers[SIGNATURE_HEADER];
