@@ -2,8 +2,8 @@ import { parseArgs } from "node:util";
 import {
   banInstanceByAdmin,
   listInstances,
-  showInstance,
   resetInstanceRegistration,
+  showInstance,
   unbanInstanceByAdmin,
 } from "../../licensing/index.ts";
 import { openLicensingContext, print } from "../licensing-context.ts";
