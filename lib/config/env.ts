@@ -241,13 +241,8 @@ const envSchema = z
      */
     SMSTATS_LICENSE_KEY_GUESSES_PER_PREFIX: positiveInt.default(100),
     /**
-     * Seconds after an admin reset (`smstats instance reset`) during which the instance's hwid may register
-     * again without proof of possession; the first such registration closes the window.
-     */
-    SMSTATS_LICENSE_RESET_WINDOW_S: positiveInt.default(86_400),
-    /**
-     * Error reports (items of the telemetry error metrics, e.g. errors_total, mpv_errors_total) one instance
-     * may send per hour (the design's MaxErrorReportsPerHour); the excess is dropped and counted, the batch
+     * Error reports (items of the telemetry error metrics error_count_by_type and websocket_errors) one
+     * instance may send per hour (the design's MaxErrorReportsPerHour); the excess is dropped and counted, the batch
      * still accepted.
      */
     SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR: positiveInt.default(1000),

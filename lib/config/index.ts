@@ -112,8 +112,6 @@ export interface Config {
     maxInstancesPerFingerprint: number;
     /** Failed key lookups per key prefix and window (from any address). */
     keyGuessesPerPrefix: number;
-    /** Seconds an admin reset lets the hwid register again without proof. */
-    resetWindowSeconds: number;
   };
   /** Abuse rules of the design (see SMSTATS_ABUSE_* in env.ts). */
   abuse: { maxErrorReportsPerHour: number; suspiciousPatterns: readonly SuspiciousPattern[] };
@@ -355,7 +353,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       registrationsPerHour: env.SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR,
       maxInstancesPerFingerprint: env.SMSTATS_LICENSE_MAX_INSTANCES_PER_FINGERPRINT,
       keyGuessesPerPrefix: env.SMSTATS_LICENSE_KEY_GUESSES_PER_PREFIX,
-      resetWindowSeconds: env.SMSTATS_LICENSE_RESET_WINDOW_S,
     },
     abuse: {
       maxErrorReportsPerHour: env.SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR,
