@@ -39,6 +39,7 @@ const ADMIN_ROUTES: Record<string, AdminScope | "session"> = {
   "GET /v1/admin/instances/{id}/activity": "instances:read",
   "POST /v1/admin/instances/{id}/ban": "instances:write",
   "POST /v1/admin/instances/{id}/unban": "instances:write",
+  "POST /v1/admin/instances/{id}/reset-registration": "instances:write",
   "GET /v1/admin/licenses": "licenses:read",
   "GET /v1/admin/licenses/{ref}": "licenses:read",
   "POST /v1/admin/licenses": "licenses:write",
