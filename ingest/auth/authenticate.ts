@@ -10,6 +10,7 @@ import {
   TIMESTAMP_HEADER,
 } from "../../licensing/index.ts";
 import type { IdentityCache, InstanceIdentity } from "./identity-cache.ts";
+import { createLocalBlocks } from "./local-blocks.ts";
 import type { RequestGuard } from "./request-guard.ts";
 
 declare module "fastify" {
@@ -57,13 +58,17 @@ export interface AuthenticateOptions {
 /**
  * Authenticates instance requests in two stages. Before the body is read: the bearer token (EdDSA
  * JWT), the signature timestamp window, the ban, the address's bad-signature limit and whether the
- * instance is already over its rate limit, so refused requests cost no body parsing. After the body's
+ * instance is already over its rate limit (both as this process last heard from Redis: no round trip),
+ * so refused requests cost no body parsing. After the body's
  * bytes are read, and before they are decompressed or parsed: the HMAC signature over method, path,
  * timestamp and the digest of the body as sent; only then is the request counted against the
  * instance's limit (at the tier the instance has now) and its signature claimed. A bad signature counts
  * against its address instead, so a token without its secret cannot use up the instance's quota.
  */
 async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
+  // What Redis answered about addresses past the bad-signature limit and instances past their limit.
+  const badAddresses = createLocalBlocks();
+  const overInstances = createLocalBlocks();
   const refuse = (code: string, err: Error): never => {
     opts.refused.inc({ code });
     throw err;
@@ -100,17 +105,20 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
         throw err;
       }
     }
-    // Before the body: an address that sent too many bad signatures is stopped here, and an instance
-    // already at its limit of verified requests is told so. Only verified requests are counted (below).
-    const seen = await opts.guard.peek({ instanceId: identity.instanceId, address: request.ip });
-    if (seen.badSignatures >= opts.badSignaturesPerMinute) {
-      reply.header("retry-after", String(Math.max(1, Math.ceil(seen.badSignaturesResetMs / 1000))));
+    // Before the body, from what this process learned from Redis (no round trip): an address that sent
+    // too many bad signatures is stopped here, and an instance already over its limit of verified
+    // requests is told so. Only verified requests are counted (below).
+    const now = Date.now();
+    const bad = badAddresses.get(request.ip, now);
+    if (bad && bad.count >= opts.badSignaturesPerMinute) {
+      reply.header("retry-after", String(Math.max(1, Math.ceil((bad.untilMs - now) / 1000))));
       refuse("SIGNATURES_LIMITED", new HttpErrors.SIGNATURES_LIMITED());
     }
     // The tier is the instance's current one (identity cache: TTL and invalidation), not the token's.
     const limit = opts.rateLimitFor(identity.tier);
-    if (seen.count >= limit) {
-      rateLimited(reply, { limit, remaining: 0, resetMs: seen.resetMs });
+    const over = overInstances.get(identity.instanceId, now);
+    if (over && over.count > limit) {
+      rateLimited(reply, { limit, remaining: 0, resetMs: over.untilMs - now });
       refuse("RATE_LIMITED", new HttpErrors.RATE_LIMITED(limit));
     }
     request.instance = identity;
@@ -130,7 +138,10 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
       signature,
     });
     if (!ok) {
-      await opts.guard.badSignature(request.ip);
+      const bad = await opts.guard.badSignature(request.ip);
+      if (bad.count >= opts.badSignaturesPerMinute) {
+        badAddresses.set(request.ip, bad.count, Date.now() + bad.resetMs);
+      }
       refuse("SIGNATURE_INVALID", new HttpErrors.SIGNATURE_INVALID());
     }
     const limit = await opts.guard.admit({
@@ -143,6 +154,7 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     if (!limit.firstUse && limit.allowed) refuse("SIGNATURE_REUSED", new HttpErrors.SIGNATURE_REUSED());
     rateHeaders(reply, limit);
     if (!limit.allowed) {
+      overInstances.set(request.instance.instanceId, limit.limit + 1, Date.now() + limit.resetMs);
       rateLimited(reply, limit);
       refuse("RATE_LIMITED", new HttpErrors.RATE_LIMITED(limit.limit));
     }

@@ -12,26 +12,12 @@ export interface Admission {
   firstUse: boolean;
 }
 
-/** What is known before a request's body is read: its instance's count and its address's bad signatures. */
-export interface Peek {
-  /** Verified requests of the instance in its current window. */
-  count: number;
-  /** Milliseconds until the instance's window resets (0 when none is open). */
-  resetMs: number;
-  /** Badly signed requests from the address in its current window. */
-  badSignatures: number;
-  /** Milliseconds until the address's bad-signature window resets. */
-  badSignaturesResetMs: number;
-}
-
 /**
  * Per-instance rate limit, once-only signatures and a per-address count of bad signatures, in Redis. The
  * instance's counter only counts requests whose signature verified, so a stolen token without its secret
  * cannot use up the instance's quota; floods of bad signatures are stopped by the address's own counter.
  */
 export interface RequestGuard {
-  /** One read before the body: the instance's count and the address's bad signatures. */
-  peek(input: { instanceId: string; address: string }): Promise<Peek>;
   /** Counts a verified request and claims its signature (one round trip). */
   admit(input: {
     instanceId: string;
@@ -39,8 +25,8 @@ export interface RequestGuard {
     signature: string;
     signatureTtlMs: number;
   }): Promise<Admission>;
-  /** Counts a badly signed request against its address; returns the count in the window. */
-  badSignature(address: string): Promise<number>;
+  /** Counts a badly signed request against its address; returns the count and ms until the window ends. */
+  badSignature(address: string): Promise<{ count: number; resetMs: number }>;
 }
 
 // A fixed window per instance that starts at its first verified request (INCR + PEXPIRE), and SET NX of
@@ -58,14 +44,10 @@ if n <= tonumber(ARGV[2]) then
 end
 return {n, ttl, first}`;
 
-const PEEK = `
-return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]),
-        tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('PTTL', KEYS[2])}`;
-
 const HIT = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n`;
+return {n, redis.call('PTTL', KEYS[1])}`;
 
 type Script<T> = (...a: unknown[]) => Promise<T>;
 
@@ -75,28 +57,13 @@ type Script<T> = (...a: unknown[]) => Promise<T>;
  */
 export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_000): RequestGuard {
   redis.defineCommand("smstatsAdmit2", { numberOfKeys: 2, lua: ADMIT });
-  redis.defineCommand("smstatsGuardPeek", { numberOfKeys: 2, lua: PEEK });
   redis.defineCommand("smstatsBadSig", { numberOfKeys: 1, lua: HIT });
   const r = redis as unknown as {
     smstatsAdmit2: Script<[number, number, number]>;
-    smstatsGuardPeek: Script<[number, number, number, number]>;
-    smstatsBadSig: Script<number>;
+    smstatsBadSig: Script<[number, number]>;
   };
   const badKey = (address: string) => `${prefix}badsig:${address}`;
   return {
-    async peek({ instanceId, address }) {
-      const [count, ttl, bad, badTtl] = await r.smstatsGuardPeek.call(
-        redis,
-        `${prefix}rl:${instanceId}`,
-        badKey(address),
-      );
-      return {
-        count,
-        resetMs: Math.max(0, ttl),
-        badSignatures: bad,
-        badSignaturesResetMs: Math.max(0, badTtl),
-      };
-    },
     async admit({ instanceId, limit, signature, signatureTtlMs }) {
       const [count, ttl, first] = await r.smstatsAdmit2.call(
         redis,
@@ -116,8 +83,9 @@ export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_0
         firstUse: first === 1,
       };
     },
-    badSignature(address) {
-      return r.smstatsBadSig.call(redis, badKey(address), windowMs);
+    async badSignature(address) {
+      const [count, ttl] = await r.smstatsBadSig.call(redis, badKey(address), windowMs);
+      return { count, resetMs: Math.max(0, ttl) };
     },
   };
 }
