@@ -11,7 +11,7 @@ import {
   metricsPlugin,
   serverTimeouts,
 } from "../lib/http/index.ts";
-import { recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
+import { createSuspiciousCheck, recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
 import bodyParsers from "./plugins/body-parsers.ts";
@@ -33,6 +33,7 @@ import {
   type PrivacyRoutesOptions,
 } from "./routes/v1/privacy/index.ts";
 import { batchRoute } from "./routes/v1/stats/batch.ts";
+import { createErrorReportCounter } from "./routes/v1/stats/error-reports.ts";
 import { incomingWebhookRoutes } from "./routes/v1/webhooks/index.ts";
 import { ingestHttpsOptions } from "./tls.ts";
 import { adminSessionStore, webConsole } from "./web/web-console.ts";
@@ -82,12 +83,23 @@ function createIngestServer(config: Readonly<Config>, deps: IngestDeps): Fastify
   return app;
 }
 
+/** The configured suspicious patterns as a check, counted in the licensing metrics. */
+function suspiciousCheck(config: Readonly<Config>, deps: IngestDeps) {
+  return createSuspiciousCheck({
+    patterns: config.abuse.suspiciousPatterns,
+    pool: deps.pg,
+    abuse: deps.abuse,
+    metrics: deps.licensingMetrics,
+  });
+}
+
 /** The licensing routes an instance calls; their answers are signed (the Sm-Signature hook). */
 async function instanceRoutes(
   scope: FastifyInstance,
   { config, deps, privacy }: { config: Readonly<Config>; deps: IngestDeps; privacy: PrivacyRoutesOptions },
 ) {
   signAnswers(scope, deps.signer);
+  const suspicious = suspiciousCheck(config, deps);
   const abuse = deps.licensingMetrics.abuse;
   scope.addHook("onError", async (_request, _reply, err) => {
     if ((err as { code?: string }).code === "RATE_LIMITED") abuse.inc({ rule: "requests_per_minute" });
@@ -103,6 +115,10 @@ async function instanceRoutes(
     vault: deps.vault,
     limitRegistrations: registrationThrottle(config, deps),
     onBanned: () => abuse.inc({ rule: "banned_hwid" }),
+    onHwidInUse: () => abuse.inc({ rule: "hwid_in_use" }),
+    onRotated: (instanceId) => deps.seatCache.invalidate([instanceId]),
+    checkSuspicious: suspicious,
+    signatureWindowMs: config.ingest.signatureWindowMs,
   });
   await scope.register(refreshRoute, tokenOptions);
   await scope.register(licenseRoutes, {
@@ -149,6 +165,11 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     verifySignature: verifyRequestSignature,
     guard: deps.guard,
     rateLimitFor: (tier) => config.ingest.rateLimit.perTier[tier] ?? config.ingest.rateLimit.defaultPerMinute,
+    badSignaturesPerMinute: config.ingest.badSignaturesPerMinute,
+    // Only the user agent is known on every request; version and hwid are checked at registration.
+    checkSuspicious: config.abuse.suspiciousPatterns.some((p) => p.field === "user_agent")
+      ? suspiciousCheck(config, deps)
+      : undefined,
     signatureWindowMs: config.ingest.signatureWindowMs,
     refused: refusals(
       deps,
@@ -218,6 +239,12 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     sequences: deps.sequences,
     metrics: deps.metrics,
     maxItems: config.ingest.maxMetrics,
+    errorReports: createErrorReportCounter(
+      deps.redis,
+      config.redis.keyPrefix,
+      config.abuse.maxErrorReportsPerHour,
+    ),
+    onErrorReportsDropped: (n) => deps.licensingMetrics.abuse.inc({ rule: "error_reports_per_hour" }, n),
     time: { futureToleranceMs: config.ingest.futureToleranceMs, maxAgeMs: config.ingest.maxEventAgeMs },
   });
   // Background work, started once the app is ready and stopped when it closes.

@@ -36,6 +36,7 @@ import {
   type PiiVault,
   type SeatCache,
   type SecretBox,
+  subscribeInstanceChanges,
   type TokenVerifier,
 } from "../licensing/index.ts";
 import { createMailer, type Mailer } from "../mail/index.ts";
@@ -152,6 +153,10 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     (id) => identities.forget(id),
     log,
   );
+  // A revoke, ban, downgrade or new seat is published by the seat cache's invalidation: this process drops
+  // the instance's identity at once, so its tier (rate limit) and ban apply within a second, not at the
+  // cache's TTL or the token's expiry.
+  const stopChanges = await subscribeInstanceChanges(redis, prefix, (id) => identities.forget(id));
   return {
     log,
     metrics,
@@ -183,6 +188,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     async close() {
       await deliveries.stop();
       await consentListener.close();
+      await stopChanges();
       mailer.close();
       // Drain flushes publishes still in flight before the connection closes.
       await Promise.allSettled([nats.nc.drain(), pool.end(), redis.quit(), clickhouse.close()]);

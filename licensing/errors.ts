@@ -22,7 +22,9 @@ export type LicensingErrorCode =
   | "PORTAL_KEY_INVALID"
   | "PORTAL_SIGNIN_LIMITED"
   | "DEVICE_NOT_FOUND"
-  | "EXPIRY_INVALID";
+  | "EXPIRY_INVALID"
+  | "HWID_IN_USE"
+  | "SUSPICIOUS_CLIENT";
 
 /** A licensing failure with a stable code and, where one exists, the underlying cause. */
 export class LicensingError extends Error {

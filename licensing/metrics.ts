@@ -9,6 +9,10 @@ const ABUSE_RULES = [
   "banned_hwid",
   "banned_fingerprint",
   "fingerprint_clones",
+  "hwid_in_use",
+  "key_guessing_prefix",
+  "error_reports_per_hour",
+  "suspicious_pattern",
 ] as const;
 
 /** One abuse rule. */
@@ -24,6 +28,8 @@ export interface LicensingMetrics {
   cache: Counter<"result">;
   /** Seats freed, by reason (heartbeat_dead, self, replaced). */
   seatsFreed: Counter<"reason">;
+  /** Requests a configured suspicious pattern matched, by pattern name and action (flag, refuse). */
+  suspicious: Counter<"rule" | "action">;
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]) {
@@ -56,5 +62,11 @@ export function licensingMetrics(registry: Registry): LicensingMetrics {
     seatsFreed: counter(registry, "smstats_licensing_seats_freed_total", "Seats freed, by reason.", [
       "reason",
     ]),
+    suspicious: counter(
+      registry,
+      "smstats_licensing_suspicious_total",
+      "Requests a configured suspicious pattern (SMSTATS_ABUSE_SUSPICIOUS_PATTERNS) matched, by rule and action.",
+      ["rule", "action"],
+    ),
   };
 }

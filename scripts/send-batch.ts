@@ -19,17 +19,27 @@ interface Creds {
   signing_secret: string;
 }
 
-async function register(hwid: string): Promise<Creds> {
-  const res = await fetch(`${base}/v1/instances/register`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      hwid,
-      platform: process.platform,
-      version: "dev",
-      consent: { quality: true, playback: true, session: true, library: true },
-    }),
+/** Registers; a known hwid again only with proof of possession: the request signed with its secret. */
+async function register(hwid: string, secret?: string): Promise<Creds> {
+  const body = JSON.stringify({
+    hwid,
+    platform: process.platform,
+    version: "dev",
+    consent: { quality: true, playback: true, session: true, library: true },
   });
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (secret) {
+    const timestamp = Date.now();
+    headers[TIMESTAMP_HEADER] = String(timestamp);
+    headers[SIGNATURE_HEADER] = requestSignature({
+      secret: Buffer.from(secret, "base64url"),
+      method: "POST",
+      path: "/v1/instances/register",
+      timestamp,
+      bodySha256Hex: bodySha256Hex(body),
+    });
+  }
+  const res = await fetch(`${base}/v1/instances/register`, { method: "POST", headers, body });
   if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${await res.text()}`);
   const creds = { hwid, ...((await res.json()) as Omit<Creds, "hwid">) };
   writeFileSync(credsFile, JSON.stringify(creds, null, 2), { mode: 0o600 });
@@ -39,8 +49,10 @@ async function register(hwid: string): Promise<Creds> {
 let creds: Creds;
 try {
   creds = JSON.parse(readFileSync(credsFile, "utf8")) as Creds;
-  // Registering the same hwid again returns the same instance with fresh credentials.
-  if (Date.parse(creds.token_expires_at) - Date.now() < 60_000) creds = await register(creds.hwid);
+  // Registering the same hwid again, signed with its secret, returns the same instance with fresh credentials.
+  if (Date.parse(creds.token_expires_at) - Date.now() < 60_000) {
+    creds = await register(creds.hwid, creds.signing_secret);
+  }
 } catch {
   creds = await register(randomUUID().replace(/-/g, ""));
 }

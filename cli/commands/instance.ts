@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import {
   banInstanceByAdmin,
   listInstances,
+  resetInstanceRegistration,
   showInstance,
   unbanInstanceByAdmin,
 } from "../../licensing/index.ts";
@@ -11,6 +12,7 @@ import { erase } from "./instance-erase.ts";
 
 export const usage = `  smstats instance ban <instance id> --reason TEXT [--fingerprint] [--json]
   smstats instance unban <instance id> --reason TEXT [--json]
+  smstats instance reset <instance id> --reason TEXT [--json]   (owner lost every credential: next registration of its hwid claims it)
   smstats instance show <instance id> [--json]
   smstats instance erase <instance id> [--no-wait] [--json]   (every store; audited; a second run is a no-op)
   smstats instance list [--search ID|HWID|EMAIL] [--tier T] [--version V] [--platform P] [--banned | --not-banned]
@@ -40,7 +42,7 @@ export async function run(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  requireCommand("instance", command, ["ban", "unban", "show", "list", "erase"]);
+  requireCommand("instance", command, ["ban", "unban", "reset", "show", "list", "erase"]);
   if (command === "list") return list(values);
   const id = requireOperand(positionals[0], "<instance id>", `instance ${command}`);
   if (command === "erase") {
@@ -57,6 +59,18 @@ export async function run(argv: string[]): Promise<void> {
           reason: values.reason as string,
           fingerprint: values.fingerprint,
         }),
+        values.json,
+      );
+    } else if (command === "reset") {
+      print(
+        await resetInstanceRegistration(
+          ctx.pool,
+          ctx.vault,
+          ctx.cache,
+          ctx.actor,
+          id,
+          values.reason as string,
+        ),
         values.json,
       );
     } else if (command === "unban") {

@@ -10,6 +10,7 @@ import {
   TIMESTAMP_HEADER,
 } from "../../licensing/index.ts";
 import type { IdentityCache, InstanceIdentity } from "./identity-cache.ts";
+import { createLocalBlocks } from "./local-blocks.ts";
 import type { RequestGuard } from "./request-guard.ts";
 
 declare module "fastify" {
@@ -45,25 +46,33 @@ export interface AuthenticateOptions {
   guard: RequestGuard;
   /** Requests per minute allowed for a tier. */
   rateLimitFor(tier: string): number;
+  /** Badly signed requests per minute from one address before its requests are refused (429). */
+  badSignaturesPerMinute: number;
   signatureWindowMs: number;
   /** Counts refusals by code. */
   refused: Counter<"code">;
+  /** The configured suspicious patterns over the user agent; throws (SUSPICIOUS_CLIENT) to refuse. */
+  checkSuspicious?: (fields: { user_agent?: string }, subject: string) => Promise<void>;
 }
 
 /**
  * Authenticates instance requests in two stages. Before the body is read: the bearer token (EdDSA
- * JWT), the signature timestamp window, the ban, the rate limit and whether the signature was used
- * before, so refused requests cost no body parsing. After the body's bytes are read, and before they
- * are decompressed or parsed: the HMAC signature over method, path, timestamp and the digest of the
- * body as sent.
+ * JWT), the signature timestamp window, the ban, the address's bad-signature limit and whether the
+ * instance is already over its rate limit (both as this process last heard from Redis: no round trip),
+ * so refused requests cost no body parsing. After the body's
+ * bytes are read, and before they are decompressed or parsed: the HMAC signature over method, path,
+ * timestamp and the digest of the body as sent; only then is the request counted against the
+ * instance's limit (at the tier the instance has now) and its signature claimed. A bad signature counts
+ * against its address instead, so a token without its secret cannot use up the instance's quota.
  */
 async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
+  // What Redis answered about addresses past the bad-signature limit and instances past their limit.
+  const badAddresses = createLocalBlocks();
+  const overInstances = createLocalBlocks();
   const refuse = (code: string, err: Error): never => {
     opts.refused.inc({ code });
     throw err;
   };
-
-  const replays = new WeakSet<FastifyRequest>();
 
   app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.auth !== "instance") return;
@@ -88,29 +97,36 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
     if (identity.banned && !request.routeOptions.config.allowBanned) {
       refuse("INSTANCE_BANNED", new HttpErrors.INSTANCE_BANNED());
     }
-    const limit = await opts.guard.admit({
-      instanceId: identity.instanceId,
-      limit: opts.rateLimitFor(claims.tier),
-      signature: String(request.headers[SIGNATURE_HEADER]),
-      // Twice the window: a signature stays unusable for as long as its timestamp could be accepted.
-      signatureTtlMs: 2 * opts.signatureWindowMs,
-    });
-    reply.header("ratelimit-limit", String(limit.limit));
-    reply.header("ratelimit-remaining", String(limit.remaining));
-    reply.header("ratelimit-reset", String(Math.ceil(limit.resetMs / 1000)));
-    if (!limit.allowed) {
-      reply.header("retry-after", String(Math.max(1, Math.ceil(limit.resetMs / 1000))));
-      refuse("RATE_LIMITED", new HttpErrors.RATE_LIMITED(limit.limit));
+    if (opts.checkSuspicious) {
+      try {
+        await opts.checkSuspicious({ user_agent: request.headers["user-agent"] }, identity.instanceId);
+      } catch (err) {
+        if (isLicensingError(err, "SUSPICIOUS_CLIENT")) refuse("SUSPICIOUS_CLIENT", err);
+        throw err;
+      }
     }
-    // Whether the signature was seen before is known now; it is reported only once the signature is
-    // verified, so a forged signature is told apart from a replayed one.
-    if (!limit.firstUse) replays.add(request);
+    // Before the body, from what this process learned from Redis (no round trip): an address that sent
+    // too many bad signatures is stopped here, and an instance already over its limit of verified
+    // requests is told so. Only verified requests are counted (below).
+    const now = Date.now();
+    const bad = badAddresses.get(request.ip, now);
+    if (bad && bad.count >= opts.badSignaturesPerMinute) {
+      reply.header("retry-after", String(Math.max(1, Math.ceil((bad.untilMs - now) / 1000))));
+      refuse("SIGNATURES_LIMITED", new HttpErrors.SIGNATURES_LIMITED());
+    }
+    // The tier is the instance's current one (identity cache: TTL and invalidation), not the token's.
+    const limit = opts.rateLimitFor(identity.tier);
+    const over = overInstances.get(identity.instanceId, now);
+    if (over && over.count > limit) {
+      rateLimited(reply, { limit, remaining: 0, resetMs: over.untilMs - now });
+      refuse("RATE_LIMITED", new HttpErrors.RATE_LIMITED(limit));
+    }
     request.instance = identity;
   });
 
   // preValidation: after the body's bytes are read, before the body parsers' own preValidation hook
   // (registered after this plugin) decompresses and parses them.
-  app.addHook("preValidation", async (request: FastifyRequest) => {
+  app.addHook("preValidation", async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.routeOptions.config.auth !== "instance" || !request.instance) return;
     const signature = String(request.headers[SIGNATURE_HEADER]);
     const ok = opts.verifySignature({
@@ -121,9 +137,41 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
       bodySha256Hex: request.bodySha256 ?? EMPTY_SHA256,
       signature,
     });
-    if (!ok) refuse("SIGNATURE_INVALID", new HttpErrors.SIGNATURE_INVALID());
-    if (replays.has(request)) refuse("SIGNATURE_REUSED", new HttpErrors.SIGNATURE_REUSED());
+    if (!ok) {
+      const bad = await opts.guard.badSignature(request.ip);
+      if (bad.count >= opts.badSignaturesPerMinute) {
+        badAddresses.set(request.ip, bad.count, Date.now() + bad.resetMs);
+      }
+      refuse("SIGNATURE_INVALID", new HttpErrors.SIGNATURE_INVALID());
+    }
+    const limit = await opts.guard.admit({
+      instanceId: request.instance.instanceId,
+      limit: opts.rateLimitFor(request.instance.tier),
+      signature,
+      // Twice the window: a signature stays unusable for as long as its timestamp could be accepted.
+      signatureTtlMs: 2 * opts.signatureWindowMs,
+    });
+    if (!limit.firstUse && limit.allowed) refuse("SIGNATURE_REUSED", new HttpErrors.SIGNATURE_REUSED());
+    rateHeaders(reply, limit);
+    if (!limit.allowed) {
+      overInstances.set(request.instance.instanceId, limit.limit + 1, Date.now() + limit.resetMs);
+      rateLimited(reply, limit);
+      refuse("RATE_LIMITED", new HttpErrors.RATE_LIMITED(limit.limit));
+    }
   });
+}
+
+type Window = { limit: number; remaining: number; resetMs: number };
+
+function rateHeaders(reply: FastifyReply, w: Window): void {
+  reply.header("ratelimit-limit", String(w.limit));
+  reply.header("ratelimit-remaining", String(w.remaining));
+  reply.header("ratelimit-reset", String(Math.ceil(w.resetMs / 1000)));
+}
+
+function rateLimited(reply: FastifyReply, w: Window): void {
+  rateHeaders(reply, w);
+  reply.header("retry-after", String(Math.max(1, Math.ceil(w.resetMs / 1000))));
 }
 
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";

@@ -35,6 +35,8 @@ export const LICENSING_HTTP_CODES: Readonly<Record<LicensingErrorCode, HttpError
   PORTAL_SIGNIN_LIMITED: "PORTAL_SIGNIN_LIMITED",
   DEVICE_NOT_FOUND: "DEVICE_NOT_FOUND",
   EXPIRY_INVALID: "EXPIRY_INVALID",
+  HWID_IN_USE: "HWID_IN_USE",
+  SUSPICIOUS_CLIENT: "SUSPICIOUS_CLIENT",
 };
 
 /** The API error of every outgoing-webhook error code; total at compile time like the licensing one. */

@@ -2,6 +2,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { readStackFile } from "../stack-file.ts";
+import { DEFAULT_SUSPICIOUS_PATTERNS, parseSuspiciousPatterns } from "./suspicious-patterns.ts";
 
 /** Repository root, two levels above this file. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -111,6 +112,11 @@ const envSchema = z
     SMSTATS_INGEST_HEALTH_TIMEOUT_MS: positiveInt.default(500),
     /** Requests per minute per instance when its tier has no value of its own. */
     SMSTATS_INGEST_RATE_LIMIT_PER_MIN: positiveInt.default(100),
+    /**
+     * Badly signed instance requests one address may send per minute before its instance requests are
+     * refused (429 SIGNATURES_LIMITED) until the minute ends; bad signatures never count against an instance.
+     */
+    SMSTATS_INGEST_BAD_SIGNATURES_PER_MIN: positiveInt.default(60),
     /** Per-tier requests per minute, e.g. "starter=100,party_host=300,venue=1000". */
     SMSTATS_INGEST_RATE_LIMIT_TIERS: z
       .string()
@@ -304,6 +310,34 @@ const envSchema = z
     SMSTATS_LICENSE_KEY_GUESSES: positiveInt.default(10),
     /** The key-guessing window, seconds. */
     SMSTATS_LICENSE_KEY_GUESS_WINDOW_S: positiveInt.default(600),
+    /**
+     * Failed key lookups against one key prefix (SM-LABEL-DATE, from any address) per key-guessing window
+     * before unknown keys with that prefix are refused (429); a key that exists always passes.
+     */
+    SMSTATS_LICENSE_KEY_GUESSES_PER_PREFIX: positiveInt.default(100),
+    /**
+     * Error reports (items of the telemetry error metrics error_count_by_type and websocket_errors) one
+     * instance may send per hour (the design's MaxErrorReportsPerHour); the excess is dropped and counted, the batch
+     * still accepted.
+     */
+    SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR: positiveInt.default(1000),
+    /**
+     * Suspicious patterns: a JSON array of {name, field: "user_agent"|"version"|"hwid", pattern (a
+     * JavaScript regular expression), flags?, action: "flag"|"refuse"} checked on registration and instance
+     * requests; each match is counted by name in smstats_licensing_suspicious_total{rule,action}; "flag"
+     * records it in abuse_flags, "refuse" answers 403 SUSPICIOUS_CLIENT.
+     */
+    SMSTATS_ABUSE_SUSPICIOUS_PATTERNS: z
+      .string()
+      .refine((text) => {
+        try {
+          parseSuspiciousPatterns(text);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "expected a JSON array of {name, field, pattern, flags?, action} with valid regular expressions")
+      .default(DEFAULT_SUSPICIOUS_PATTERNS),
     /** Failed licensing requests (unknown key, no seat, another machine) one instance may make per hour before it is throttled. */
     SMSTATS_LICENSE_ERRORS_PER_HOUR: positiveInt.default(60),
     /** Registrations one address may make per hour. */

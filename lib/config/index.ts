@@ -3,8 +3,10 @@ import { join } from "node:path";
 import { Cron } from "croner";
 import { readStackFile } from "../stack-file.ts";
 import { ConfigError, type Env, parseEnv, stackDefault } from "./env.ts";
+import { parseSuspiciousPatterns, type SuspiciousPattern } from "./suspicious-patterns.ts";
 
 export { ConfigError, repoRoot } from "./env.ts";
+export type { SuspiciousField, SuspiciousPattern } from "./suspicious-patterns.ts";
 
 /** The service's configuration: parsed once at start, frozen, passed down. */
 export interface Config {
@@ -34,6 +36,8 @@ export interface Config {
     shedding: { maxInFlight: number; maxEventLoopDelayMs: number; maxRssBytes: number };
     /** Deadline of each readiness check (ms). */
     healthTimeoutMs: number;
+    /** Badly signed requests per minute one address may send before it is refused (429). */
+    badSignaturesPerMinute: number;
     /** Requests per minute per instance, by tier, with a fallback for unknown tiers. */
     rateLimit: { defaultPerMinute: number; perTier: Readonly<Record<string, number>> };
     futureToleranceMs: number;
@@ -127,7 +131,11 @@ export interface Config {
     errorsPerHour: number;
     registrationsPerHour: number;
     maxInstancesPerFingerprint: number;
+    /** Failed key lookups per key prefix and window (from any address). */
+    keyGuessesPerPrefix: number;
   };
+  /** Abuse rules of the design (see SMSTATS_ABUSE_* in env.ts). */
+  abuse: { maxErrorReportsPerHour: number; suspiciousPatterns: readonly SuspiciousPattern[] };
   /** tls: TLS towards Redis (SMSTATS_REDIS_TLS*). */
   redis: { url: string; keyPrefix: string; tls: ClientTls };
   /** The admin console and license portal (see SMSTATS_WEB_* in env.ts). */
@@ -357,6 +365,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
         maxRssBytes: env.SMSTATS_INGEST_MAX_RSS_BYTES,
       },
       healthTimeoutMs: env.SMSTATS_INGEST_HEALTH_TIMEOUT_MS,
+      badSignaturesPerMinute: env.SMSTATS_INGEST_BAD_SIGNATURES_PER_MIN,
       rateLimit: {
         defaultPerMinute: env.SMSTATS_INGEST_RATE_LIMIT_PER_MIN,
         perTier: Object.fromEntries(
@@ -454,6 +463,11 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       errorsPerHour: env.SMSTATS_LICENSE_ERRORS_PER_HOUR,
       registrationsPerHour: env.SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR,
       maxInstancesPerFingerprint: env.SMSTATS_LICENSE_MAX_INSTANCES_PER_FINGERPRINT,
+      keyGuessesPerPrefix: env.SMSTATS_LICENSE_KEY_GUESSES_PER_PREFIX,
+    },
+    abuse: {
+      maxErrorReportsPerHour: env.SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR,
+      suspiciousPatterns: parseSuspiciousPatterns(env.SMSTATS_ABUSE_SUSPICIOUS_PATTERNS),
     },
     redis: {
       url: fromStack(env.SMSTATS_REDIS_URL, "SMSTATS_REDIS_URL", (s) => s.redis.url),

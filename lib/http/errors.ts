@@ -62,6 +62,17 @@ export const HttpErrors = {
   INSTANCE_BANNED: createError("INSTANCE_BANNED", "this instance is banned", 403),
   INSTANCE_MISMATCH: createError("INSTANCE_MISMATCH", "instance_id does not match the token's instance", 403),
   RATE_LIMITED: createError("RATE_LIMITED", "more than %s requests per minute; retry after Retry-After", 429),
+  SIGNATURES_LIMITED: createError(
+    "SIGNATURES_LIMITED",
+    "too many badly signed requests from this address; retry after Retry-After",
+    429,
+  ),
+  HWID_IN_USE: createError(
+    "HWID_IN_USE",
+    "this hwid belongs to a registered instance; prove possession (sign the request with its secret, or send its refresh_token or an active license_key) or ask an admin to reset it",
+    409,
+  ),
+  SUSPICIOUS_CLIENT: createError("SUSPICIOUS_CLIENT", "this client is refused by an abuse rule", 403),
   PIPELINE_UNAVAILABLE: createError("PIPELINE_UNAVAILABLE", "the telemetry pipeline is unavailable: %s", 503),
   PIPELINE_FULL: createError("PIPELINE_FULL", "the telemetry pipeline is full; retry later", 503),
   NOT_READY: createError("NOT_READY", "a required dependency is down", 503),

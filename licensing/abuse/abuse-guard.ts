@@ -13,6 +13,8 @@ export interface AbuseVerdict {
 export interface AbuseGuard {
   /** Whether the subject already reached the limit; counts the refusal when it did. */
   check(rule: AbuseRule, subject: string, limit: number): Promise<AbuseVerdict>;
+  /** Whether the subject already reached the limit, without counting a refusal (the caller decides). */
+  peek(rule: AbuseRule, subject: string, limit: number): Promise<AbuseVerdict>;
   /** Counts one event against the subject; returns the count in the current window. */
   hit(rule: AbuseRule, subject: string, windowSeconds: number): Promise<number>;
   /** Counts one event and tells whether it went over the limit (for rules checked as they are counted). */
@@ -40,15 +42,25 @@ export function createAbuseGuard(redis: Redis, prefix: string, metrics: Licensin
   }
   const r = redis as unknown as { smstatsAbuseHit: Script; smstatsAbusePeek: Script };
   const key = (rule: string, subject: string) => `${prefix}abuse:${rule}:${subject}`;
-  const verdict = (rule: AbuseRule, count: number, ttl: number, blockAt: number): AbuseVerdict => {
+  const verdict = (
+    rule: AbuseRule,
+    count: number,
+    ttl: number,
+    blockAt: number,
+    counted = true,
+  ): AbuseVerdict => {
     const blocked = count >= blockAt;
-    if (blocked) metrics.abuse.inc({ rule });
+    if (blocked && counted) metrics.abuse.inc({ rule });
     return { blocked, count, retryAfterSeconds: Math.max(1, Math.ceil(ttl / 1000)) };
   };
   return {
     async check(rule, subject, limit) {
       const [count, ttl] = await r.smstatsAbusePeek.call(redis, key(rule, subject));
       return verdict(rule, count, ttl, limit);
+    },
+    async peek(rule, subject, limit) {
+      const [count, ttl] = await r.smstatsAbusePeek.call(redis, key(rule, subject));
+      return verdict(rule, count, ttl, limit, false);
     },
     async hit(rule, subject, windowSeconds) {
       const [count] = await r.smstatsAbuseHit.call(redis, key(rule, subject), windowSeconds * 1000);

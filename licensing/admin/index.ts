@@ -26,6 +26,7 @@ export {
   instanceListWhere,
   listInstances,
 } from "./instance-list.ts";
+export { resetInstanceRegistration } from "./instance-reset.ts";
 export {
   extendLicense,
   type IssueInput,

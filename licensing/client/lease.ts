@@ -29,6 +29,8 @@ export interface LeaseClaims {
   enforcement: LeaseEnforcement;
   /** Digest of the fingerprint the seat is bound to, or null without a seat. */
   fp: string | null;
+  /** What fp binds: the machine's fingerprint, or only its registered hwid (the design's body); absent in old leases. */
+  bind?: "fingerprint" | "hwid" | "none";
   /** The client's nonce of the request that produced this lease. */
   nonce: string;
   /** The validation's reason code (VALID, EXPIRED, …). */

@@ -13,8 +13,10 @@ export {
 export { isUuid } from "./instance-id.ts";
 export type { IssuedTokens, TokenLifetimes } from "./issue-tokens.ts";
 export { type InstanceAuth, loadInstanceAuth } from "./load-instance-auth.ts";
+export { type PossessionProof, type ProofKind, provePossession } from "./possession.ts";
 export { type Refreshed, refreshInstanceToken, revokeRefreshTokens } from "./refresh-instance-token.ts";
 export {
+  type RegisterOptions,
   type Registration,
   type RegistrationInput,
   registerInstance,

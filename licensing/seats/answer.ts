@@ -25,6 +25,20 @@ export interface LicenseAnswerBody {
   lease: string | null;
   lease_expires_at: string | null;
   issued_at: string;
+  /** What the answer and its lease are bound to (see AnswerBinding). */
+  binding: AnswerBinding;
+}
+
+/**
+ * What an answer is bound to. lease: "fingerprint" (the machine's hashed components, the strong form),
+ * "hwid" (the design's body without a fingerprint: only the registered hwid, which a clone of the
+ * machine's id also presents), "none" (no seat and nothing presented). nonce: "client" (the instance's
+ * nonce, so a recorded answer cannot be replayed to it) or "server" (the design's body without a nonce:
+ * the server chose it, so the instance cannot tell a replayed answer from a fresh one within its age).
+ */
+export interface AnswerBinding {
+  lease: "fingerprint" | "hwid" | "none";
+  nonce: "client" | "server";
 }
 
 const MESSAGES: Record<ReasonCode, string> = {
@@ -52,6 +66,8 @@ export interface AnswerInput {
   now: Date;
   /** Replaces the standard message. */
   message?: string;
+  /** What the answer is bound to; by default the fingerprint (when there is a digest) and the client's nonce. */
+  binding?: AnswerBinding;
 }
 
 /** An answer body and the lease in it (for the leases table). */
@@ -72,6 +88,10 @@ export function buildAnswer(signer: AnswerSigner, input: AnswerInput): BuiltAnsw
     on_expiry: "starter",
   };
   const granted = input.reason === "VALID" && license !== null;
+  const binding: AnswerBinding = input.binding ?? {
+    lease: input.fingerprintDigest === null ? "none" : "fingerprint",
+    nonce: "client",
+  };
   let lease: SignedLease | null = null;
   if (!STOPPING_REASONS.has(input.reason)) {
     let notAfter = now.getTime() + effective.offlineGraceSeconds * 1000;
@@ -85,6 +105,7 @@ export function buildAnswer(signer: AnswerSigner, input: AnswerInput): BuiltAnsw
         limits: effective.limits,
         enforcement,
         fp: input.fingerprintDigest,
+        bind: binding.lease,
         nonce: input.nonce,
         reason: input.reason,
         license_exp: license?.expiresAt != null ? Math.floor(license.expiresAt / 1000) : null,
@@ -111,6 +132,7 @@ export function buildAnswer(signer: AnswerSigner, input: AnswerInput): BuiltAnsw
       lease: lease?.token ?? null,
       lease_expires_at: lease ? lease.notAfter.toISOString() : null,
       issued_at: now.toISOString(),
+      binding,
     },
   };
 }

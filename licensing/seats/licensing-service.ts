@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import type pg from "pg";
 import { createCountryLookup } from "../../processors/steps/enrich/country-lookup.ts";
 import type { AbuseGuard } from "../abuse/index.ts";
@@ -8,8 +9,14 @@ import { hashLicenseKey } from "../licenses/license-key.ts";
 import type { LicensingMetrics } from "../metrics.ts";
 import { FREE_TIER, type PolicyBook } from "../policies/index.ts";
 import type { AnswerSigner } from "../signing/index.ts";
-import { type AnswerInput, type BuiltAnswer, buildAnswer, type LicenseAnswerBody } from "./answer.ts";
-import { decide, type ReasonCode } from "./decide.ts";
+import {
+  type AnswerBinding,
+  type AnswerInput,
+  type BuiltAnswer,
+  buildAnswer,
+  type LicenseAnswerBody,
+} from "./answer.ts";
+import { decide, type ReasonCode, STOPPING_REASONS } from "./decide.ts";
 import type { SeatCache } from "./seat-cache.ts";
 import { driftedComponents, heartbeatPlan } from "./seat-rules.ts";
 import type { SeatLicense, SeatState } from "./seat-state.ts";
@@ -24,6 +31,8 @@ export interface LicensingLimits {
   keyGuessWindowSeconds: number;
   errorsPerHour: number;
   maxInstancesPerFingerprint: number;
+  /** Failed lookups per key prefix (any address) per key-guessing window. */
+  keyGuessesPerPrefix: number;
 }
 
 /** Who is asking and from where. */
@@ -36,8 +45,12 @@ export interface Caller {
 /** A validate or activate request. */
 export interface LicenseRequest {
   licenseKey?: string;
-  nonce: string;
-  components: FingerprintComponents;
+  /** The client's nonce; absent (the design's validate body), the server chooses one and says so. */
+  nonce?: string;
+  /** Hashed fingerprint components; absent (the design's validate body), the lease is bound to the hwid. */
+  components?: FingerprintComponents;
+  /** The hwid the design's body carries; when given it must be the instance's registered one. */
+  hwid?: string;
 }
 
 /** A heartbeat answer: the validation body plus whether to go on and when to beat next. */
@@ -56,11 +69,14 @@ export interface Deactivation {
 
 /** Activation, validation, heartbeats, deactivation and the freeing of dead seats. */
 export interface LicensingService {
-  activate(caller: Caller, req: LicenseRequest & { licenseKey: string }): Promise<LicenseAnswerBody>;
+  activate(
+    caller: Caller,
+    req: LicenseRequest & { licenseKey: string; nonce: string; components: FingerprintComponents },
+  ): Promise<LicenseAnswerBody>;
   validate(caller: Caller, req: LicenseRequest): Promise<LicenseAnswerBody>;
   heartbeat(
     caller: Caller,
-    req: { nonce: string; components?: FingerprintComponents },
+    req: { nonce?: string; components?: FingerprintComponents },
   ): Promise<HeartbeatBody>;
   deactivate(caller: Caller): Promise<Deactivation>;
   /** Frees the seats whose heartbeats stopped and drops expired licenses' instances to Starter; returns seats freed. */
@@ -92,6 +108,22 @@ const FAILED_REQUESTS: ReadonlySet<ReasonCode> = new Set([
   "TOO_MANY_INSTANCES",
 ]);
 
+/** The digest a lease bound to an hwid carries in fp (never the hwid itself). */
+export function hwidDigest(hwid: string): string {
+  return `hwid:${createHash("sha256").update(`smstats-hwid\n${hwid}`).digest("hex")}`;
+}
+
+/** The non-random part of a key (SM-LABEL-DATE), upper case, bounded: the subject of per-prefix limits. */
+export function keyPrefix(key: string): string {
+  return key
+    .toUpperCase()
+    .split("-")
+    .slice(0, 3)
+    .join("-")
+    .replace(/[^A-Z0-9-]/g, "_")
+    .slice(0, 32);
+}
+
 /** The licensing service over PostgreSQL (truth), Redis (cache, counters) and the signing key. */
 export function createLicensingService(deps: LicensingServiceDeps): LicensingService {
   const { pool, cache, policies, signer, abuse, metrics, limits, vault } = deps;
@@ -108,16 +140,35 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       });
     }
   };
-  const refuseIfGuessing = async (caller: Caller) => {
-    const v = await abuse.check("key_guessing", caller.ip, limits.keyGuesses);
-    if (v.blocked) {
-      throw new LicensingError("KEY_GUESSING", "too many unknown license keys from this address", {
-        retryAfterSeconds: v.retryAfterSeconds,
+  // Key guessing is throttled per address and per key prefix (SM-LABEL-DATE, the part a guesser keeps
+  // while varying the tail), counting failures only. An address or prefix over its limit is refused for
+  // unknown keys only: a key that exists always passes, so an honest venue behind the same NAT as a
+  // guesser, or whose key shares a guessed prefix, is never locked out of its real key.
+  const guessGate = async (caller: Caller, key: string) => {
+    const [byAddress, byPrefix] = await Promise.all([
+      abuse.peek("key_guessing", caller.ip, limits.keyGuesses),
+      abuse.peek("key_guessing_prefix", keyPrefix(key), limits.keyGuessesPerPrefix),
+    ]);
+    if (byAddress.blocked) return { rule: "key_guessing" as const, verdict: byAddress };
+    if (byPrefix.blocked) return { rule: "key_guessing_prefix" as const, verdict: byPrefix };
+    return undefined;
+  };
+  type Gate = Awaited<ReturnType<typeof guessGate>>;
+  // An unknown key: refused when its address or prefix is over the limit, else counted and answered.
+  const unknownKey = async (caller: Caller, key: string, gate: Gate) => {
+    if (gate) {
+      metrics.abuse.inc({ rule: gate.rule });
+      throw new LicensingError("KEY_GUESSING", "too many unknown license keys from this address or prefix", {
+        retryAfterSeconds: gate.verdict.retryAfterSeconds,
       });
     }
+    await countGuess(caller, key);
   };
   const countGuess = async (caller: Caller, key: string) => {
-    const n = await abuse.hit("key_guessing", caller.ip, limits.keyGuessWindowSeconds);
+    const [n] = await Promise.all([
+      abuse.hit("key_guessing", caller.ip, limits.keyGuessWindowSeconds),
+      abuse.hit("key_guessing_prefix", keyPrefix(key), limits.keyGuessWindowSeconds),
+    ]);
     // Flagged once per window, when the address reaches the limit.
     if (n === limits.keyGuesses) {
       await store.flagAbuse("key_guessing", `ip:${vault.addressTag(caller.ip)}`, {
@@ -160,14 +211,10 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     caller: Caller,
     key: string,
   ): Promise<{ reason: ReasonCode; license: SeatLicense | null }> => {
-    await refuseIfGuessing(caller);
-    if (!parseLicenseKey(key)) {
-      await countGuess(caller, key);
-      return { reason: "NOT_FOUND", license: null };
-    }
-    const license = await store.licenseByKeyHash(hashLicenseKey(key));
+    const gate = await guessGate(caller, key);
+    const license = parseLicenseKey(key) ? await store.licenseByKeyHash(hashLicenseKey(key)) : undefined;
     if (!license) {
-      await countGuess(caller, key);
+      await unknownKey(caller, key, gate);
       return { reason: "NOT_FOUND", license: null };
     }
     return { reason: license.revoked ? "REVOKED" : "NOT_ACTIVATED", license };
@@ -191,18 +238,36 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     await cache.invalidate([instanceId]);
   };
 
+  // The design's validate body has no fingerprint: the lease is bound to the instance's registered hwid
+  // (a digest of it), and a body hwid that is not the registered one is another machine.
+  const hwidBinding = async (caller: Caller, presented: string | undefined) => {
+    const { rows } = await pool.query<{ hwid: string }>("SELECT hwid FROM instances WHERE id = $1", [
+      caller.instanceId,
+    ]);
+    const hwid = rows[0]?.hwid ?? "";
+    return { digest: hwidDigest(hwid), mismatch: presented !== undefined && presented !== hwid };
+  };
+
   const validateOnce = async (endpoint: string, caller: Caller, req: LicenseRequest, now: Date) => {
     // The throttle check and the state read are independent: one Redis round trip for both.
     const [, { state, hit }] = await Promise.all([refuseIfThrottled(caller), stateOf(caller.instanceId)]);
     const keyHash = req.licenseKey === undefined ? undefined : hashLicenseKey(req.licenseKey);
     const d = decide(state, { keyHash, components: req.components }, now.getTime(), deadAfterMs);
-    const digest = fingerprintDigest(req.components);
+    const byHwid = req.components ? undefined : await hwidBinding(caller, req.hwid);
+    const digest = byHwid ? byHwid.digest : fingerprintDigest(req.components as FingerprintComponents);
+    const binding: AnswerBinding = {
+      lease: byHwid ? "hwid" : "fingerprint",
+      nonce: req.nonce === undefined ? "server" : "client",
+    };
+    const nonce = req.nonce ?? randomBytes(16).toString("base64url");
     if (d.kind === "lookup_key") {
       const found = await lookupKey(caller, req.licenseKey as string);
-      return finish(endpoint, caller, { ...found, nonce: req.nonce, fingerprintDigest: digest, now }, true);
+      return finish(endpoint, caller, { ...found, nonce, fingerprintDigest: digest, binding, now }, true);
     }
-    if (d.reason === "BANNED" && d.seat?.fingerprintBanned) metrics.abuse.inc({ rule: "banned_fingerprint" });
-    if (d.reason === "VALID" && d.seat && d.match && d.match.changed.length > 0) {
+    let reason = d.reason;
+    if (byHwid?.mismatch && !STOPPING_REASONS.has(reason) && d.seat) reason = "FINGERPRINT_MISMATCH";
+    if (reason === "BANNED" && d.seat?.fingerprintBanned) metrics.abuse.inc({ rule: "banned_fingerprint" });
+    if (reason === "VALID" && d.seat && d.match && d.match.changed.length > 0 && req.components) {
       await followDrift(d.seat.activationId, caller.instanceId, d.seat.components, req.components);
     }
     const license = d.seat?.license ?? null;
@@ -210,7 +275,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     return finish(
       endpoint,
       caller,
-      { reason: d.reason, license, nonce: req.nonce, fingerprintDigest: digest, now },
+      { reason, license, nonce, fingerprintDigest: digest, binding, now },
       !hit,
     );
   };
@@ -221,8 +286,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
     },
 
     async activate(caller, req) {
-      await refuseIfThrottled(caller);
-      await refuseIfGuessing(caller);
+      const [, gate] = await Promise.all([refuseIfThrottled(caller), guessGate(caller, req.licenseKey)]);
       const now = clock();
       const digest = fingerprintDigest(req.components);
       const answer = (reason: ReasonCode, license: SeatLicense | null, record = false) =>
@@ -233,7 +297,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
           record,
         );
       if (!parseLicenseKey(req.licenseKey)) {
-        await countGuess(caller, req.licenseKey);
+        await unknownKey(caller, req.licenseKey, gate);
         return (await answer("NOT_FOUND", null)).body;
       }
       const outcome = await takeSeat(pool, {
@@ -259,7 +323,7 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
           instances: outcome.clones,
         });
       }
-      if (outcome.reason === "NOT_FOUND") await countGuess(caller, req.licenseKey);
+      if (outcome.reason === "NOT_FOUND") await unknownKey(caller, req.licenseKey, gate);
       return (await answer(outcome.reason, outcome.license, true)).body;
     },
 
@@ -278,10 +342,15 @@ export function createLicensingService(deps: LicensingServiceDeps): LicensingSer
       }
       await store.touchInstance(caller.instanceId, now);
       const digest = req.components ? fingerprintDigest(req.components) : (live?.fingerprintDigest ?? null);
+      const binding: AnswerBinding = {
+        lease: digest === null ? "none" : "fingerprint",
+        nonce: req.nonce === undefined ? "server" : "client",
+      };
+      const nonce = req.nonce ?? randomBytes(16).toString("base64url");
       const built = await finish(
         "heartbeat",
         caller,
-        { reason, license: d.seat?.license ?? null, nonce: req.nonce, fingerprintDigest: digest, now },
+        { reason, license: d.seat?.license ?? null, nonce, fingerprintDigest: digest, binding, now },
         true,
       );
       return { ...built.body, ...heartbeatPlan(reason, now.getTime(), limits.heartbeatIntervalSeconds) };

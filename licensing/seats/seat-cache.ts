@@ -72,6 +72,8 @@ export function createSeatCache(opts: {
       if (ids.length === 0) return;
       const multi = redis.multi();
       for (const id of ids) multi.set(epochKey(id), newEpoch(), "EX", epochTtl);
+      // Told to every ingest process at once, so in-process caches (identity, tier) drop these instances.
+      multi.publish(instanceChangesChannel(prefix), ids.join(" "));
       const results = await multi.exec();
       const failed = results?.find(([err]) => err);
       if (!results || failed) throw failed?.[0] ?? new Error("cache invalidation was not executed");
@@ -79,5 +81,35 @@ export function createSeatCache(opts: {
     async invalidateAll() {
       await redis.set(globalKey, newEpoch(), "EX", epochTtl);
     },
+  };
+}
+
+/** The Redis channel on which every change to instances' licensing state is published (their ids). */
+export function instanceChangesChannel(prefix: string): string {
+  return `${prefix}lic:changed`;
+}
+
+/**
+ * Subscribes to instance changes on a connection of its own (a subscribed connection can do nothing
+ * else) and calls onChange with each changed instance id. Returns the unsubscribe-and-close step.
+ */
+export async function subscribeInstanceChanges(
+  redis: Redis,
+  prefix: string,
+  onChange: (instanceId: string) => void,
+): Promise<() => Promise<void>> {
+  // Connected before subscribing: the service's connections queue nothing while offline.
+  const sub = redis.duplicate({ lazyConnect: true });
+  const channel = instanceChangesChannel(prefix);
+  sub.on("message", (ch: string, message: string) => {
+    if (ch !== channel) return;
+    for (const id of message.split(" ")) if (id) onChange(id);
+  });
+  // The duplicate's own errors are the main connection's concern (health checks); never unhandled.
+  sub.on("error", () => {});
+  await sub.connect();
+  await sub.subscribe(channel);
+  return async () => {
+    await sub.quit().catch(() => sub.disconnect());
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   bodySha256Hex,
   requestSignature,
@@ -42,6 +43,8 @@ export class FleetHttpClient {
   private lastTimestamp = 0;
   readonly maxAttempts: number;
   readonly maxWaitMs: number;
+  /** Appended to every simulated hwid this client registers (see register). */
+  private readonly runSuffix: string;
 
   constructor(
     readonly baseUrl: string,
@@ -51,16 +54,21 @@ export class FleetHttpClient {
       throw new Error(`the simulated fleet only talks to loopback, not ${baseUrl}`);
     }
     this.maxAttempts = opts.maxAttempts ?? 30;
+    this.runSuffix = randomBytes(6).toString("hex");
     this.maxWaitMs = opts.maxWaitMs ?? 10_000;
   }
 
-  /** Registers (or, for a known hwid, re-registers) an instance, consenting to every family. */
+  /**
+   * Registers an instance, consenting to every family. A known hwid is given back only with proof of
+   * possession, which this client does not keep between runs: each client registers the simulator's hwid
+   * with a suffix of its own, so a second run (a second demo) gets instances of its own.
+   */
   async register(sim: SimInstance): Promise<RegisteredInstance> {
     const res = await fetch(`${this.baseUrl}/v1/instances/register`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-forwarded-for": sim.ip },
       body: JSON.stringify({
-        hwid: sim.hwid,
+        hwid: `${sim.hwid}-${this.runSuffix}`,
         platform: sim.platform,
         version: sim.version,
         consent: { quality: true, playback: true, session: true, library: true },

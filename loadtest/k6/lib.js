@@ -26,12 +26,17 @@ const json = { "content-type": "application/json" };
 /** Batches ingest answered 202: what must show up in ClickHouse. */
 const accepted = new Counter("batches_accepted");
 
-/** Registers a simulated instance (the same hwid gets the same instance back) and returns its credentials. */
-export function register(sim) {
+/**
+ * Registers a simulated instance and returns its credentials. A known hwid is given back only with proof
+ * of possession, which a run does not keep from the last, so each run (and each copy of a simulated
+ * instance in it) registers an hwid of its own: the simulator's, the run id and the copy's index.
+ */
+export function register(sim, copy = 0) {
+  const hwid = `${sim.hwid}-${RUN_ID}-${copy}`.slice(0, 64);
   const res = http.post(
     `${BASE_URL}/v1/instances/register`,
     JSON.stringify({
-      hwid: sim.hwid,
+      hwid,
       platform: sim.platform,
       version: sim.version,
       consent: { quality: true, playback: true, session: true, library: true },
@@ -42,6 +47,7 @@ export function register(sim) {
   const b = res.json();
   return {
     sim,
+    hwid,
     id: b.instance_id,
     token: b.instance_token,
     refresh: b.refresh_token,
@@ -54,7 +60,7 @@ export function register(sim) {
 export function registerAll(n) {
   const out = [];
   for (let i = 0; i < n; i++) {
-    const c = register(instances[i % instances.length]);
+    const c = register(instances[i % instances.length], i);
     if (c) out.push(c);
   }
   if (out.length === 0) fail("no instance could register: is ingest running at SM_BASE_URL?");
@@ -115,7 +121,7 @@ export function postBatch(cred, index, seq) {
 
 /** A signed licensing call (POST /v1/auth/validate and /v1/auth/heartbeat). */
 export function licensingCall(cred, path, payload, endpoint) {
-  const body = JSON.stringify({ instance_id: cred.id, hwid: cred.sim.hwid, ...payload });
+  const body = JSON.stringify({ instance_id: cred.id, hwid: cred.hwid, ...payload });
   const res = http.post(`${BASE_URL}${path}`, body, {
     headers: signedHeaders(cred, path, body),
     tags: { endpoint },
@@ -129,10 +135,10 @@ const nonce = () => `n${RUN_ID}-${exec.vu.idInTest}-${exec.vu.iterationInInstanc
 
 /** The instance's machine fingerprint: hashed components derived from its simulated hwid. */
 const fingerprint = (cred) => ({
-  machine_id: crypto.sha256(`machine_id:${cred.sim.hwid}`, "hex"),
-  mac: crypto.sha256(`mac:${cred.sim.hwid}`, "hex"),
-  disk: crypto.sha256(`disk:${cred.sim.hwid}`, "hex"),
-  hostname: crypto.sha256(`hostname:${cred.sim.hwid}`, "hex"),
+  machine_id: crypto.sha256(`machine_id:${cred.hwid}`, "hex"),
+  mac: crypto.sha256(`mac:${cred.hwid}`, "hex"),
+  disk: crypto.sha256(`disk:${cred.hwid}`, "hex"),
+  hostname: crypto.sha256(`hostname:${cred.hwid}`, "hex"),
 });
 
 /** POST /v1/auth/validate without a key: the instance's own seat, or Starter. */

@@ -290,9 +290,13 @@ describe("OpenAPI", () => {
     ]) {
       expect(doc.paths[path], path).toBeDefined();
     }
+    // Validate takes the design's own body (no nonce, no fingerprint); activate binds a seat to a machine.
     expect(
-      doc.paths["/v1/auth/validate"].post.requestBody.content["application/json"].schema.required,
-    ).toEqual(["nonce", "fingerprint"]);
+      doc.paths["/v1/auth/validate"].post.requestBody.content["application/json"].schema.required ?? [],
+    ).toEqual([]);
+    expect(
+      doc.paths["/v1/auth/activate"].post.requestBody.content["application/json"].schema.required,
+    ).toEqual(["license_key", "nonce", "fingerprint"]);
     expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: "http", scheme: "bearer" });
   });
 });

@@ -103,10 +103,14 @@ describe("POST /v1/instances/register", () => {
     expect(hashes.rows[0].token_hash.toString("base64url")).not.toBe(r.refresh_token);
   });
 
-  it("gives a known hwid its own instance back with new credentials", async () => {
+  it("gives a known hwid its own instance back with new credentials, given proof of possession", async () => {
     const hwid = newHwid();
     const first = (await register(body(hwid))).json();
-    const second = (await register(body(hwid, { version: "1.5.0" }))).json();
+    const unproven = await register(body(hwid, { version: "6.6.6" }));
+    expect([unproven.statusCode, unproven.json().error.code]).toEqual([409, "HWID_IN_USE"]);
+    const second = (
+      await register(body(hwid, { version: "1.5.0", refresh_token: first.refresh_token }))
+    ).json();
     expect(second.instance_id).toBe(first.instance_id);
     expect(second.registered_at).toBe(first.registered_at);
     expect(second.signing_secret).not.toBe(first.signing_secret);
@@ -118,18 +122,17 @@ describe("POST /v1/instances/register", () => {
     expect(rows).toEqual([{ version: "1.5.0" }]);
   });
 
-  it("makes one instance of 20 concurrent registrations of one hwid", async () => {
+  it("makes one instance of 20 concurrent registrations of one new hwid: the first claims it, the others 409", async () => {
     const hwid = newHwid();
     const responses = await Promise.all(Array.from({ length: 20 }, () => register(body(hwid))));
-    expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(201));
-    const ids = new Set(responses.map((r) => r.json().instance_id));
-    expect(ids.size).toBe(1);
+    const statuses = responses.map((r) => r.statusCode).sort();
+    expect(statuses).toEqual([201, ...Array(19).fill(409)]);
+    const won = responses.find((r) => r.statusCode === 201)?.json();
     const { rows } = await pool.query("SELECT id FROM instances WHERE hwid = $1", [hwid]);
-    expect(rows).toHaveLength(1);
-    // The registrations queued on the row and rotated in turn: the last one's secret is the stored one.
+    expect(rows).toEqual([{ id: won.instance_id }]);
+    // The losers changed nothing: the winner's secret is the stored one.
     const auth = await loadInstanceAuth(pool, box, rows[0].id);
-    const secrets = responses.map((r) => r.json().signing_secret);
-    expect(secrets).toContain(auth?.signingSecret.toString("base64url"));
+    expect(auth?.signingSecret.toString("base64url")).toBe(won.signing_secret);
     const live = await pool.query("SELECT count(*)::int AS n FROM refresh_tokens WHERE instance_id = $1", [
       rows[0].id,
     ]);
@@ -150,7 +153,8 @@ describe("POST /v1/instances/register", () => {
     expect(rows).toEqual([{ version: "1.4.2", ban_reason: "abuse" }]);
     expect((await refresh(r.refresh_token)).json().error.code).toBe("REFRESH_INVALID");
     expect(await unbanInstance(pool, r.instance_id)).toBe(true);
-    expect((await register(body(hwid))).statusCode).toBe(201);
+    // Unbanned, the hwid is its instance's again: registering it needs proof like any known hwid.
+    expect((await register(body(hwid))).json().error.code).toBe("HWID_IN_USE");
   });
 
   it("answers 400 INVALID_BODY to a body that breaks the schema", async () => {
@@ -181,9 +185,11 @@ describe("POST /v1/instances/register", () => {
     const hwid = newHwid();
     const first = (await register(body(hwid, { consent: { playback: true, quality: false } }))).json();
     expect(first.consent).toEqual({ quality: false, playback: true, session: false, library: false });
-    const again = (await register(body(hwid))).json();
+    const again = (await register(body(hwid, { refresh_token: first.refresh_token }))).json();
     expect(again.consent).toEqual(first.consent);
-    const changed = (await register(body(hwid, { consent: { library: true } }))).json();
+    const changed = (
+      await register(body(hwid, { consent: { library: true }, refresh_token: again.refresh_token }))
+    ).json();
     expect(changed.consent).toEqual({ quality: false, playback: true, session: false, library: true });
   });
 });

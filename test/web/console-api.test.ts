@@ -41,6 +41,7 @@ const ADMIN_ROUTES: Record<string, AdminScope | "session"> = {
   "POST /v1/admin/instances/{id}/unban": "instances:write",
   "DELETE /v1/admin/instances/{id}/data": "instances:write",
   "GET /v1/admin/instances/{id}/export": "instances:read",
+  "POST /v1/admin/instances/{id}/reset-registration": "instances:write",
   "GET /v1/admin/licenses": "licenses:read",
   "GET /v1/admin/licenses/{ref}": "licenses:read",
   "POST /v1/admin/licenses": "licenses:write",

@@ -169,7 +169,9 @@ func (s *Session) Register(ctx context.Context) error {
 		body["consent"] = s.cfg.Consent
 	}
 	var a tokenAnswer
-	if _, err := s.plainJSON(ctx, "/v1/instances/register", body, &a); err != nil {
+	// A known hwid is given back only with proof of possession: the request signed with the current
+	// secret, when there is one (re-registration after a refused refresh or an unknown instance).
+	if _, err := s.postJSON(ctx, "/v1/instances/register", body, &a, s.secret != nil); err != nil {
 		return err
 	}
 	c := Credentials{InstanceID: a.InstanceID, Token: a.Token, TokenExpiresAt: a.TokenExpiresAt,
@@ -309,6 +311,12 @@ func apiError(r *Response) *APIError {
 
 // plainJSON posts an unauthenticated JSON request (register, refresh); called with mu held.
 func (s *Session) plainJSON(ctx context.Context, path string, body any, out any) (*Response, error) {
+	return s.postJSON(ctx, path, body, out, false)
+}
+
+// postJSON posts a JSON request without a token, signed with the current secret when sign is set (the
+// register request's proof of possession); called with mu held.
+func (s *Session) postJSON(ctx context.Context, path string, body any, out any, sign bool) (*Response, error) {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
@@ -318,6 +326,16 @@ func (s *Session) plainJSON(ctx context.Context, path string, body any, out any)
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if sign {
+		ts := max(time.Now().UnixMilli(), s.lastTS+1)
+		s.lastTS = ts
+		sum := sha256.Sum256(raw)
+		canon := http.MethodPost + "\n" + path + "\n" + strconv.FormatInt(ts, 10) + "\n" + hex.EncodeToString(sum[:])
+		m := hmac.New(sha256.New, s.secret)
+		m.Write([]byte(canon))
+		req.Header.Set("X-SM-Timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("X-SM-Signature", base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+	}
 	res, err := s.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("licensing: %s: %w", path, err)

@@ -8,6 +8,7 @@ import {
   issueLicense,
   listAudit,
   listLicenses,
+  resetInstanceRegistration,
   revokeLicense,
   type SeatCache,
   showInstance,
@@ -246,6 +247,34 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRoutesOptions
     },
     async (request) =>
       unbanInstanceByAdmin(
+        pool,
+        opts.vault,
+        cache,
+        actorOf(request, opts.vault),
+        request.params.id,
+        request.body.reason,
+      ),
+  );
+
+  app.post<{ Params: { id: string }; Body: { reason: string } }>(
+    "/v1/admin/instances/:id/reset-registration",
+    {
+      config: { adminScope: "instances:write" },
+      schema: {
+        summary: "Reset an instance's registration",
+        description:
+          "For an owner who lost every credential: removes the instance's signing secret and refresh tokens " +
+          "(its credentials stop working at once), so the next registration of its hwid claims it without " +
+          "proof of possession. Audited. Scope instances:write.",
+        tags: ["admin"],
+        security,
+        params: instanceId,
+        body: reasonBody,
+        response: { 200: anyObject, ...errors },
+      },
+    },
+    async (request) =>
+      resetInstanceRegistration(
         pool,
         opts.vault,
         cache,

@@ -1,6 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import type pg from "pg";
-import type { Counter } from "prom-client";
 import { errorBodySchema } from "../../../../lib/http/index.ts";
 import type { SecretBox } from "../../../../licensing/index.ts";
 import {

@@ -18,20 +18,24 @@ const nonceSchema = {
   description: "fresh random value per request (≥ 96 bits, base64url); echoed in the signed answer and lease",
 } as const;
 
-/** Body of validate and activate: the seed's fields plus a nonce and the fingerprint. */
+/**
+ * Body of validate and activate: the seed's fields plus a nonce and the fingerprint. Validate also takes
+ * the design's own body (license_key, instance_id, hwid, version, without nonce or fingerprint): it is
+ * answered with the weaker binding stated in the answer's `binding`.
+ */
 export interface LicenseBody {
   license_key?: string;
   instance_id?: string;
   hwid?: string;
   version?: string;
-  nonce: string;
-  fingerprint: Record<string, string>;
+  nonce?: string;
+  fingerprint?: Record<string, string>;
 }
 
-/** Body of a heartbeat. */
+/** Body of a heartbeat (the design's: instance_id and session_stats; nonce and fingerprint optional). */
 export interface HeartbeatRequestBody {
   instance_id?: string;
-  nonce: string;
+  nonce?: string;
   fingerprint?: Record<string, string>;
   session_stats?: SessionStats;
 }
@@ -63,7 +67,7 @@ export const sessionStatsSchema = {
 const licenseBody = (keyRequired: boolean) =>
   ({
     type: "object",
-    required: keyRequired ? ["license_key", "nonce", "fingerprint"] : ["nonce", "fingerprint"],
+    required: keyRequired ? ["license_key", "nonce", "fingerprint"] : [],
     additionalProperties: false,
     properties: {
       license_key: {
@@ -77,7 +81,9 @@ const licenseBody = (keyRequired: boolean) =>
       hwid: {
         type: "string",
         maxLength: 64,
-        description: "accepted for the seed's clients; the token decides",
+        description:
+          "the design's field: the token decides the instance; when given without a fingerprint it must be the " +
+          "instance's registered hwid (else FINGERPRINT_MISMATCH)",
       },
       version: { type: "string", maxLength: 32 },
       nonce: nonceSchema,
@@ -127,6 +133,19 @@ const answerProperties = {
   },
   lease_expires_at: { type: ["string", "null"], format: "date-time" },
   issued_at: { type: "string", format: "date-time" },
+  binding: {
+    type: "object",
+    required: ["lease", "nonce"],
+    description:
+      "what the answer is bound to. lease: fingerprint (the strong form), hwid (the design's validate body " +
+      "without a fingerprint: only the registered hwid, which a cloned machine id also presents), none. " +
+      "nonce: client (yours: a recorded answer cannot be replayed to you) or server (no nonce was sent: the " +
+      "server chose one, so a replayed answer is only bounded by its age)",
+    properties: {
+      lease: { type: "string", enum: ["fingerprint", "hwid", "none"] },
+      nonce: { type: "string", enum: ["client", "server"] },
+    },
+  },
 } as const;
 
 const answerSchema = {
@@ -146,7 +165,9 @@ export const validateRouteSchema = {
   summary: "Validate a license",
   description:
     "Answers whether the instance may use its license now, with a reason code and a signed lease. Answers " +
-    "with valid=false are still 200: the reason says why. Instance token and request signature required." +
+    "with valid=false are still 200: the reason says why. Instance token and request signature required. " +
+    "The design's body (license_key, instance_id, hwid, version; no nonce, no fingerprint) is answered too, " +
+    "signed, with the lease bound to the hwid and `binding` saying so." +
     signedNote,
   tags: ["licensing"],
   body: licenseBody(false),
@@ -176,7 +197,7 @@ export const heartbeatRouteSchema = {
   tags: ["licensing"],
   body: {
     type: "object",
-    required: ["nonce"],
+    required: [],
     additionalProperties: false,
     properties: {
       instance_id: { type: "string", format: "uuid" },

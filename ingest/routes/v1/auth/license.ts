@@ -38,6 +38,7 @@ export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOpt
         licenseKey: request.body.license_key,
         nonce: request.body.nonce,
         components: request.body.fingerprint,
+        hwid: request.body.hwid,
       });
     },
   );
@@ -46,10 +47,11 @@ export async function licenseRoutes(app: FastifyInstance, opts: LicenseRoutesOpt
     { schema: activateRouteSchema, config },
     async (request) => {
       const caller = callerOf(request, request.body.instance_id);
+      // The schema requires these for activate: a seat is always bound to a fingerprint.
       return opts.service.activate(caller, {
         licenseKey: request.body.license_key as string,
-        nonce: request.body.nonce,
-        components: request.body.fingerprint,
+        nonce: request.body.nonce as string,
+        components: request.body.fingerprint as Record<string, string>,
       });
     },
   );

@@ -21,6 +21,10 @@ export interface RegisterBody {
   version: string;
   owner_email?: string | null;
   consent?: { quality?: boolean; playback?: boolean; session?: boolean; library?: boolean };
+  /** Proof of possession of a known hwid: the instance's refresh token. */
+  refresh_token?: string;
+  /** Proof of possession of a known hwid: a license key with a live seat on the instance. */
+  license_key?: string;
 }
 
 /** JSON schema of RegisterBody. */
@@ -44,6 +48,18 @@ export const registerBodySchema = {
       description:
         "telemetry families the owner agrees to send; a new instance that omits a family gets its default, " +
         "a known one keeps its recorded choice",
+    },
+    refresh_token: {
+      type: "string",
+      maxLength: 128,
+      description: "proof of possession when the hwid is known: the instance's current refresh token",
+    },
+    license_key: {
+      type: "string",
+      maxLength: 64,
+      description:
+        "proof of possession when the hwid is known: a license key with a live seat on the instance " +
+        "(recovery for an owner who lost the instance's credentials)",
     },
   },
 } as const;
@@ -78,7 +94,11 @@ export const registerRouteSchema = {
     "token, a one-time refresh token, and the request-signing secret (returned only here; the instance signs " +
     "each telemetry request with it: X-SM-Timestamp and X-SM-Signature = base64url HMAC-SHA256 over " +
     "METHOD\\nPATH\\nTIMESTAMP\\nSHA256_HEX(body), keyed with the base64url-decoded secret). Registering a " +
-    "known hwid again returns the same instance with new credentials; the previous ones stop working.",
+    "known hwid again returns the same instance with new credentials, the previous ones stop working, and " +
+    "needs proof of possession: the request signed (X-SM-Timestamp, X-SM-Signature) with the instance's " +
+    "current secret, or its refresh_token, or a license_key with a live seat on it; without proof " +
+    "409 HWID_IN_USE and nothing changes. An instance an admin reset (POST " +
+    "/v1/admin/instances/{id}/reset-registration) is claimed by the next registration of its hwid.",
   tags: ["instances"],
   body: registerBodySchema,
   response: {

@@ -1,4 +1,5 @@
 import { HttpErrors } from "../../../../lib/http/index.ts";
+import type { MetricsBatch } from "../../../../schemas/index.ts";
 import type { Publishable } from "../../../publish/batch-publisher.ts";
 import type { FamilyField } from "./batch-schema.ts";
 import { type Consent, checkItems, type TimeRules } from "./check-items.ts";
@@ -34,6 +35,8 @@ export type BatchDecision =
   | {
       kind: "publish";
       input: Publishable;
+      /** The checked batch `input` carries (as bytes or as a record), for steps after this one. */
+      batch: MetricsBatch;
       batchId: string;
       instanceId: string;
       seq: number;
@@ -108,6 +111,7 @@ export function acceptBatch(parsed: ParsedBatch, sender: BatchSender, rules: Tim
   return {
     kind: "publish",
     input,
+    batch: checked.batch,
     batchId: batch.batch_id,
     instanceId: batch.instance_id,
     seq: batch.seq,

@@ -15,6 +15,7 @@ import type { SequenceTracker } from "../../../sequence/sequence-tracker.ts";
 import { acceptBatch, type BatchDecision } from "./accept-batch.ts";
 import { batchResponseSchemas, documentedBodySchema, envelopeSchema } from "./batch-schema.ts";
 import type { TimeRules } from "./check-items.ts";
+import { capErrorReports, type ErrorReportCounter, errorReportsIn } from "./error-reports.ts";
 import { parseBatch } from "./parse-batch.ts";
 
 /** Options of the batch route. */
@@ -25,7 +26,14 @@ export interface BatchRouteOptions {
   metrics: Registry;
   maxItems: number;
   time: Omit<TimeRules, "receivedAt">;
+  /** The design's MaxErrorReportsPerHour: absent, error reports are not limited. */
+  errorReports?: ErrorReportCounter;
+  /** Called with the number of error reports dropped over the limit (an abuse rule's counter). */
+  onErrorReportsDropped?: (n: number) => void;
 }
+
+/** Response header: error reports dropped from this batch over the instance's hourly limit (absent when none). */
+export const DROPPED_ERROR_REPORTS_HEADER = "sm-dropped-error-reports";
 
 /** Response header carrying how many items had their future time clamped (absent when none). */
 export const CLAMPED_HEADER = "sm-clamped-items";
@@ -37,7 +45,7 @@ function routeMetrics(registry: Registry) {
     batches: componentMetrics(registry, "http_batch_source", "batches"),
     items: new Counter({
       name: "smstats_ingest_items_total",
-      help: "Telemetry items by family and outcome (accepted, rejected, no_consent, duplicate).",
+      help: "Telemetry items by family and outcome (accepted, rejected, no_consent, duplicate, error_reports_limit, error_reports_unchecked).",
       labelNames: ["family", "outcome"],
       registers: [registry],
     }),
@@ -120,6 +128,31 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
     return result;
   };
 
+  // The design's MaxErrorReportsPerHour: error reports over the instance's hourly limit are dropped and
+  // counted, the rest of the batch is stored. The counter is bookkeeping too: when Redis fails, nothing is
+  // dropped (counted as outcome error_reports_unchecked), the batch is never refused for it.
+  const limitErrorReports = async (
+    decision: Extract<BatchDecision, { kind: "publish" }>,
+    receivedAt: number,
+  ): Promise<{ decision: Extract<BatchDecision, { kind: "publish" }>; dropped: number }> => {
+    const n = opts.errorReports ? errorReportsIn(decision.batch) : 0;
+    if (!opts.errorReports || n === 0) return { decision, dropped: 0 };
+    let allowed: number;
+    try {
+      allowed = await opts.errorReports.allow(decision.instanceId, n);
+    } catch (err) {
+      m.items.inc({ family: "metrics", outcome: "error_reports_unchecked" }, n);
+      app.log.debug({ err }, "error reports not counted");
+      return { decision, dropped: 0 };
+    }
+    const capped = capErrorReports(decision, allowed, receivedAt);
+    if (capped.dropped) {
+      m.items.inc({ family: "metrics", outcome: "error_reports_limit" }, capped.dropped);
+      opts.onErrorReportsDropped?.(capped.dropped);
+    }
+    return capped;
+  };
+
   // The sequence is bookkeeping: the batch is stored already, so a failure to track it is counted and
   // logged at debug (an outage would log per batch otherwise), never answered.
   const recordSequence = async (instanceId: string, seq: number) => {
@@ -173,7 +206,7 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
         avro,
         receivedAt,
       );
-      const decision = acceptBatch(parsed, identity, { ...opts.time, receivedAt });
+      let decision = acceptBatch(parsed, identity, { ...opts.time, receivedAt });
       for (const r of decision.rejected) m.items.inc({ family: r.family, outcome: "rejected" });
       for (const [family, n] of Object.entries(decision.filtered)) {
         m.items.inc({ family, outcome: "no_consent" }, n);
@@ -189,6 +222,21 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       }
       if (decision.kind === "filtered") {
         m.batches.dropped("no_consent");
+        return reply.code(202).send({
+          accepted: 0,
+          batch_id: decision.batchId,
+          duplicate: false,
+          rejected: decision.rejected,
+          filtered: decision.filtered,
+          clamped: 0,
+        });
+      }
+      const limited = await limitErrorReports(decision, receivedAt);
+      decision = limited.decision;
+      if (limited.dropped) reply.header(DROPPED_ERROR_REPORTS_HEADER, String(limited.dropped));
+      if (decision.items === 0) {
+        // Nothing but error reports over the limit: accepted, nothing to store.
+        m.batches.dropped("error_reports_limit");
         return reply.code(202).send({
           accepted: 0,
           batch_id: decision.batchId,
