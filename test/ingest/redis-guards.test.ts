@@ -42,19 +42,23 @@ describe("request guard (Redis)", () => {
     const sig = uniqueId("sig");
     const call = (instanceId: string, limit: number, signature = uniqueId("sig")) =>
       guard.admit({ instanceId, limit, signature, signatureTtlMs: 10_000 });
-    // One turn of the event loop: one script call admits all five, in this order.
-    const [a1, b1, a2, a3, b2] = await Promise.all([
+    // One turn of the event loop: one script call admits all six, in this order. A replayed signature
+    // is answered as such and not counted (only verified first uses count against the instance).
+    const [a1, b1, a2, a3, b2, a4] = await Promise.all([
       call(a, 2, sig),
       call(b, 5),
       call(a, 2, sig),
       call(a, 2),
       call(b, 5),
+      call(a, 2),
     ]);
-    expect([a1, a2, a3].map((r) => [r?.allowed, r?.remaining, r?.firstUse])).toEqual([
-      [true, 1, true],
-      [true, 0, false],
-      [false, 0, false],
+    expect([a1, a2, a3, a4].map((r) => [r?.allowed, r?.firstUse])).toEqual([
+      [true, true],
+      [true, false],
+      [true, true],
+      [false, false],
     ]);
+    expect([a1, a3, a4].map((r) => r?.remaining)).toEqual([1, 0, 0]);
     expect([b1, b2].map((r) => [r?.allowed, r?.remaining, r?.limit])).toEqual([
       [true, 4, 5],
       [true, 3, 5],

@@ -9,7 +9,7 @@ import {
   requestSignature,
   verifyLicenseAnswer,
 } from "../../licensing/index.ts";
-import { seedBody } from "../support/app.ts";
+import { scrapeMetrics, seedBody } from "../support/app.ts";
 import { registerInstance, signedRequest, type TestInstance } from "../support/instance-client.ts";
 import { machine, newNonce } from "./license-client.ts";
 import { type LicensingHarness, licensingHarness, metricValue } from "./licensing-app.ts";
@@ -193,7 +193,7 @@ function signedRegisterHeaders(secret: Buffer, body: Record<string, unknown>) {
 
 const hwidInUse = async () =>
   metricValue(
-    (await h.app.inject({ method: "GET", url: "/metrics" })).body,
+    (await scrapeMetrics(h.config, h.deps)).body,
     "smstats_licensing_abuse_total",
     {
       rule: "hwid_in_use",
@@ -554,7 +554,7 @@ describe("abuse rules the design names", () => {
   };
   const abuseCount = async (rule: string) =>
     metricValue(
-      (await h.app.inject({ method: "GET", url: "/metrics" })).body,
+      (await scrapeMetrics(h.config, h.deps)).body,
       "smstats_licensing_abuse_total",
       {
         rule,
@@ -587,7 +587,7 @@ describe("abuse rules the design names", () => {
 describe("suspicious patterns", () => {
   const suspicious = async (rule: string, action: string) =>
     metricValue(
-      (await h.app.inject({ method: "GET", url: "/metrics" })).body,
+      (await scrapeMetrics(h.config, h.deps)).body,
       "smstats_licensing_suspicious_total",
       {
         rule,
