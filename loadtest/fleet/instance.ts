@@ -513,7 +513,9 @@ export function* instanceBatches(
       const sentAt = w1 + Math.round(r.between(200, 4_000));
       yield {
         instance_id: p.instance_id,
-        batch_id: `sim-${p.hwid.slice(0, 12)}-${w1.toString(36)}`,
+        // 32 base64url characters: a fixed-format id, stored as sent (processors' shape rules hash
+        // any other shape), so `sim-` still tells simulated batches apart in ClickHouse.
+        batch_id: `sim-${p.hwid.slice(0, 12)}-${w1.toString(36).padStart(15, "0")}`,
         seq,
         sent_at_ms: sentAt,
         timestamp_ms: w1,
