@@ -192,13 +192,9 @@ function signedRegisterHeaders(secret: Buffer, body: Record<string, unknown>) {
 }
 
 const hwidInUse = async () =>
-  metricValue(
-    (await scrapeMetrics(h.config, h.deps)).body,
-    "smstats_licensing_abuse_total",
-    {
-      rule: "hwid_in_use",
-    },
-  );
+  metricValue((await scrapeMetrics(h.config, h.deps)).body, "smstats_licensing_abuse_total", {
+    rule: "hwid_in_use",
+  });
 
 describe("no instance takeover", () => {
   it("a second client with a known hwid and no proof gets 409 HWID_IN_USE, the owner keeps working, the license key recovers it", async () => {
@@ -553,13 +549,9 @@ describe("abuse rules the design names", () => {
     return h.app.inject({ method: "POST", url: r.path, payload: r.payload, headers: r.headers });
   };
   const abuseCount = async (rule: string) =>
-    metricValue(
-      (await scrapeMetrics(h.config, h.deps)).body,
-      "smstats_licensing_abuse_total",
-      {
-        rule,
-      },
-    );
+    metricValue((await scrapeMetrics(h.config, h.deps)).body, "smstats_licensing_abuse_total", {
+      rule,
+    });
 
   it("MaxErrorReportsPerHour: error reports over the limit are dropped and counted, the batch still accepted", async () => {
     const inst = await registerInstance(h.app);
@@ -586,14 +578,10 @@ describe("abuse rules the design names", () => {
 
 describe("suspicious patterns", () => {
   const suspicious = async (rule: string, action: string) =>
-    metricValue(
-      (await scrapeMetrics(h.config, h.deps)).body,
-      "smstats_licensing_suspicious_total",
-      {
-        rule,
-        action,
-      },
-    );
+    metricValue((await scrapeMetrics(h.config, h.deps)).body, "smstats_licensing_suspicious_total", {
+      rule,
+      action,
+    });
 
   it("counts each configured pattern by rule; a flag rule records the subject and lets it through, a refuse rule answers 403", async () => {
     const before = {
