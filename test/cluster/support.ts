@@ -70,20 +70,29 @@ export async function syncReplicas(handle: ClusterHandle, database: string): Pro
   }
 }
 
-/** Row counts of every replicated local table on one node. */
+/**
+ * Row counts of every replicated local table on one node. Tables that merge rows (the rollups'
+ * Aggregating/Summing/Replacing engines) are counted with FINAL: their plain count depends on which
+ * merges a replica has run yet, not on what it holds.
+ */
 export async function localCounts(
   handle: ClusterHandle,
   url: string,
   database: string,
 ): Promise<Record<string, number>> {
-  const names = await onNode<{ name: string }>(
+  const names = await onNode<{ name: string; engine: string }>(
     handle,
     url,
-    `SELECT name FROM system.tables WHERE database = '${database}' AND engine LIKE 'Replicated%' AND name != 'schema_migrations' ORDER BY name`,
+    `SELECT name, engine FROM system.tables WHERE database = '${database}' AND engine LIKE 'Replicated%' AND name != 'schema_migrations' ORDER BY name`,
   );
   const out: Record<string, number> = {};
-  for (const { name } of names) {
-    const [c] = await onNode<{ c: string }>(handle, url, `SELECT count() AS c FROM ${database}.${name}`);
+  for (const { name, engine } of names) {
+    const final = engine === "ReplicatedMergeTree" ? "" : " FINAL";
+    const [c] = await onNode<{ c: string }>(
+      handle,
+      url,
+      `SELECT count() AS c FROM ${database}.${name}${final}`,
+    );
     out[name] = Number(c?.c);
   }
   return out;
