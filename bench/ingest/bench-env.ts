@@ -32,4 +32,7 @@ export const BENCH_ENV = {
   // and no in-flight shedding (event-loop and memory shedding stay on).
   SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: NO_LIMIT,
   SMSTATS_INGEST_MAX_IN_FLIGHT: NO_LIMIT,
+  // Every bench batch carries the example's two error metrics, thousands of batches an hour per
+  // instance: the abuse rule (1,000 error reports per instance per hour) would drop them as abuse.
+  SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR: NO_LIMIT,
 } as const;
