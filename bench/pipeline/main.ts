@@ -70,6 +70,9 @@ const ENV: Record<string, string> = {
   // Capacity from one address: no per-address connection cap, no in-flight shedding.
   SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: NO_LIMIT,
   SMSTATS_INGEST_MAX_IN_FLIGHT: NO_LIMIT,
+  // Every bench batch carries the example's error metrics, thousands of batches an hour per instance:
+  // the abuse rule (1,000 error reports per instance per hour) would drop them as abuse.
+  SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR: NO_LIMIT,
 };
 const config = loadConfig({ ...process.env, ...ENV });
 const ch = serverExecutor(config.clickhouse);
