@@ -131,7 +131,9 @@ export function createFleet(instances: BenchInstance[], now = Date.now()): Fleet
     next(format) {
       const s = states[turn] as InstanceState;
       turn = (turn + 1) % states.length;
-      const batchId = `${run}-${++counter}`;
+      // 32 base64url characters: a fixed-format id, which the processors store as sent (any other
+      // shape is stored as a keyed hash, and the loss check by batch id would find nothing).
+      const batchId = `${run}-${String(++counter).padStart(23, "0")}`;
       const seq = ++s.seq;
       const body =
         format === "json"
