@@ -105,7 +105,17 @@ async function duplicates(): Promise<Record<string, number>> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  pipeline = await startPipeline(env, 180_000);
+  // A steady load from a few simulated instances for minutes: no per-instance rate limit or error-report
+  // allowance may make their clients wait out a window (a window's Retry-After of up to 60 s left the
+  // ZooKeeper outage below with no batch sent during it).
+  pipeline = await startPipeline(
+    {
+      ...env,
+      SMSTATS_INGEST_RATE_LIMIT_TIERS: "starter=1000000,party_host=1000000,venue=1000000",
+      SMSTATS_ABUSE_MAX_ERROR_REPORTS_PER_HOUR: "100000000",
+    },
+    180_000,
+  );
   ch = failoverExecutor(config.clickhouse, [config.clickhouse.url, ...config.clickhouse.shards.flat()]);
   nc = await connect({ servers: config.nats.servers, name: "smstats-cluster-test" });
   await startLoad();
