@@ -220,32 +220,26 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
           .code(400)
           .send({ error: { code: "INVALID_BODY", message: decision.message }, rejected: decision.rejected });
       }
-      if (decision.kind === "filtered") {
-        m.batches.dropped("no_consent");
+      // Accepted with nothing left to store (no consent for any item, or only error reports over the limit).
+      const nothingToStore = (
+        d: { batchId: string; rejected: unknown; filtered: unknown },
+        reason: string,
+      ) => {
+        m.batches.dropped(reason);
         return reply.code(202).send({
           accepted: 0,
-          batch_id: decision.batchId,
+          batch_id: d.batchId,
           duplicate: false,
-          rejected: decision.rejected,
-          filtered: decision.filtered,
+          rejected: d.rejected,
+          filtered: d.filtered,
           clamped: 0,
         });
-      }
+      };
+      if (decision.kind === "filtered") return nothingToStore(decision, "no_consent");
       const limited = await limitErrorReports(decision, receivedAt);
       decision = limited.decision;
       if (limited.dropped) reply.header(DROPPED_ERROR_REPORTS_HEADER, String(limited.dropped));
-      if (decision.items === 0) {
-        // Nothing but error reports over the limit: accepted, nothing to store.
-        m.batches.dropped("error_reports_limit");
-        return reply.code(202).send({
-          accepted: 0,
-          batch_id: decision.batchId,
-          duplicate: false,
-          rejected: decision.rejected,
-          filtered: decision.filtered,
-          clamped: 0,
-        });
-      }
+      if (decision.items === 0) return nothingToStore(decision, "error_reports_limit");
       const result = await publish(decision, request.ip, receivedAt);
       await recordSequence(decision.instanceId, decision.seq);
       if (decision.clamped) reply.header(CLAMPED_HEADER, String(decision.clamped));
