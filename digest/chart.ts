@@ -1,13 +1,13 @@
-import { PNG } from "pngjs";
-
 /**
  * A bar chart as a PNG, drawn pixel by pixel (pure JS, works offline): one bar per value, the last
  * `highlight` bars in the accent colour (this week), the rest grey (last week), on a baseline.
  */
-export function barChartPng(
+export async function barChartPng(
   values: readonly number[],
   opts: { width?: number; height?: number; highlight?: number } = {},
-): Buffer {
+): Promise<Buffer> {
+  // Loaded when a digest is drawn (weekly), not carried by every ingest process.
+  const { PNG } = await import("pngjs");
   const width = opts.width ?? 600;
   const height = opts.height ?? 200;
   const png = new PNG({ width, height });

@@ -88,7 +88,7 @@ export async function buildDigest(
     to,
     week: `${figures.week.from.toISOString().slice(0, 10)} – ${last}`,
     sections: digestSections(figures),
-    chart: barChartPng(figures.daily.map((d) => d.active)),
+    chart: await barChartPng(figures.daily.map((d) => d.active)),
   });
   return { mail, figures };
 }

@@ -1,3 +1,2 @@
 export { createMailer, type Mail, type Mailer } from "./mailer.ts";
-export { type SmtpSink, startSmtpSink } from "./smtp-sink.ts";
 export { type DigestSection, digestMail, expiringMail, newKeyMail, revokedMail } from "./templates.ts";

@@ -1,4 +1,4 @@
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 import { Counter, type Registry } from "prom-client";
 
 /** A mail ready to send: both bodies, and inline images referenced from the HTML by cid. */
@@ -19,7 +19,14 @@ export interface Mailer {
 
 /** A mailer on an SMTP URL (nodemailer), e.g. the local sink in development and tests. */
 export function createMailer(opts: { smtpUrl: string; from: string; metrics?: Registry }): Mailer {
-  const transport = nodemailer.createTransport(opts.smtpUrl);
+  // nodemailer is loaded at the first mail (~15 MB resident that ingest need not carry until then).
+  let transport: Promise<Transporter> | undefined;
+  const connect = () => {
+    transport ??= import("nodemailer").then(({ default: nodemailer }) =>
+      nodemailer.createTransport(opts.smtpUrl),
+    );
+    return transport;
+  };
   const sent = new Counter({
     name: "smstats_mail_total",
     help: "Mails sent, by template and outcome (sent, error).",
@@ -29,7 +36,7 @@ export function createMailer(opts: { smtpUrl: string; from: string; metrics?: Re
   return {
     async send(template, mail) {
       try {
-        await transport.sendMail({
+        await (await connect()).sendMail({
           from: opts.from,
           to: mail.to,
           subject: mail.subject,
@@ -49,7 +56,7 @@ export function createMailer(opts: { smtpUrl: string; from: string; metrics?: Re
       }
     },
     close() {
-      transport.close();
+      void transport?.then((t) => t.close());
     },
   };
 }

@@ -1,20 +1,26 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { idOf, type PaymentEvent, refsOf, toDate } from "./payment-event.ts";
 
 // The Stripe client is only used for its webhook helpers (no API calls, so no real API key is needed).
-const stripe = new Stripe("sk_webhooks_only");
+// Loaded at the first webhook: the package costs ~20 MB resident, which every ingest process would
+// otherwise carry whether or not it is ever paid through Stripe.
+let stripe: Promise<Stripe> | undefined;
+function stripeClient(): Promise<Stripe> {
+  stripe ??= import("stripe").then(({ default: StripeClient }) => new StripeClient("sk_webhooks_only"));
+  return stripe;
+}
 
 /**
  * Verifies a Stripe webhook on its raw body (Stripe-Signature, HMAC-SHA256, `toleranceSeconds` either
  * side) with the official package, and returns the event; throws on any mismatch.
  */
-export function verifyStripeEvent(
+export async function verifyStripeEvent(
   raw: Buffer,
   header: string | undefined,
   secret: string,
   toleranceSeconds: number,
-): Stripe.Event {
-  return stripe.webhooks.constructEvent(raw, header ?? "", secret, toleranceSeconds);
+): Promise<Stripe.Event> {
+  return (await stripeClient()).webhooks.constructEvent(raw, header ?? "", secret, toleranceSeconds);
 }
 
 // Provider payloads are read defensively field by field (every access may be undefined).

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import avro from "avsc";
+import { findRepoRoot } from "../lib/repo-root.ts";
 import { checkAvroShape } from "./shape-check.ts";
 
 /** Folder holding every version of every telemetry schema, as `<kebab-name>.v<N>.avsc`. */
-export const telemetrySchemaDir = join(dirname(fileURLToPath(import.meta.url)), "telemetry");
+export const telemetrySchemaDir = join(findRepoRoot(import.meta.url), "schemas", "telemetry");
 
 /** One schema version: its file, parsed type and fingerprint. */
 export interface SchemaVersion {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
 import { loadConfig, repoRoot } from "../lib/config/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { migrateAll } from "../lib/migrate/index.ts";
-import { startSmtpSink } from "../mail/index.ts";
+import { startSmtpSink } from "../mail/smtp-sink.ts";
 import { clusterUp } from "../stack/cluster/index.ts";
 import { stackUp } from "../stack/index.ts";
+import { buildServers, bundlePath } from "./build-server.ts";
 import { buildIsStale, buildWeb } from "./web-build.ts";
 
 // `npm start`: ensures the local stack, migrates both stores, then runs ingest and processor as two
@@ -27,6 +27,10 @@ if (buildIsStale(config.web.distDir)) {
   log.info({ gzipBytes: report.admin?.gzipBytes }, "built the web console");
 }
 
+// Ingest and processor run as plain JavaScript bundles (no TypeScript loader in the serving processes),
+// rebuilt from the sources at every start (about a second).
+await buildServers();
+
 // Development mail: unless an SMTP server is configured, a local sink on loopback takes every mail (keys,
 // notices, digest) and logs who got what; nothing leaves the machine.
 const env = { ...process.env };
@@ -46,11 +50,8 @@ if (sink) {
 }
 
 const children = new Map<string, ChildProcess>();
-for (const [name, file] of [
-  ["ingest", "ingest/server.ts"],
-  ["processor", "processors/main.ts"],
-] as const) {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, file)], {
+for (const name of ["ingest", "processor"] as const) {
+  const child = spawn(process.execPath, [bundlePath(name)], {
     cwd: repoRoot,
     stdio: "inherit",
     env,

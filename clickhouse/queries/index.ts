@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { findRepoRoot } from "../../lib/repo-root.ts";
 import { splitStatements, sqlNumber, sqlString } from "../../lib/sql/index.ts";
 
 /** Folder of the stored analyst queries (one question per .sql file). */
-export const queriesDir = dirname(fileURLToPath(import.meta.url));
+export const queriesDir = join(findRepoRoot(import.meta.url), "clickhouse", "queries");
 
 /** One stored query. */
 export interface StoredQuery {

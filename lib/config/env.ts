@@ -1,11 +1,11 @@
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { z } from "zod";
+import { findRepoRoot } from "../repo-root.ts";
 import { readStackFile } from "../stack-file.ts";
 import { DEFAULT_SUSPICIOUS_PATTERNS, parseSuspiciousPatterns } from "./suspicious-patterns.ts";
 
-/** Repository root, two levels above this file. */
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** Repository root: the folder of this project's package.json (from source files and server bundles alike). */
+export const repoRoot = findRepoRoot(import.meta.url);
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

@@ -15,12 +15,14 @@ import {
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
 } from "../../licensing/index.ts";
+import { buildServers } from "../../scripts/build-server.ts";
 import { TEST_ENV } from "../support/env.ts";
 import { registerInstance, type TestInstance } from "../support/instance-client.ts";
 
 // Issue 15, item 2: the export of an instance with 1 M stored rows streams through an ingest process
-// whose resident memory stays under 200 MB. The rows go straight into ClickHouse (INSERT … SELECT from
-// numbers()); the export is read over real HTTP, decompressed and counted line by line.
+// whose resident memory stays under 200 MB, ingest run as `npm start` runs it (bundled, no tsx). The rows
+// go straight into ClickHouse (INSERT … SELECT from numbers()); the export is read over real HTTP,
+// decompressed and counted line by line.
 
 const ROWS = 1_000_000;
 const LIMIT_BYTES = 200 * 1024 * 1024;
@@ -37,7 +39,10 @@ function rssBytes(pid: number, field: "VmRSS" | "VmHWM" = "VmRSS"): number {
 
 beforeAll(async () => {
   const port = await freePort();
-  child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "ingest/server.ts")], {
+  // Ingest as `npm start` and the image run it: the bundle of scripts/build-server.ts, without tsx.
+  const outDir = join(config.dataDir, "run", `export-memory-bundle${process.env.VITEST_POOL_ID ?? ""}`);
+  const [bundle] = await buildServers(["ingest"], outDir);
+  child = spawn(process.execPath, [bundle as string], {
     cwd: repoRoot,
     env: { ...process.env, ...TEST_ENV, SMSTATS_INGEST_HOST: "127.0.0.1", SMSTATS_INGEST_PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -138,8 +143,7 @@ describe("export of an instance", () => {
     });
     // Bounded: what the export adds does not grow with the rows (1 M rows are ~250 MB of NDJSON).
     expect(peak - before).toBeLessThan(64 * 1024 * 1024);
-    // The issue's 200 MB for the whole serving process is printed above, met or missed, not asserted:
-    // ingest alone sits at ~195-210 MB before any export (Node, tsx and the service's modules), so that
-    // figure is ingest's footprint rather than the export's, which is the 64 MB bound asserted here.
+    // And the whole serving process stays under the issue's 200 MB (ingest idles at ~140 MB bundled).
+    expect(peak).toBeLessThan(LIMIT_BYTES);
   }, 300_000);
 });

@@ -259,7 +259,7 @@ describe("Helm chart helm/smstats", () => {
         args: string[];
         env: { name: string; value: string }[];
       };
-      expect(c.args).toEqual(["lib/migrate/cli.ts"]);
+      expect(c.args).toEqual(["--import", "tsx", "lib/migrate/cli.ts"]);
       return Object.fromEntries(c.env.map((e) => [e.name, e.value]));
     };
     expect(env("default").SMSTATS_CLICKHOUSE_CLUSTER).toBeUndefined();

@@ -128,8 +128,8 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
     }
     expect(image.user).toBe("1000:1000");
     expect(image.exposed).toEqual([8080, 8081]);
-    expect(image.entrypoint).toEqual(["node", "--import", "tsx"]);
-    expect(image.cmd).toEqual(["ingest/server.ts"]);
+    expect(image.entrypoint).toEqual(["node"]);
+    expect(image.cmd).toEqual(["dist/server/ingest.mjs"]);
   });
 
   it("holds the service's source and the production dependencies only", async () => {
@@ -140,6 +140,7 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
         "cli",
         "clickhouse",
         "digest",
+        "dist",
         "ingest",
         "lib",
         "licensing",
@@ -156,6 +157,8 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
         "webhooks",
       ].sort(),
     );
+    // Ingest and processor come bundled (the server stage).
+    expect((await readdir(join(app, "dist", "server"))).sort()).toEqual(["ingest.mjs", "processor.mjs"]);
     // The console and portal come built (the web stage), without their sources.
     expect(await readdir(join(app, "web"))).toEqual(["dist"]);
     expect((await readdir(join(app, "web", "dist"))).sort()).toEqual(
@@ -193,8 +196,8 @@ describe("container image (Dockerfile replayed outside Docker)", () => {
   it("runs the processor, the migrations and the CLI from the same image", async () => {
     // All three at once (they share nothing but the stack): the processor until ready, the other two to the end.
     const port = await freePort();
-    const processor = startImage(["processors/main.ts"], { SMSTATS_PROCESSOR_PORT: String(port) });
-    const migrate = startImage(["lib/migrate/cli.ts"], { SMSTATS_LOG_LEVEL: "info" });
+    const processor = startImage(["dist/server/processor.mjs"], { SMSTATS_PROCESSOR_PORT: String(port) });
+    const migrate = startImage(["--import", "tsx", "lib/migrate/cli.ts"], { SMSTATS_LOG_LEVEL: "info" });
     const cli = startImage(["bin/smstats.mjs", "--help"], {});
     await waitFor(`http://127.0.0.1:${port}/health/live`, 90_000, processor.output);
     await waitFor(`http://127.0.0.1:${port}/health/ready`, 30_000, processor.output);

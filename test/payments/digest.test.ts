@@ -9,7 +9,7 @@ import { loadConfig, repoRoot } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { createFleet } from "../../loadtest/fleet/index.ts";
-import { type SmtpSink, startSmtpSink } from "../../mail/index.ts";
+import { type SmtpSink, startSmtpSink } from "../../mail/smtp-sink.ts";
 import { TEST_NS } from "../support/env.ts";
 import { loadBatches } from "../support/fleet-loader.ts";
 
@@ -96,14 +96,14 @@ describe("weekly digest", () => {
     expect(sink.messages.length).toBe(before);
   });
 
-  it("covers the seven UTC days before the digest's day, and draws this week's bars in the accent colour", () => {
+  it("covers the seven UTC days before the digest's day, and draws this week's bars in the accent colour", async () => {
     const w = digestWeek(new Date("2026-03-09T08:00:00Z"));
     expect([w.previousFrom, w.from, w.to].map((d) => d.toISOString().slice(0, 10))).toEqual([
       "2026-02-23",
       "2026-03-02",
       "2026-03-09",
     ]);
-    const png = PNG.sync.read(barChartPng([1, 2, 3], { width: 60, height: 40, highlight: 1 }));
+    const png = PNG.sync.read(await barChartPng([1, 2, 3], { width: 60, height: 40, highlight: 1 }));
     const at = (x: number, y: number) => [...png.data.subarray((y * 60 + x) * 4, (y * 60 + x) * 4 + 3)];
     expect(at(43, 25)).toEqual([52, 120, 246]);
     expect(at(15, 25)).toEqual([170, 170, 170]);

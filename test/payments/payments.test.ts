@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lib/config/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { hashLicenseKey } from "../../licensing/index.ts";
-import { type SmtpSink, startSmtpSink } from "../../mail/index.ts";
+import { type SmtpSink, startSmtpSink } from "../../mail/smtp-sink.ts";
 import { mapProduct, sendExpiryNotices } from "../../payments/index.ts";
 import { machine } from "../licensing/license-client.ts";
 import { type LicensingHarness, licensingHarness } from "../licensing/licensing-app.ts";

@@ -62,9 +62,9 @@ export async function incomingWebhookRoutes(app: FastifyInstance, opts: Incoming
     { schema: { summary: "Stripe events (Stripe-Signature)", tags: ["payments"], response: answer } },
     async (request) => {
       if (!opts.stripe.secret) throw new HttpErrors.PAYMENTS_NOT_CONFIGURED("stripe");
-      let event: ReturnType<typeof verifyStripeEvent>;
+      let event: Awaited<ReturnType<typeof verifyStripeEvent>>;
       try {
-        event = verifyStripeEvent(
+        event = await verifyStripeEvent(
           rawBody(request),
           request.headers["stripe-signature"] as string | undefined,
           opts.stripe.secret,
