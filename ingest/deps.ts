@@ -121,7 +121,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     load: (id) => loadSeatState(pool, id),
     metrics: lm,
   });
-  const abuse = createAbuseGuard(redis, prefix, lm);
+  const abuse = createAbuseGuard(redis, prefix, lm, (subject) => vault.addressTag(subject));
   const licensing = createLicensingService({
     pool,
     cache: seatCache,
@@ -183,7 +183,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
       clockToleranceSec: config.tokens.clockToleranceSeconds,
     }),
     identities,
-    guard: createRequestGuard(redis, prefix),
+    guard: createRequestGuard(redis, prefix, undefined, (address) => vault.addressTag(address)),
     sequences: createSequenceTracker(redis, prefix),
     async close() {
       await deliveries.stop();

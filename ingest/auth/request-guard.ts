@@ -79,7 +79,13 @@ type Script<T> = (...a: unknown[]) => Promise<T>;
  * A request guard in Redis. Each instance has its own counter, so one instance's excess is answered
  * from its own key and never counts against, or waits behind, another's.
  */
-export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_000): RequestGuard {
+export function createRequestGuard(
+  redis: Redis,
+  prefix: string,
+  windowMs = 60_000,
+  /** What names an address in a key (the service passes PiiVault.addressTag: no clear address in Redis). */
+  addressTag: (address: string) => string = (address) => address,
+): RequestGuard {
   // Without numberOfKeys the first argument says how many keys follow.
   redis.defineCommand("smstatsAdmitMany2", { lua: ADMIT_MANY });
   redis.defineCommand("smstatsBadSig", { numberOfKeys: 1, lua: HIT });
@@ -104,7 +110,7 @@ export function createRequestGuard(redis: Redis, prefix: string, windowMs = 60_0
       };
     });
   });
-  const badKey = (address: string) => `${prefix}badsig:${address}`;
+  const badKey = (address: string) => `${prefix}badsig:${addressTag(address)}`;
   return {
     admit: admitMany,
     async badSignature(address) {

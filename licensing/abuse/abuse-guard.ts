@@ -34,14 +34,23 @@ return {n, redis.call('PTTL', KEYS[1])}`;
 
 type Script = (key: string, ...args: unknown[]) => Promise<[number, number]>;
 
-/** An abuse guard on a Redis client; keys are <prefix>abuse:<rule>:<subject>. */
-export function createAbuseGuard(redis: Redis, prefix: string, metrics: LicensingMetrics): AbuseGuard {
+/**
+ * An abuse guard on a Redis client; keys are <prefix>abuse:<rule>:<tag of the subject>. Subjects are
+ * addresses, key prefixes, hwids: the service passes a keyed tag (PiiVault.addressTag) so that no key name
+ * in Redis holds one in clear.
+ */
+export function createAbuseGuard(
+  redis: Redis,
+  prefix: string,
+  metrics: LicensingMetrics,
+  subjectTag: (subject: string) => string = (subject) => subject,
+): AbuseGuard {
   if (!("smstatsAbuseHit" in redis)) {
     redis.defineCommand("smstatsAbuseHit", { numberOfKeys: 1, lua: HIT });
     redis.defineCommand("smstatsAbusePeek", { numberOfKeys: 1, lua: PEEK });
   }
   const r = redis as unknown as { smstatsAbuseHit: Script; smstatsAbusePeek: Script };
-  const key = (rule: string, subject: string) => `${prefix}abuse:${rule}:${subject}`;
+  const key = (rule: string, subject: string) => `${prefix}abuse:${rule}:${subjectTag(subject)}`;
   const verdict = (
     rule: AbuseRule,
     count: number,

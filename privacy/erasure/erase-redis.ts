@@ -14,7 +14,7 @@ export async function redisValueText(redis: Redis, key: string): Promise<string>
 
 /**
  * Deletes every key under the service's prefix whose name or value holds one of the subject's
- * identifiers: the seat cache and epoch, rate-limit and sequence counters, abuse counters by address,
+ * identifiers: the seat cache and epoch, rate-limit and sequence counters, abuse counters by address tag,
  * and anything keyed later by instance, hwid, e-mail or address. Keys are found with SCAN (never KEYS).
  */
 export async function eraseRedis(
@@ -22,7 +22,8 @@ export async function eraseRedis(
   prefix: string,
   s: ErasureSubject,
 ): Promise<Record<string, number>> {
-  const needles = subjectNeedles(s);
+  // Abuse and bad-signature counters name an address by its keyed tag (PiiVault.addressTag), not in clear.
+  const needles = [...subjectNeedles(s), ...(s.addressTags ?? [])];
   let cursor = "0";
   let deleted = 0;
   do {

@@ -266,6 +266,10 @@ describe("erasure of an instance", () => {
       [s.instanceId],
     );
     expect(sealed.rows.map((r) => vault.openAddress(r.ip_sealed))).toContain(s.address);
+    // Redis never holds the address in clear, not even in a counter's name (they use its keyed tag) …
+    expect(await scanRedis(redis, [s.address]), "a clear address in Redis").toEqual([]);
+    const tagged = await scanRedis(redis, [vault.addressTag(s.address)]);
+    expect(tagged.length, "the address's counters under its tag").toBeGreaterThan(0);
 
     const started = Date.now();
     const res = await signed(s, "DELETE", `/v1/instances/${s.instanceId}/data`);
@@ -280,6 +284,9 @@ describe("erasure of an instance", () => {
 
     const hits = await scanAll(s, job.job_id);
     expect(hits).toEqual([]);
+    expect(await scanRedis(redis, [vault.addressTag(s.address)]), "counters under the address's tag").toEqual(
+      [],
+    );
     const audit = await owner.query(
       "SELECT actor, target_id, changes, ip_sealed FROM audit_log WHERE action = 'instance.erase' AND target_id = $1",
       [s.instanceId],
