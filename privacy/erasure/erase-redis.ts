@@ -23,7 +23,7 @@ export async function eraseRedis(
   s: ErasureSubject,
 ): Promise<Record<string, number>> {
   // Abuse and bad-signature counters name an address by its keyed tag (PiiVault.addressTag), not in clear.
-  const needles = [...subjectNeedles(s), ...(s.addressTags ?? [])];
+  const needles = [...subjectNeedles(s), ...(s.addressTags ?? []).map((t) => t.replace(/^ip:/, ""))];
   let cursor = "0";
   let deleted = 0;
   do {
