@@ -194,6 +194,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       pg: deps.pg,
       clickhouse: serverExecutor(config.clickhouse, deps.clickhouse),
       clickhouseClient: deps.clickhouse,
+      clickhouseCluster: config.clickhouse.cluster,
     },
   };
   await app.register(instanceRoutes, { ...env, privacy });

@@ -4,7 +4,10 @@ import { sqlString } from "../lib/sql/index.ts";
 
 /** A ClickHouse table that stores rows per instance, with its columns in table order. */
 export interface ClickHouseInstanceTable {
+  /** The name analysts use; in cluster mode the Distributed table that reads every shard. */
   name: string;
+  /** The table that holds the rows on each server: `name` on one server, its `_local` table in cluster mode. */
+  storage: string;
   columns: { name: string; type: string }[];
 }
 
@@ -14,8 +17,15 @@ export interface ClickHouseInstanceTable {
  * so a table added later is erased and exported without a code change. Views and materialized views
  * (`TO` tables) store nothing themselves and are left out. Columns come in table order (system.columns
  * lists them so; 18.16 has no position column to sort by).
+ *
+ * In cluster mode (`cluster` named) the tables found are the replicated local tables (`<name>_local`,
+ * lib/migrate/cluster-sql.ts); each comes with the name of the Distributed table over them, since one
+ * server holds only its shard's rows.
  */
-export async function clickHouseInstanceTables(ch: ClickHouseExecutor): Promise<ClickHouseInstanceTable[]> {
+export async function clickHouseInstanceTables(
+  ch: ClickHouseExecutor,
+  cluster = "",
+): Promise<ClickHouseInstanceTable[]> {
   const db = sqlString(ch.database);
   const rows = await ch.rows<{ table: string; name: string; type: string }>(
     `SELECT table, name, type FROM system.columns
@@ -25,7 +35,8 @@ export async function clickHouseInstanceTables(ch: ClickHouseExecutor): Promise<
   );
   const byTable = new Map<string, ClickHouseInstanceTable>();
   for (const r of rows) {
-    const t = byTable.get(r.table) ?? { name: r.table, columns: [] };
+    const name = cluster ? r.table.replace(/_local$/, "") : r.table;
+    const t = byTable.get(r.table) ?? { name, storage: r.table, columns: [] };
     byTable.set(r.table, t);
     t.columns.push({ name: r.name, type: r.type });
   }

@@ -5,6 +5,7 @@ import { createLogger } from "../../lib/log/index.ts";
 import { loadSecretBox } from "../../licensing/index.ts";
 import { loadPiiVault } from "../../licensing/keys/pii-vault.ts";
 import {
+  clickHouseClusterOf,
   createErasureWorker,
   type ErasureStatus,
   erasureStatus,
@@ -36,6 +37,7 @@ export async function erase(id: string, values: { "no-wait": boolean; json: bool
         jsm: await jetstreamManager(nats.nc),
         nats: config.nats,
         clickhouse: serverExecutor(config.clickhouse, client),
+        clickhouseCluster: clickHouseClusterOf(config.clickhouse),
         log,
         settings: config.erasure,
         settleMs: config.ingest.identityCacheMs + 1000,

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import type { Config } from "../../lib/config/index.ts";
-import { createErasureWorker, type ErasureWorker } from "../../privacy/index.ts";
+import { clickHouseClusterOf, createErasureWorker, type ErasureWorker } from "../../privacy/index.ts";
 import type { IngestDeps } from "../deps.ts";
 
 /**
@@ -21,6 +21,7 @@ export function createIngestErasureWorker(config: Readonly<Config>, deps: Ingest
       jsm: deps.jsm,
       nats: config.nats,
       clickhouse: serverExecutor(config.clickhouse, deps.clickhouse),
+      clickhouseCluster: clickHouseClusterOf(config.clickhouse),
       log: deps.log,
       settings: config.erasure,
       settleMs: config.ingest.identityCacheMs + 1000,

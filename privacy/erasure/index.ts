@@ -12,5 +12,5 @@ export {
   erasureStatus,
   requestErasure,
 } from "./job-store.ts";
-export { type ErasureDeps, runErasure } from "./run-erasure.ts";
+export { clickHouseClusterOf, type ErasureDeps, runErasure } from "./run-erasure.ts";
 export { type ErasureSubject, instanceRef, redactSubject, subjectNeedles } from "./subject.ts";

@@ -1,7 +1,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
+import { type ClickHouseExecutor, serverExecutor } from "../../lib/clients/index.ts";
 import type { Config } from "../../lib/config/index.ts";
 import type { Logger } from "../../lib/log/index.ts";
 import { eraseClickHouse } from "./erase-clickhouse.ts";
@@ -19,6 +19,15 @@ export interface ErasureDeps {
   jsm: JetStreamManager;
   nats: Config["nats"];
   clickhouse: ClickHouseExecutor;
+  /**
+   * Cluster mode: the cluster's name and its servers (URLs of every replica of every shard, config's
+   * clickhouse.shards); the ClickHouse step opens an executor per server for the time of the step.
+   */
+  clickhouseCluster?: {
+    name: string;
+    servers: readonly string[];
+    connect: (url: string) => ClickHouseExecutor;
+  };
   log: Logger;
   settings: Config["erasure"];
   /**
@@ -29,6 +38,16 @@ export interface ErasureDeps {
   settleMs: number;
   /** Forgets cached state of the instance in this process (its identity). */
   forget?: (instanceId: string) => void;
+}
+
+/** ErasureDeps.clickhouseCluster from the configuration: undefined on one server. */
+export function clickHouseClusterOf(config: Config["clickhouse"]): ErasureDeps["clickhouseCluster"] {
+  if (!config.cluster) return undefined;
+  return {
+    name: config.cluster,
+    servers: config.shards.flat(),
+    connect: (url) => serverExecutor({ ...config, url }),
+  };
 }
 
 type StepRun = (d: ErasureDeps, s: ErasureSubject) => Promise<Record<string, number>>;
@@ -53,7 +72,16 @@ const RUN: Record<ErasureStep, StepRun> = {
   jetstream: (d, s) => eraseJetStream(d.jsm, d.nats, s),
   async clickhouse(d, s) {
     await sleep(d.settleMs);
-    return eraseClickHouse(d.clickhouse, s, { mutationTimeoutMs: d.settings.mutationTimeoutMs });
+    const c = d.clickhouseCluster?.name ? d.clickhouseCluster : undefined;
+    const servers = c ? c.servers.map((url) => c.connect(url)) : [];
+    try {
+      return await eraseClickHouse(d.clickhouse, s, {
+        mutationTimeoutMs: d.settings.mutationTimeoutMs,
+        cluster: c ? { name: c.name, servers } : undefined,
+      });
+    } finally {
+      await Promise.allSettled(servers.map((server) => server.close()));
+    }
   },
 };
 

@@ -19,6 +19,8 @@ export interface ExportDeps {
   clickhouse: ClickHouseExecutor;
   /** For streaming a table's rows as the server writes them. */
   clickhouseClient: ClickHouseClient;
+  /** Cluster name in cluster mode ("" or absent on one server): rows are read through the Distributed tables. */
+  clickhouseCluster?: string;
 }
 
 // Secrets and credentials are not "data about" the instance a person can read: left out of the export.
@@ -45,7 +47,7 @@ async function* exportChunks(deps: ExportDeps, instanceId: string, now: Date): A
     generated_at: now.toISOString(),
   });
   yield* postgresRows(deps.pg, instanceId);
-  for (const table of await clickHouseInstanceTables(deps.clickhouse)) {
+  for (const table of await clickHouseInstanceTables(deps.clickhouse, deps.clickhouseCluster)) {
     const res = await deps.clickhouseClient.exec({ query: clickHouseExportQuery(table, instanceId) });
     for await (const chunk of res.stream) yield chunk as Buffer;
   }

@@ -51,6 +51,7 @@ describe("export: the ClickHouse query", () => {
     const sql = clickHouseExportQuery(
       {
         name: "library_1d",
+        storage: "library_1d",
         columns: [
           { name: "day", type: "Date" },
           { name: "instance_id", type: "String" },
