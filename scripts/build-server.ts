@@ -1,4 +1,5 @@
-import { join, relative } from "node:path";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { build } from "esbuild";
 import { repoRoot } from "../lib/config/index.ts";
 
@@ -31,7 +32,7 @@ export async function buildServers(
   const files: string[] = [];
   for (const name of names) {
     const outfile = bundlePath(name, outDir);
-    await build({
+    const result = await build({
       entryPoints: [join(repoRoot, SERVER_BUNDLES[name].entry)],
       outfile,
       bundle: true,
@@ -44,7 +45,16 @@ export async function buildServers(
       keepNames: true,
       legalComments: "none",
       logLevel: "warning",
+      write: false,
     });
+    // Written aside and renamed into place: processes started meanwhile (test files start pipelines in
+    // parallel, each rebuilding) load either the old bundle or the new one, never half of one.
+    const code = result.outputFiles.find((f) => f.path === outfile) ?? result.outputFiles[0];
+    if (!code) throw new Error(`esbuild wrote nothing for ${name}`);
+    mkdirSync(dirname(outfile), { recursive: true });
+    const tmp = `${outfile}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, code.contents);
+    renameSync(tmp, outfile);
     files.push(outfile);
   }
   return files;
