@@ -156,7 +156,10 @@ async function batchDurations(): Promise<string> {
   const shed = [...text.matchAll(/^smstats_ingest_shed_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)]
     .map((m) => `${m[1]} ${m[2]}`)
     .join(", ");
-  return `≤1 s ${bucket("1")}, ≤2.5 s ${bucket("2.5")}, all ${bucket("+Inf")}; shed ${shed || "none"}`;
+  const cut = [...text.matchAll(/^smstats_http_connections_cut_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)]
+    .map((m) => `${m[1]} ${m[2]}`)
+    .join(", ");
+  return `≤1 s ${bucket("1")}, ≤2.5 s ${bucket("2.5")}, all ${bucket("+Inf")}; shed ${shed || "none"}; connections cut ${cut || "none"}`;
 }
 
 async function ingestRss(): Promise<number> {
@@ -260,8 +263,12 @@ describe("ingest at 20x its sustainable rate", () => {
     // kernel's and Node's accept queues before ingest's hooks can shed them (0.2–0.8 % measured): the
     // test holds the share it meets (at least 98 % answered within 2 s, nothing but timeouts late) and
     // prints the rest; the closing note of issue 12 reports the line as not met.
+    // A connection reset ("socket hang up": the connection closed under a request just sent on it) is
+    // no answer either; it counts against the same share, as the timeouts do, and nothing else may fail.
     const late = all.filter((a) => a.error);
-    expect(late.filter((a) => a.error !== "no answer within 2 s")).toEqual([]);
+    const unanswered = (e: string | undefined) =>
+      e === "no answer within 2 s" || e === "socket hang up" || /ECONNRESET/.test(e ?? "");
+    expect(late.filter((a) => !unanswered(a.error))).toEqual([]);
     expect(late.length / all.length, `unanswered within 2 s: ${late.length} of ${all.length}`).toBeLessThan(
       0.02,
     );

@@ -306,7 +306,9 @@ describe("license portal API", () => {
   it("throttles sign-in guessing per address: past the limit even the right key is refused with Retry-After", async () => {
     const issued = await issueLicense();
     const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
-    await deps.redis.del(`${process.env.SMSTATS_REDIS_KEY_PREFIX}abuse:key_guessing:${deps.vault.addressTag(`portal:${ip}`)}`);
+    await deps.redis.del(
+      `${process.env.SMSTATS_REDIS_KEY_PREFIX}abuse:key_guessing:${deps.vault.addressTag(`portal:${ip}`)}`,
+    );
     const signIn = (key: string) =>
       app.inject({
         method: "POST",

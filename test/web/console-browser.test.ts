@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import type { FastifyInstance } from "fastify";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -186,6 +187,52 @@ describe("admin console in chromium", () => {
     expect(rows[0].is_banned).toBe(true);
     expect(problems).toEqual([]);
   });
+
+  it("downloads an instance's export, resets its registration and erases it", async () => {
+    const { page, problems } = await signedInConsole();
+    const { rows } = await deps.pg.query<{ id: string }>(
+      "SELECT id FROM instances WHERE id = ANY($1::uuid[]) AND NOT is_banned ORDER BY id LIMIT 1",
+      [demo.instanceIds],
+    );
+    const id = rows[0]?.id as string;
+    expect(id).toBeDefined();
+    await page.goto(`${base}/admin/#/instances/${id}`);
+    // The export: a gzip NDJSON download whose first line names the instance, then its rows.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Export all data" }).click(),
+    ]);
+    const lines = gunzipSync(readFileSync((await download.path()) as string))
+      .toString("utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { table: string; instance_id?: string; id?: string });
+    expect(lines[0]).toMatchObject({ table: "_export", instance_id: id });
+    expect(lines.filter((l) => l.table === "instances").map((l) => l.id)).toEqual([id]);
+    expect(lines.some((l) => l.table === "metrics_quality" || l.table === "events_playback")).toBe(true);
+    // Reset: its signing secret is gone and the action audited.
+    await page.getByLabel("Reason for the reset").fill("owner lost the laptop");
+    await page.getByRole("button", { name: "Reset registration" }).click();
+    await page.getByText("Registration reset").waitFor();
+    const creds = await deps.pg.query("SELECT 1 FROM instance_credentials WHERE instance_id = $1", [id]);
+    expect(creds.rowCount).toBe(0);
+    const audit = await deps.pg.query(
+      "SELECT changes FROM audit_log WHERE action = 'instance.reset_registration' AND target_id = $1",
+      [id],
+    );
+    expect(audit.rows.map((r) => r.changes.reason)).toEqual(["owner lost the laptop"]);
+    // Erase: refused until the id is typed again, then followed to the end.
+    const erase = page.getByRole("button", { name: "Erase all data" });
+    expect(await erase.isDisabled()).toBe(true);
+    await page.getByLabel("Type the instance id to erase it").fill(id);
+    await erase.click();
+    await page.getByTestId("erasure").getByText("Erasure done").waitFor({ timeout: 90_000 });
+    const left = await deps.pg.query("SELECT 1 FROM instances WHERE id = $1", [id]);
+    expect(left.rowCount).toBe(0);
+    await expectAccessible(page, "instance-erased");
+    await screenshot(page, "admin-instance-erased");
+    expect(problems).toEqual([]);
+  }, 150_000);
 
   it("shows a narrower token only its pages", async () => {
     const narrow = await adminToken(deps.pg, ["audit:read"], "browser-auditor");

@@ -103,7 +103,112 @@ function ActivityPanels(props: { activity: Activity }) {
   );
 }
 
-/** One instance: identity, seat, bans, and ban / unban with a reason. */
+/** GET /v1/erasures/{job} (and the answer of DELETE /v1/admin/instances/{id}/data). */
+interface ErasureJob {
+  job_id: string;
+  status: "pending" | "running" | "done";
+  step: string;
+  removed: Record<string, number>;
+}
+
+/**
+ * Privacy rights on one instance: download its export (instances:read), reset its registration for an
+ * owner who lost every credential, and erase everything stored about it (instances:write). The erasure
+ * asks for the instance id typed again and then follows its job until done.
+ */
+function PrivacyPanel(props: { id: string; canWrite: boolean; onChange: () => Promise<void> }) {
+  const [resetReason, setResetReason] = useState("");
+  const [confirmId, setConfirmId] = useState("");
+  const [job, setJob] = useState<ErasureJob | null>(null);
+  const [note, setNote] = useState("");
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!job || job.status === "done") return;
+    const timer = setTimeout(async () => {
+      try {
+        setJob(await api<ErasureJob>("GET", `/v1/erasures/${job.job_id}`));
+      } catch (err) {
+        setError(errorText(err));
+      }
+    }, 1000);
+    return () => clearTimeout(timer);
+  }, [job]);
+  const reset = async (e: FormEvent) => {
+    e.preventDefault();
+    setError("");
+    try {
+      await api("POST", `/v1/admin/instances/${props.id}/reset-registration`, { reason: resetReason });
+      setNote("Registration reset: the instance's credentials no longer work; its hwid can register again.");
+      setResetReason("");
+      await props.onChange();
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  const erase = async (e: FormEvent) => {
+    e.preventDefault();
+    setError("");
+    try {
+      setJob(await api<ErasureJob>("DELETE", `/v1/admin/instances/${props.id}/data`));
+      setConfirmId("");
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
+  const removed = job ? Object.values(job.removed).reduce((a, b) => a + b, 0) : 0;
+  return (
+    <div className="panel">
+      <h3>Privacy</h3>
+      <p>
+        <a href={`/v1/admin/instances/${props.id}/export`} download={`instance-${props.id}.ndjson.gz`}>
+          Export all data
+        </a>{" "}
+        (gzip NDJSON: every row stored about the instance in PostgreSQL and ClickHouse)
+      </p>
+      {props.canWrite && !job && (
+        <>
+          <form className="inline" onSubmit={reset}>
+            <label>
+              Reason for the reset
+              <input required value={resetReason} onChange={(e) => setResetReason(e.target.value)} />
+            </label>
+            <button type="submit" className="secondary">
+              Reset registration
+            </button>
+          </form>
+          <form className="inline" onSubmit={erase}>
+            <label>
+              Type the instance id to erase it
+              <input className="mono" value={confirmId} onChange={(e) => setConfirmId(e.target.value)} />
+            </label>
+            <button type="submit" className="danger" disabled={confirmId.trim() !== props.id}>
+              Erase all data
+            </button>
+          </form>
+        </>
+      )}
+      {job && (
+        <p role="status" data-testid="erasure">
+          {job.status === "done"
+            ? `Erasure done: ${removed} rows, keys and messages removed. The instance no longer exists.`
+            : `Erasure ${job.status}${job.step ? ` (last step done: ${job.step})` : ""}…`}
+        </p>
+      )}
+      {note && (
+        <p className="note" role="status">
+          {note}
+        </p>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** One instance: identity, seat, bans, ban / unban with a reason, and its privacy rights. */
 export function InstancePage(props: { id: string; canWrite: boolean }) {
   const [view, setView] = useState<InstanceView | null>(null);
   const [activity, setActivity] = useState<Activity | null>(null);
@@ -240,6 +345,7 @@ export function InstancePage(props: { id: string; canWrite: boolean }) {
           </button>
         </form>
       )}
+      <PrivacyPanel id={props.id} canWrite={props.canWrite} onChange={load} />
       {activity && <ActivityPanels activity={activity} />}
       {note && (
         <p className="note" role="status">
