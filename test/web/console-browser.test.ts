@@ -175,7 +175,7 @@ describe("admin console in chromium", () => {
     await page.getByRole("button", { name: "Search" }).click();
     await expect.poll(() => page.getByTestId("instances").locator("tbody tr").count()).toBe(1);
     await page.getByRole("link", { name: id }).click();
-    await page.getByLabel("Reason").fill("browser test ban");
+    await page.getByLabel("Reason", { exact: true }).fill("browser test ban");
     await page.getByRole("button", { name: "Ban instance" }).click();
     await page.getByTestId("instance-state").getByText("banned: browser test ban").waitFor();
     await expect.poll(() => page.getByTestId("sequence").textContent()).toMatch(/highest batch \d+/);
