@@ -116,13 +116,21 @@ interface ErasureJob {
  * owner who lost every credential, and erase everything stored about it (instances:write). The erasure
  * asks for the instance id typed again and then follows its job until done.
  */
-function PrivacyPanel(props: { id: string; canWrite: boolean; onChange: () => Promise<void> }) {
+function PrivacyPanel(props: {
+  id: string;
+  canWrite: boolean;
+  onChange: () => Promise<void>;
+  /** Called once the erasure is done: the instance's data is gone, so is the rest of its page. */
+  onErased: () => void;
+}) {
   const [resetReason, setResetReason] = useState("");
   const [confirmId, setConfirmId] = useState("");
   const [job, setJob] = useState<ErasureJob | null>(null);
   const [note, setNote] = useState("");
   const [error, setError] = useState("");
+  const { onErased } = props;
   useEffect(() => {
+    if (job?.status === "done") onErased();
     if (!job || job.status === "done") return;
     const timer = setTimeout(async () => {
       try {
@@ -151,6 +159,7 @@ function PrivacyPanel(props: { id: string; canWrite: boolean; onChange: () => Pr
     try {
       setJob(await api<ErasureJob>("DELETE", `/v1/admin/instances/${props.id}/data`));
       setConfirmId("");
+      setNote("");
     } catch (err) {
       setError(errorText(err));
     }
@@ -159,12 +168,14 @@ function PrivacyPanel(props: { id: string; canWrite: boolean; onChange: () => Pr
   return (
     <div className="panel">
       <h3>Privacy</h3>
-      <p>
-        <a href={`/v1/admin/instances/${props.id}/export`} download={`instance-${props.id}.ndjson.gz`}>
-          Export all data
-        </a>{" "}
-        (gzip NDJSON: every row stored about the instance in PostgreSQL and ClickHouse)
-      </p>
+      {job?.status !== "done" && (
+        <p>
+          <a href={`/v1/admin/instances/${props.id}/export`} download={`instance-${props.id}.ndjson.gz`}>
+            Export all data
+          </a>{" "}
+          (gzip NDJSON: every row stored about the instance in PostgreSQL and ClickHouse)
+        </p>
+      )}
       {props.canWrite && !job && (
         <>
           <form className="inline" onSubmit={reset}>
@@ -215,6 +226,7 @@ export function InstancePage(props: { id: string; canWrite: boolean }) {
   const [reason, setReason] = useState("");
   const [error, setError] = useState("");
   const [note, setNote] = useState("");
+  const [erased, setErased] = useState(false);
   const load = useCallback(async () => {
     try {
       const [v, a] = await Promise.all([
@@ -243,110 +255,118 @@ export function InstancePage(props: { id: string; canWrite: boolean }) {
     }
   };
   if (!view) return error ? <p className="error">{error}</p> : <p>Loading…</p>;
+  const privacy = (
+    <PrivacyPanel id={props.id} canWrite={props.canWrite} onChange={load} onErased={() => setErased(true)} />
+  );
   return (
     <section>
       <h2>
         Instance <span className="mono">{view.id}</span>
+        {erased && " (erased)"}
       </h2>
-      <div className="grid2">
-        <div className="panel">
-          <h3>Identity</h3>
-          <table>
-            <tbody>
-              <tr>
-                <th scope="row">hwid</th>
-                <td className="mono">{view.hwid}</td>
-              </tr>
-              <tr>
-                <th scope="row">Tier</th>
-                <td>{view.tier}</td>
-              </tr>
-              <tr>
-                <th scope="row">Version</th>
-                <td>{view.version ?? "—"}</td>
-              </tr>
-              <tr>
-                <th scope="row">Platform</th>
-                <td>{view.platform ?? "—"}</td>
-              </tr>
-              <tr>
-                <th scope="row">Owner</th>
-                <td>{view.owner_email ?? "—"}</td>
-              </tr>
-              <tr>
-                <th scope="row">Registered</th>
-                <td>{when(view.registered_at)}</td>
-              </tr>
-              <tr>
-                <th scope="row">Last seen</th>
-                <td>{when(view.last_seen_at)}</td>
-              </tr>
-              <tr>
-                <th scope="row">State</th>
-                <td data-testid="instance-state">
-                  {view.banned ? `banned: ${view.ban_reason ?? ""}` : "not banned"}
-                </td>
-              </tr>
-            </tbody>
-          </table>
-        </div>
-        <div className="panel">
-          <h3>License seat</h3>
-          {view.seat ? (
-            <table>
-              <tbody>
-                <tr>
-                  <th scope="row">License</th>
-                  <td className="mono">{view.seat.key_hint}</td>
-                </tr>
-                <tr>
-                  <th scope="row">Activated</th>
-                  <td>{when(view.seat.activated_at)}</td>
-                </tr>
-                <tr>
-                  <th scope="row">Last heartbeat</th>
-                  <td>{when(view.seat.last_heartbeat_at)}</td>
-                </tr>
-                <tr>
-                  <th scope="row">Fingerprint</th>
-                  <td className="mono">{view.seat.fingerprint_digest?.slice(0, 16) ?? "—"}</td>
-                </tr>
-                <tr>
-                  <th scope="row">Components</th>
-                  <td>{view.seat.components.join(", ")}</td>
-                </tr>
-              </tbody>
-            </table>
-          ) : (
-            <p>No live seat (runs as Starter).</p>
+      {!erased && (
+        <>
+          <div className="grid2">
+            <div className="panel">
+              <h3>Identity</h3>
+              <table>
+                <tbody>
+                  <tr>
+                    <th scope="row">hwid</th>
+                    <td className="mono">{view.hwid}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Tier</th>
+                    <td>{view.tier}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Version</th>
+                    <td>{view.version ?? "—"}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Platform</th>
+                    <td>{view.platform ?? "—"}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Owner</th>
+                    <td>{view.owner_email ?? "—"}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Registered</th>
+                    <td>{when(view.registered_at)}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">Last seen</th>
+                    <td>{when(view.last_seen_at)}</td>
+                  </tr>
+                  <tr>
+                    <th scope="row">State</th>
+                    <td data-testid="instance-state">
+                      {view.banned ? `banned: ${view.ban_reason ?? ""}` : "not banned"}
+                    </td>
+                  </tr>
+                </tbody>
+              </table>
+            </div>
+            <div className="panel">
+              <h3>License seat</h3>
+              {view.seat ? (
+                <table>
+                  <tbody>
+                    <tr>
+                      <th scope="row">License</th>
+                      <td className="mono">{view.seat.key_hint}</td>
+                    </tr>
+                    <tr>
+                      <th scope="row">Activated</th>
+                      <td>{when(view.seat.activated_at)}</td>
+                    </tr>
+                    <tr>
+                      <th scope="row">Last heartbeat</th>
+                      <td>{when(view.seat.last_heartbeat_at)}</td>
+                    </tr>
+                    <tr>
+                      <th scope="row">Fingerprint</th>
+                      <td className="mono">{view.seat.fingerprint_digest?.slice(0, 16) ?? "—"}</td>
+                    </tr>
+                    <tr>
+                      <th scope="row">Components</th>
+                      <td>{view.seat.components.join(", ")}</td>
+                    </tr>
+                  </tbody>
+                </table>
+              ) : (
+                <p>No live seat (runs as Starter).</p>
+              )}
+              <h3>Bans</h3>
+              {view.bans.length === 0 ? (
+                <p>None.</p>
+              ) : (
+                <ul>
+                  {view.bans.map((b) => (
+                    <li key={`${b.kind}:${b.value}`}>
+                      {b.kind}: {b.reason} ({b.actor}, {when(b.created_at)})
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </div>
+          </div>
+          {props.canWrite && (
+            <form className="inline" onSubmit={(e) => act(e, view.banned ? "unban" : "ban")}>
+              <label>
+                Reason
+                <input name="reason" required value={reason} onChange={(e) => setReason(e.target.value)} />
+              </label>
+              <button type="submit" className={view.banned ? "secondary" : "danger"}>
+                {view.banned ? "Unban" : "Ban instance"}
+              </button>
+            </form>
           )}
-          <h3>Bans</h3>
-          {view.bans.length === 0 ? (
-            <p>None.</p>
-          ) : (
-            <ul>
-              {view.bans.map((b) => (
-                <li key={`${b.kind}:${b.value}`}>
-                  {b.kind}: {b.reason} ({b.actor}, {when(b.created_at)})
-                </li>
-              ))}
-            </ul>
-          )}
-        </div>
-      </div>
-      {props.canWrite && (
-        <form className="inline" onSubmit={(e) => act(e, view.banned ? "unban" : "ban")}>
-          <label>
-            Reason
-            <input name="reason" required value={reason} onChange={(e) => setReason(e.target.value)} />
-          </label>
-          <button type="submit" className={view.banned ? "secondary" : "danger"}>
-            {view.banned ? "Unban" : "Ban instance"}
-          </button>
-        </form>
+        </>
       )}
-      <PrivacyPanel id={props.id} canWrite={props.canWrite} onChange={load} />
-      {activity && <ActivityPanels activity={activity} />}
+      {privacy}
+      {!erased && activity && <ActivityPanels activity={activity} />}
       {note && (
         <p className="note" role="status">
           {note}
