@@ -63,6 +63,7 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     const mapped = opts.mapError?.(raw);
     let err = raw;
+    let storeReset = false;
     const dependency = mapped || (raw.code && raw.code in HttpErrors) ? undefined : opts.dependencyOf?.(raw);
     // A domain error is answered as its mapping says, whatever its cause.
     if (mapped) {
@@ -80,8 +81,18 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       // Before the client-gone check: a store's connection reset is an outage, not the client leaving.
       opts.onDependencyDown?.(dependency, raw);
       err = new HttpErrors.DEPENDENCY_UNAVAILABLE(dependency);
-    } else if (CLIENT_GONE.has(String(raw.code)) || (request.raw.aborted && !(raw.code in HttpErrors))) {
+    } else if (request.raw.aborted && !(raw.code in HttpErrors)) {
       err = new HttpErrors.CLIENT_DISCONNECTED();
+    } else if (CLIENT_GONE.has(String(raw.code))) {
+      // A reset while the client is still there is one of our own connections breaking: a store's socket
+      // reset in the middle of a query (PostgreSQL's "read ECONNRESET" names no port to tell which store).
+      // An outage to retry, not the client's fault (it was answered 400 CLIENT_DISCONNECTED).
+      const socket = request.raw.socket;
+      if (!socket || socket.destroyed || !socket.writable) err = new HttpErrors.CLIENT_DISCONNECTED();
+      else {
+        err = new HttpErrors.DEPENDENCY_UNAVAILABLE("a store connection");
+        storeReset = true;
+      }
     }
     const known = typeof err.code === "string" && err.code in HttpErrors;
     const status = known ? (err.statusCode ?? 500) : 500;

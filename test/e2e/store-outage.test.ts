@@ -38,6 +38,8 @@ interface Seen {
   route: string;
   status: number;
   retryAfter: string | null;
+  /** The error code of an answer outside the allowed ones (what to look at when one appears). */
+  code?: string;
 }
 
 describe("when Redis, then PostgreSQL, stop under load", () => {
@@ -47,8 +49,19 @@ describe("when Redis, then PostgreSQL, stop under load", () => {
     const seen: Seen[] = [];
     const failures: string[] = [];
     let running = true;
-    const record = (route: string, res: Response) =>
-      seen.push({ route, status: res.status, retryAfter: res.headers.get("retry-after") });
+    const record = (route: string, res: Response, body: ArrayBuffer) => {
+      const code =
+        res.status >= 400
+          ? (JSON.parse(Buffer.from(body).toString("utf8") || "{}") as { error?: { code?: string } }).error
+              ?.code
+          : undefined;
+      seen.push({
+        route,
+        status: res.status,
+        retryAfter: res.headers.get("retry-after"),
+        ...(code && res.status !== 503 && res.status !== 401 ? { code } : {}),
+      });
+    };
     const batches = Array.from({ length: 3 }, async (_, c) => {
       for (let i = 0; running; i++) {
         const batchId = `outage-${instance.instanceId}-${c}-${i}`;
@@ -59,8 +72,7 @@ describe("when Redis, then PostgreSQL, stop under load", () => {
             batch_id: batchId,
             metrics,
           });
-          await res.arrayBuffer();
-          record("batch", res);
+          record("batch", res, await res.arrayBuffer());
           if (res.status === 202) accepted.add(batchId);
         } catch (err) {
           failures.push(`batch: ${(err as Error).message}`);
@@ -90,8 +102,7 @@ describe("when Redis, then PostgreSQL, stop under load", () => {
           const path = route === "register" ? "/v1/instances/register" : "/v1/admin/licenses";
           try {
             const res = await fetch(`${url}${path}`, init as RequestInit);
-            await res.arrayBuffer();
-            record(route, res);
+            record(route, res, await res.arrayBuffer());
           } catch (err) {
             failures.push(`${route}: ${(err as Error).message}`);
           }

@@ -122,3 +122,28 @@ describe("one place maps domain errors to HTTP", () => {
     });
   });
 });
+
+describe("a connection reset while the client waits", () => {
+  it("is a store's outage (503 with Retry-After), not the client leaving (400 CLIENT_DISCONNECTED)", async () => {
+    // What node-postgres throws when its socket resets mid-query: no port says which store it was.
+    const reset = Object.assign(new Error("read ECONNRESET"), {
+      code: "ECONNRESET",
+      syscall: "read",
+      errno: -104,
+    });
+    const app = Fastify({ logger: false });
+    await app.register(errorHandler, { retryAfterSeconds: 7, mapError: domainHttpError });
+    app.get("/", async () => {
+      throw reset;
+    });
+    const address = await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const res = await fetch(address);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("7");
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("DEPENDENCY_UNAVAILABLE");
+    } finally {
+      await app.close();
+    }
+  });
+});
