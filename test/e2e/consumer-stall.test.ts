@@ -25,6 +25,9 @@ const env = {
   SMSTATS_NATS_SUBJECT_PREFIX: nsName("stalltest.telemetry"),
   SMSTATS_NATS_CONSUMER: nsName("processor_stall_test"),
   SMSTATS_PROCESSOR_STALL_MS: "10000",
+  // Small pulls: the zombie below shares the processor's consumer, and a pull of up to 500 messages took
+  // nearly every message published while the zombie waited for its 20 (over 30 s on a busy machine).
+  SMSTATS_PROCESSOR_BATCH_MESSAGES: "5",
 };
 const config: Readonly<Config> = loadConfig({ ...process.env, ...env });
 const log = createLogger("stall-test", "silent");
@@ -90,7 +93,7 @@ describe("a consumer that stops delivering", () => {
     const held: JsMsg[] = [];
     // A pull that misses its heartbeats on a busy machine ends with an error; the zombie pulls again
     // (an unhandled rejection here once left the publish loop below waiting until the test's timeout).
-    const fillBy = Date.now() + 30_000;
+    const fillBy = Date.now() + 60_000;
     const holding = (async () => {
       while (held.length < slots && Date.now() < fillBy) {
         try {
@@ -169,5 +172,5 @@ describe("a consumer that stops delivering", () => {
     expect(stream.state.messages, "stream drained").toBe(0);
     const declared = await jsm.consumers.info(config.nats.stream, config.nats.consumer);
     expect(declared.config.max_ack_pending).toBe(20_000);
-  }, 200_000);
+  }, 260_000);
 });
