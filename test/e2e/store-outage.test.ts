@@ -133,7 +133,7 @@ describe("when Redis, then PostgreSQL, stop under load", () => {
     console.info(
       `store outages: batch ${JSON.stringify(byStatus("batch"))}, register ${JSON.stringify(byStatus("register"))}, admin ${JSON.stringify(byStatus("admin"))}`,
     );
-    expect(failures).toEqual([]);
+    expect(failures, `ingest and processor said:\n${pipeline.output().slice(-4000)}`).toEqual([]);
     const allowed: Record<string, number[]> = {
       batch: [202, 429, 503],
       register: [201, 429, 503],
