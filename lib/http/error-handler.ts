@@ -63,7 +63,6 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
     const mapped = opts.mapError?.(raw);
     let err = raw;
-    let storeReset = false;
     const dependency = mapped || (raw.code && raw.code in HttpErrors) ? undefined : opts.dependencyOf?.(raw);
     // A domain error is answered as its mapping says, whatever its cause.
     if (mapped) {
@@ -91,7 +90,6 @@ async function errorHandler(app: FastifyInstance, opts: ErrorHandlerOptions) {
       if (!socket || socket.destroyed || !socket.writable) err = new HttpErrors.CLIENT_DISCONNECTED();
       else {
         err = new HttpErrors.DEPENDENCY_UNAVAILABLE("a store connection");
-        storeReset = true;
       }
     }
     const known = typeof err.code === "string" && err.code in HttpErrors;

@@ -398,7 +398,9 @@ describe("key guessing", () => {
   it("is throttled per key prefix across addresses, and a real key with that prefix still passes", async () => {
     const { key } = await h.issue("venue");
     const prefix = key.split("-").slice(0, 3).join("-");
-    await h.deps.redis.del(`${h.config.redis.keyPrefix}abuse:key_guessing_prefix:${h.deps.vault.addressTag(prefix)}`);
+    await h.deps.redis.del(
+      `${h.config.redis.keyPrefix}abuse:key_guessing_prefix:${h.deps.vault.addressTag(prefix)}`,
+    );
     const guesser = await registerInstance(h.app);
     const statuses: number[] = [];
     for (let i = 0; i < PREFIX_GUESSES + 2; i++) {

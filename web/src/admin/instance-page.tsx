@@ -140,7 +140,7 @@ function PrivacyPanel(props: {
       }
     }, 1000);
     return () => clearTimeout(timer);
-  }, [job]);
+  }, [job, onErased]);
   const reset = async (e: FormEvent) => {
     e.preventDefault();
     setError("");
@@ -227,6 +227,7 @@ export function InstancePage(props: { id: string; canWrite: boolean }) {
   const [error, setError] = useState("");
   const [note, setNote] = useState("");
   const [erased, setErased] = useState(false);
+  const markErased = useCallback(() => setErased(true), []);
   const load = useCallback(async () => {
     try {
       const [v, a] = await Promise.all([
@@ -256,7 +257,7 @@ export function InstancePage(props: { id: string; canWrite: boolean }) {
   };
   if (!view) return error ? <p className="error">{error}</p> : <p>Loading…</p>;
   const privacy = (
-    <PrivacyPanel id={props.id} canWrite={props.canWrite} onChange={load} onErased={() => setErased(true)} />
+    <PrivacyPanel id={props.id} canWrite={props.canWrite} onChange={load} onErased={markErased} />
   );
   return (
     <section>
