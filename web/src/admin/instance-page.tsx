@@ -4,6 +4,7 @@ import type { SequenceState } from "../../../ingest/sequence/sequence-tracker.ts
 import type { InstanceActivity } from "../../../licensing/admin/instance-activity.ts";
 import type { InstanceView } from "../../../licensing/admin/instance-admin.ts";
 import { api, errorText, when } from "../shared/api.ts";
+import { Outcome } from "../shared/outcome.tsx";
 
 /** GET /v1/admin/instances/{id}/activity. */
 type Activity = InstanceActivity & { sequence: SequenceState; recent_errors: InstanceError[] | null };
@@ -205,16 +206,7 @@ function PrivacyPanel(props: {
             : `Erasure ${job.status}${job.step ? ` (last step done: ${job.step})` : ""}…`}
         </p>
       )}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Outcome note={note} error={error} />
     </div>
   );
 }
@@ -368,16 +360,7 @@ export function InstancePage(props: { id: string; canWrite: boolean }) {
       )}
       {privacy}
       {!erased && activity && <ActivityPanels activity={activity} />}
-      {note && (
-        <p className="note" role="status">
-          {note}
-        </p>
-      )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Outcome note={note} error={error} />
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { type FormEvent, useCallback, useEffect, useState } from "react";
 import type { OfflineLicenseFile, PortalDevice, PortalLicense } from "../../../licensing/portal/index.ts";
 import type { Deactivation } from "../../../licensing/seats/licensing-service.ts";
 import { api, errorText, setCsrfToken, when } from "../shared/api.ts";
+import { Outcome } from "../shared/outcome.tsx";
 
 function SignIn(props: { onSignedIn: () => void }) {
   const [key, setKey] = useState("");
@@ -197,16 +198,7 @@ export function Portal() {
             </tbody>
           </table>
           {devices.length === 0 && <p>No device holds a seat of this license.</p>}
-          {note && (
-            <p className="note" role="status">
-              {note}
-            </p>
-          )}
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
+          <Outcome note={note} error={error} />
         </section>
       </main>
     </>
