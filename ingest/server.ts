@@ -1,5 +1,5 @@
 import { loadConfig } from "../lib/config/index.ts";
-import { gracefulClose } from "../lib/http/index.ts";
+import { addAcceptors, gracefulClose } from "../lib/http/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { buildApp } from "./app.ts";
 import { createIngestDeps } from "./deps.ts";
@@ -26,7 +26,11 @@ async function serve() {
   const metricsApp = await buildMetricsApp(config, deps);
   const metricsAddress = await metricsApp.listen({ ...config.ingest.metrics });
   const address = await app.listen({ host: config.ingest.host, port: config.ingest.port });
-  log.info({ address, metricsAddress, https: config.ingest.tls !== undefined }, "ingest listening");
+  const acceptors = await addAcceptors(app.server, config.ingest.acceptors);
+  log.info(
+    { address, metricsAddress, https: config.ingest.tls !== undefined, acceptors: acceptors.count },
+    "ingest listening",
+  );
 
   let stopping = false;
   async function shutdown(signal: string) {
@@ -38,6 +42,7 @@ async function serve() {
       process.exit(1);
     }, 20_000);
     force.unref();
+    acceptors.close();
     await gracefulClose(app);
     await metricsApp.close();
     await deps.close();

@@ -100,6 +100,12 @@ const envSchema = z
     /** Concurrent connections one client address may hold; more are closed at once and counted. */
     SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: positiveInt.default(64),
     /**
+     * Handles accepting on the API's listening socket in each ingest process (duplicates of one socket):
+     * Node accepts one connection per handle per event-loop iteration, so a busy process with one handle
+     * accepts about 25 connections a second and new clients wait in the kernel's queue (lib/http/acceptors.ts).
+     */
+    SMSTATS_INGEST_ACCEPTORS: z.coerce.number().int().min(1).max(256).default(64),
+    /**
      * Requests being served (body received, answer not yet sent) past which ingest answers 503 with
      * Retry-After at once instead of queueing them behind the others.
      */

@@ -32,6 +32,8 @@ export interface Config {
       checkEveryMs: number;
     };
     maxConnectionsPerAddress: number;
+    /** Handles accepting on the listening socket: connections accepted per event-loop iteration. */
+    acceptors: number;
     /** Load shedding: past any of these, requests are answered 503 with Retry-After at once. */
     shedding: { maxInFlight: number; maxEventLoopDelayMs: number; maxRssBytes: number };
     /** Deadline of each readiness check (ms). */
@@ -359,6 +361,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
         checkEveryMs: env.SMSTATS_INGEST_TIMEOUT_CHECK_MS,
       },
       maxConnectionsPerAddress: env.SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS,
+      acceptors: env.SMSTATS_INGEST_ACCEPTORS,
       shedding: {
         maxInFlight: env.SMSTATS_INGEST_MAX_IN_FLIGHT,
         maxEventLoopDelayMs: env.SMSTATS_INGEST_MAX_EVENT_LOOP_DELAY_MS,

@@ -1,4 +1,4 @@
-import { type Server, STATUS_CODES } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { ErrorBody } from "./errors.ts";
 import { clientErrorHandler as answerClientError } from "./router-errors.ts";
@@ -74,7 +74,7 @@ export function clientErrorHandler(onCut: (reason: CutReason) => void) {
 
 /**
  * Cuts slow and greedy clients on the listening server: a connection idle past the server's timeout is
- * closed (counted "idle"), and an address holding `maxPerAddress` connections gets 503 with Retry-After
+ * closed (counted "idle"; a keep-alive connection past its keep-alive timeout is closed uncounted), and an address holding `maxPerAddress` connections gets 503 with Retry-After
  * and a closed socket for each further one (counted "per_address_limit"). Behind a proxy every
  * connection comes from the proxy's address: raise the cap there.
  */
@@ -113,9 +113,20 @@ export function guardConnections(
       else open.set(address, left);
     });
   });
+  // Node reports two silences here: a connection idle past the server's timeout (a cut, counted "idle"),
+  // and a keep-alive connection that outlived the keep-alive timeout after its last answer (closed as
+  // Node would, not counted: that is how keep-alive connections end).
+  const served = new WeakSet<object>();
+  const busy = new WeakSet<object>();
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    served.add(socket);
+    busy.add(socket);
+    res.once("close", () => busy.delete(socket));
+  });
   // With a listener here Node no longer destroys timed-out sockets itself.
   server.on("timeout", (socket: Socket) => {
-    opts.onCut("idle");
+    if (!served.has(socket) || busy.has(socket)) opts.onCut("idle");
     socket.destroy();
   });
 }

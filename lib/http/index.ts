@@ -1,3 +1,4 @@
+export { type Acceptors, addAcceptors } from "./acceptors.ts";
 export {
   type CutReason,
   clientErrorHandler,

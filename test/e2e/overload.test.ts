@@ -168,7 +168,7 @@ async function ingestRss(): Promise<number> {
 }
 
 describe("ingest at 20x its sustainable rate", () => {
-  it("answers at least 98 % of requests within 2 s (202, 429 or 503 with Retry-After, the rest time out), stays under its memory ceiling and loses nothing accepted", async () => {
+  it("answers every request within 2 s (202, 429 or 503 with Retry-After), stays under its memory ceiling and loses nothing accepted", async () => {
     // The sustainable rate: four clients back to back for 4 s.
     let n = 0;
     const warm: Answer[] = [];
@@ -258,20 +258,14 @@ describe("ingest at 20x its sustainable rate", () => {
       await sleep(1000);
       got = await stored();
     }
-    // Issue 12 asks for every request within 2 s. On this 2-core box the load generator shares the cores
-    // with ingest, the processor and ClickHouse, and a fraction of a percent of requests waits in the
-    // kernel's and Node's accept queues before ingest's hooks can shed them (0.2–0.8 % measured): the
-    // test holds the share it meets (at least 98 % answered within 2 s, nothing but timeouts late) and
-    // prints the rest; the closing note of issue 12 reports the line as not met.
-    // A connection reset ("socket hang up": the connection closed under a request just sent on it) is
-    // no answer either; it counts against the same share, as the timeouts do, and nothing else may fail.
-    const late = all.filter((a) => a.error);
-    const unanswered = (e: string | undefined) =>
-      e === "no answer within 2 s" || e === "socket hang up" || /ECONNRESET/.test(e ?? "");
-    expect(late.filter((a) => !unanswered(a.error))).toEqual([]);
-    expect(late.length / all.length, `unanswered within 2 s: ${late.length} of ${all.length}`).toBeLessThan(
-      0.02,
-    );
+    // Every request answered within 2 s. Until ingest accepted on several handles (lib/http/acceptors.ts),
+    // 0.8–1.5 % were not: all of them on new connections, left in the kernel's accept queue by a busy
+    // loop that accepted one connection per iteration.
+    const late = all.filter((a) => a.error || a.ms > 2000);
+    expect(
+      late.map((a) => `${a.error ?? a.status} after ${a.ms.toFixed(0)} ms`).slice(0, 5),
+      `not answered within 2 s: ${late.length} of ${all.length}`,
+    ).toEqual([]);
     const answered = all.filter((a) => !a.error);
     expect(answered.filter((a) => ![202, 429, 503].includes(a.status))).toEqual([]);
     expect(answered.filter((a) => a.status !== 202 && !a.retryAfter)).toEqual([]);

@@ -188,6 +188,52 @@ describe("slow and greedy clients", () => {
     expect(res.status).toBe(202);
   });
 
+  it("closes a keep-alive connection past its keep-alive timeout uncounted, and counts a stalled request as an idle cut", async () => {
+    const idle = () => metric("smstats_http_connections_cut_total", 'reason="idle"');
+    const closed = (s: Socket) =>
+      new Promise<number>((r) => {
+        const t = Date.now();
+        s.once("close", () => r(Date.now() - t));
+      });
+    const before = await idle();
+    // One batch answered 202 on a keep-alive connection, then nothing: Node closes it after the keep-alive
+    // timeout (2 s, plus the second Node adds).
+    const kept = await open("127.0.0.80");
+    kept.on("error", () => {});
+    let answer = "";
+    kept.on("data", (d) => {
+      answer += d;
+    });
+    const signed = await signedRequest(instance, {
+      ...seedBody(instance.instanceId),
+      batch_id: uniqueId("ka"),
+    });
+    const headers = Object.entries(signed.headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join("");
+    const keptClosed = closed(kept);
+    kept.write(
+      `POST /v1/stats/batch HTTP/1.1\r\nHost: a\r\n${headers}Content-Length: ${signed.payload.length}\r\n\r\n`,
+    );
+    kept.write(signed.payload);
+    expect(await keptClosed).toBeLessThan(4000);
+    expect(answer).toMatch(/^HTTP\/1.1 202/);
+    expect(await idle()).toBe(before);
+    // A request whose body stops coming is cut after 3 s of silence (before its 5 s request timeout), and
+    // counted as idle.
+    const stalled = await open("127.0.0.81");
+    stalled.on("error", () => {});
+    stalled.on("data", () => {});
+    const stalledClosed = closed(stalled);
+    stalled.write(
+      `POST /v1/instances/register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"hw`,
+    );
+    const lived = await stalledClosed;
+    expect(lived).toBeGreaterThanOrEqual(2900);
+    expect(lived).toBeLessThan(4900);
+    expect(await idle()).toBe(before + 1);
+  });
+
   it("logs a client that disconnects mid-body at debug and counts it as CLIENT_DISCONNECTED", async () => {
     const before = await metric("smstats_http_errors_total", 'code="CLIENT_DISCONNECTED"');
     for (const path of ["/v1/stats/batch", "/v1/instances/register"]) {
