@@ -16,5 +16,12 @@ export function createPgPool(url: string, applicationName: string, max = 10, tls
   });
   // An idle client losing its connection emits 'error' on the pool; without a listener Node would crash.
   pool.on("error", () => {});
+  // A checked-out client losing its connection between two queries (idle in a transaction when the server
+  // is stopped: 57P01) emits 'error' on itself, and the pool listens only to clients it holds idle: one
+  // listener for each client's life keeps that from crashing the process. The client is then unusable;
+  // its holder's next query fails, and the pool drops it on release.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   return pool;
 }
