@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import sjson from "secure-json-parse";
-import { duplicateKey, HttpErrors, unstorableJson } from "../../lib/http/index.ts";
+import { duplicateKeyIn, HttpErrors, unstorableJson } from "../../lib/http/index.ts";
 import { type DecodeLimits, decodeBody } from "./decompress/index.ts";
 
 /** Content type of client-encoded Avro batches; the writer schema's fingerprint comes in a header. */
@@ -17,7 +17,7 @@ declare module "fastify" {
 
 /** Strict JSON: a key repeated in one object, or text no store can keep, refuses the body (400). */
 function refuseAmbiguousJson(text: string, body: unknown): void {
-  const repeated = duplicateKey(text);
+  const repeated = duplicateKeyIn(text, body);
   if (repeated !== undefined) throw new HttpErrors.DUPLICATE_KEY(JSON.stringify(repeated.slice(0, 64)));
   const bad = unstorableJson(text, body);
   if (bad) throw new HttpErrors.INVALID_CHARACTER(bad);

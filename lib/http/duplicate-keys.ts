@@ -46,3 +46,51 @@ export function duplicateKey(text: string): string | undefined {
   }
   return undefined;
 }
+
+/** Strings in key position in a JSON text JSON.parse accepted: those followed (past blanks) by a colon. */
+function keysInText(text: string): number {
+  let keys = 0;
+  let i = text.indexOf('"');
+  while (i >= 0) {
+    let end = i;
+    for (;;) {
+      end = text.indexOf('"', end + 1);
+      if (end < 0) return keys;
+      let slashes = 0;
+      while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+      if (slashes % 2 === 0) break;
+    }
+    let j = end + 1;
+    let c = text.charCodeAt(j);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++j);
+    if (c === 0x3a /* : */) keys++;
+    i = text.indexOf('"', j);
+  }
+  return keys;
+}
+
+/** Own keys of every object in a parsed JSON value. */
+function keysInValue(value: unknown): number {
+  if (value === null || typeof value !== "object") return 0;
+  let keys = 0;
+  if (Array.isArray(value)) {
+    for (const v of value) keys += keysInValue(v);
+    return keys;
+  }
+  for (const k in value) {
+    keys++;
+    keys += keysInValue((value as Record<string, unknown>)[k]);
+  }
+  return keys;
+}
+
+/**
+ * duplicateKey for a text and the value JSON.parse made of it, cheaper on the common case: when the text
+ * has as many keys as the value's objects hold, no key was repeated (JSON.parse keeps one per name), so
+ * no set of keys is built. Otherwise (a repeat, or keys the parser was told to drop) the full walk names
+ * the repeated key, or finds none.
+ */
+export function duplicateKeyIn(text: string, parsed: unknown): string | undefined {
+  if (keysInText(text) === keysInValue(parsed)) return undefined;
+  return duplicateKey(text);
+}

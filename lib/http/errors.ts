@@ -61,7 +61,14 @@ export const HttpErrors = {
   INSTANCE_UNKNOWN: createError("INSTANCE_UNKNOWN", "the token's instance is not registered", 401),
   INSTANCE_BANNED: createError("INSTANCE_BANNED", "this instance is banned", 403),
   INSTANCE_MISMATCH: createError("INSTANCE_MISMATCH", "instance_id does not match the token's instance", 403),
-  RATE_LIMITED: createError("RATE_LIMITED", "more than %s requests per minute; retry after Retry-After", 429),
+  // Answers of an overloaded service, made by the thousand a second under load: no stack trace to capture.
+  RATE_LIMITED: createError(
+    "RATE_LIMITED",
+    "more than %s requests per minute; retry after Retry-After",
+    429,
+    Error,
+    false,
+  ),
   SIGNATURES_LIMITED: createError(
     "SIGNATURES_LIMITED",
     "too many badly signed requests from this address; retry after Retry-After",
@@ -81,7 +88,13 @@ export const HttpErrors = {
     "%s is unavailable; retry after Retry-After",
     503,
   ),
-  OVERLOADED: createError("OVERLOADED", "the service is overloaded (%s); retry after Retry-After", 503),
+  OVERLOADED: createError(
+    "OVERLOADED",
+    "the service is overloaded (%s); retry after Retry-After",
+    503,
+    Error,
+    false,
+  ),
   CLIENT_DISCONNECTED: createError(
     "CLIENT_DISCONNECTED",
     "the client closed the connection before the request was complete",

@@ -5,7 +5,7 @@ export {
   guardConnections,
   serverTimeouts,
 } from "./connection-hygiene.ts";
-export { duplicateKey } from "./duplicate-keys.ts";
+export { duplicateKey, duplicateKeyIn } from "./duplicate-keys.ts";
 export { default as errorHandler, type ErrorHandlerOptions, validationError } from "./error-handler.ts";
 export { type ErrorBody, errorBodySchema, HttpErrors } from "./errors.ts";
 export { gracefulClose } from "./graceful-close.ts";

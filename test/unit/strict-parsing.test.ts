@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { duplicateKey, unstorableJson, unstorableText } from "../../lib/http/index.ts";
+import { duplicateKey, duplicateKeyIn, unstorableJson, unstorableText } from "../../lib/http/index.ts";
 import { parseRfc3339 } from "../../lib/time/index.ts";
 
 describe("parseRfc3339", () => {
@@ -53,6 +53,27 @@ describe("duplicateKey", () => {
     expect(duplicateKey('{"a\\u0062":1,"ab":2}')).toBe("ab");
     expect(duplicateKey('[{"x":"{\\"y\\":1,\\"y\\":2}"},{"x":1}]')).toBeUndefined();
     expect(duplicateKey('{"l":[{"k":1},{"k":2}],"m":{"k":1,"k":1}}')).toBe("k");
+  });
+
+  it("duplicateKeyIn (keys counted in the text and in the parsed value) answers as the full walk does", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const text = JSON.stringify(v, null, 1);
+        expect(duplicateKeyIn(text, JSON.parse(text))).toBeUndefined();
+      }),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string(), (obj, k) => {
+        const inner = JSON.stringify(obj).slice(1, -1);
+        const key = JSON.stringify(k);
+        const text = `[1, {${key} :1${inner ? `,${inner}` : ""},${key}\n:2}]`;
+        expect(duplicateKeyIn(text, JSON.parse(text))).toBe(k);
+        expect(duplicateKeyIn(text, JSON.parse(text))).toBe(duplicateKey(text));
+      }),
+    );
+    // Keys the parser dropped (secure-json-parse removes __proto__): the full walk decides, and finds none.
+    expect(duplicateKeyIn('{"a":1,"__proto__":{"b":2}}', { a: 1 })).toBeUndefined();
+    expect(duplicateKeyIn('{"a\\u0062":1,"ab":2}', { ab: 2 })).toBe("ab");
   });
 });
 
