@@ -1,5 +1,5 @@
 import { loadConfig } from "../lib/config/index.ts";
-import { addAcceptors, gracefulClose } from "../lib/http/index.ts";
+import { type Acceptors, addAcceptors, gracefulClose } from "../lib/http/index.ts";
 import { createLogger } from "../lib/log/index.ts";
 import { buildApp } from "./app.ts";
 import { createIngestDeps } from "./deps.ts";
@@ -25,13 +25,7 @@ async function serve() {
   // workers share it as they share the API port: a scrape reads the worker the kernel hands it to.
   const metricsApp = await buildMetricsApp(config, deps);
   const metricsAddress = await metricsApp.listen({ ...config.ingest.metrics });
-  const address = await app.listen({ host: config.ingest.host, port: config.ingest.port });
-  const acceptors = await addAcceptors(app.server, config.ingest.acceptors);
-  log.info(
-    { address, metricsAddress, https: config.ingest.tls !== undefined, acceptors: acceptors.count },
-    "ingest listening",
-  );
-
+  let acceptors: Acceptors | undefined;
   let stopping = false;
   async function shutdown(signal: string) {
     if (stopping) return;
@@ -42,13 +36,28 @@ async function serve() {
       process.exit(1);
     }, 20_000);
     force.unref();
-    acceptors.close();
+    acceptors?.close();
     await gracefulClose(app);
     await metricsApp.close();
     await deps.close();
     log.info("ingest stopped");
     process.exit(0);
   }
+  // Before listening: a signal that comes while the port is open (readiness answers from then on) is a
+  // clean stop, whatever is still starting.
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+  const address = await app.listen({ host: config.ingest.host, port: config.ingest.port });
+  try {
+    acceptors = await addAcceptors(app.server, config.ingest.acceptors);
+  } catch (err) {
+    // Serving goes on with the server's own handle (one accept per event-loop iteration).
+    log.warn({ err }, "ingest could not add accepting handles; accepting on one");
+  }
+  if (stopping) acceptors?.close();
+  log.info(
+    { address, metricsAddress, https: config.ingest.tls !== undefined, acceptors: acceptors?.count ?? 1 },
+    "ingest listening",
+  );
 }
