@@ -1,3 +1,15 @@
+/** Index of the quote closing the string opened at `open`: the next one not escaped by an odd run of backslashes; -1 if none. */
+function closingQuote(text: string, open: number): number {
+  let end = open;
+  for (;;) {
+    end = text.indexOf('"', end + 1);
+    if (end < 0) return -1;
+    let slashes = 0;
+    while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return end;
+  }
+}
+
 /**
  * The first key that appears twice in one object of a JSON text, or undefined. JSON.parse keeps the
  * last of two equal keys without a word, so a body could say one thing to a reader and another to us.
@@ -12,16 +24,9 @@ export function duplicateKey(text: string): string | undefined {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      // The closing quote is the next one not escaped by an odd run of backslashes.
       const start = i + 1;
-      let end = start - 1;
-      for (;;) {
-        end = text.indexOf('"', end + 1);
-        if (end < 0) return undefined;
-        let slashes = 0;
-        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
-        if (slashes % 2 === 0) break;
-      }
+      const end = closingQuote(text, i);
+      if (end < 0) return undefined;
       i = end;
       const keys = stack[stack.length - 1];
       if (expectKey && keys) {
@@ -52,14 +57,8 @@ function keysInText(text: string): number {
   let keys = 0;
   let i = text.indexOf('"');
   while (i >= 0) {
-    let end = i;
-    for (;;) {
-      end = text.indexOf('"', end + 1);
-      if (end < 0) return keys;
-      let slashes = 0;
-      while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes++;
-      if (slashes % 2 === 0) break;
-    }
+    const end = closingQuote(text, i);
+    if (end < 0) return keys;
     let j = end + 1;
     let c = text.charCodeAt(j);
     while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++j);

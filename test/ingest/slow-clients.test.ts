@@ -85,14 +85,20 @@ async function opening(kind: Kind): Promise<string> {
   if (kind === "body") {
     return 'POST /v1/instances/register HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"hw';
   }
+  const { headers, payload } = await signedBatch("slow");
+  return `POST /v1/stats/batch HTTP/1.1\r\nHost: a\r\n${headers}Content-Length: 4000\r\n\r\n${payload.subarray(0, 10)}`;
+}
+
+/** A signed batch of the test instance: its headers as raw HTTP lines, and its body. */
+async function signedBatch(idPrefix: string) {
   const signed = await signedRequest(instance, {
     ...seedBody(instance.instanceId),
-    batch_id: uniqueId("slow"),
+    batch_id: uniqueId(idPrefix),
   });
   const headers = Object.entries(signed.headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("");
-  return `POST /v1/stats/batch HTTP/1.1\r\nHost: a\r\n${headers}Content-Length: 4000\r\n\r\n${signed.payload.subarray(0, 10)}`;
+  return { headers, payload: signed.payload };
 }
 
 /** One slow client for `forMs`: reconnects each time it is cut; returns how long each connection lived. */
@@ -204,18 +210,12 @@ describe("slow and greedy clients", () => {
     kept.on("data", (d) => {
       answer += d;
     });
-    const signed = await signedRequest(instance, {
-      ...seedBody(instance.instanceId),
-      batch_id: uniqueId("ka"),
-    });
-    const headers = Object.entries(signed.headers)
-      .map(([k, v]) => `${k}: ${v}\r\n`)
-      .join("");
+    const { headers, payload } = await signedBatch("ka");
     const keptClosed = closed(kept);
     kept.write(
-      `POST /v1/stats/batch HTTP/1.1\r\nHost: a\r\n${headers}Content-Length: ${signed.payload.length}\r\n\r\n`,
+      `POST /v1/stats/batch HTTP/1.1\r\nHost: a\r\n${headers}Content-Length: ${payload.length}\r\n\r\n`,
     );
-    kept.write(signed.payload);
+    kept.write(payload);
     expect(await keptClosed).toBeLessThan(4000);
     expect(answer).toMatch(/^HTTP\/1.1 202/);
     expect(await idle()).toBe(before);
