@@ -3,6 +3,7 @@ import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { BATCH_PATH, METRICS_PER_BATCH, type SignedBatch } from "../ingest/bodies.ts";
 import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
+import { runPaced } from "./paced.ts";
 import { startTreeCpuMeter } from "./tree-cpu.ts";
 
 /** One load phase: what was sent, when each batch was accepted, and when ClickHouse had it. */
@@ -16,6 +17,8 @@ export interface PhaseResult {
   /** Other answers by status (and "partial" 202s), connection errors and timeouts. */
   refused: Record<string, number>;
   latencyMs: { p50: number; p99: number };
+  /** Paced phases: how far behind schedule the generator sent and its own longest stall, ms. */
+  generator?: { slipP99Ms: number; slipMaxMs: number; loopDelayMaxMs: number };
   /** ms since the phase started at which each accepted batch was answered, in order. */
   acceptedAtMs: number[];
   /** Batch ids of the accepted batches, as ingest's answers name them (empty for servers that do not). */
@@ -81,34 +84,21 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
   const cpuStart = performance.now();
   const meter = startCpuMeter(opts.watch);
   const treeMeter = startTreeCpuMeter(opts.watchTrees ?? {});
-  const result = await autocannon({
-    url: opts.url,
-    connections: opts.connections,
-    pipelining: 1,
-    duration: opts.durationSeconds,
-    timeout: 10,
-    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
-    requests: [
-      {
-        method: "POST",
-        path: BATCH_PATH,
-        setupRequest: (request) => {
-          const batch = opts.next();
-          return { ...request, headers: batch.headers, body: batch.body };
-        },
-        onResponse: (status, body) => {
-          if (status !== 202 && status !== 200) return;
-          if (!ALL_ACCEPTED.test(body)) {
-            partial++;
-            return;
-          }
-          acceptedAtMs.push(Math.round(performance.now() - start));
-          const id = BATCH_ID.exec(body)?.[1];
-          if (id) acceptedIds.push(id);
-        },
-      },
-    ],
-  });
+  const onResponse = (status: number, body: string) => {
+    if (status !== 202 && status !== 200) return;
+    if (!ALL_ACCEPTED.test(body)) {
+      partial++;
+      return;
+    }
+    acceptedAtMs.push(Math.round(performance.now() - start));
+    const id = BATCH_ID.exec(body)?.[1];
+    if (id) acceptedIds.push(id);
+  };
+  // As fast as the server answers: autocannon, closed loop. At a given rate: an evenly paced open loop
+  // (paced.ts says why not autocannon's overallRate).
+  const load = opts.overallRate
+    ? await pacedLoad(opts, opts.overallRate, onResponse)
+    : await closedLoad(opts, onResponse);
   // For the pipeline the meters run on until ClickHouse holds everything accepted: the processor's work
   // on the tail of the phase is part of what the phase's metrics cost.
   const readCpu = () => {
@@ -118,12 +108,10 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
   };
   let measured = v ? undefined : readCpu();
   const refused: Record<string, number> = {};
-  for (const [status, { count }] of Object.entries(result.statusCodeStats)) {
-    if (status !== "202" && status !== "200") refused[status] = count;
+  for (const [status, count] of Object.entries(load.statusCounts)) {
+    if (status !== "202" && status !== "200" && count > 0) refused[status] = count;
   }
   if (partial) refused.partial = partial;
-  if (result.errors - result.timeouts) refused.errors = result.errors - result.timeouts;
-  if (result.timeouts) refused.timeouts = result.timeouts;
   let allVisibleAtMs: number | undefined;
   if (v) {
     const deadline = performance.now() + v.maxWaitSeconds * 1000;
@@ -144,16 +132,87 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
   return {
     name: opts.name,
     targetRate: opts.overallRate,
-    seconds: result.duration,
+    seconds: load.seconds,
     accepted: acceptedAtMs.length,
     refused,
-    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+    latencyMs: load.latencyMs,
+    ...(load.generator ? { generator: load.generator } : {}),
     acceptedAtMs,
     acceptedIds,
     visibleSamples,
     allVisibleAtMs,
     cpu,
     cpuSeconds,
+  };
+}
+
+interface LoadOutcome {
+  generator?: PhaseResult["generator"];
+  seconds: number;
+  /** Answers by status, and "errors" / "timeouts" for requests that got none. */
+  statusCounts: Record<string, number>;
+  latencyMs: { p50: number; p99: number };
+}
+
+async function closedLoad(
+  opts: PhaseOptions,
+  onResponse: (status: number, body: string) => void,
+): Promise<LoadOutcome> {
+  const result = await autocannon({
+    url: opts.url,
+    connections: opts.connections,
+    pipelining: 1,
+    duration: opts.durationSeconds,
+    timeout: 10,
+    requests: [
+      {
+        method: "POST",
+        path: BATCH_PATH,
+        setupRequest: (request) => {
+          const batch = opts.next();
+          return { ...request, headers: batch.headers, body: batch.body };
+        },
+        onResponse: (status, body) => onResponse(status, body),
+      },
+    ],
+  });
+  const statusCounts: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats)) statusCounts[status] = count;
+  if (result.errors - result.timeouts) statusCounts.errors = result.errors - result.timeouts;
+  if (result.timeouts) statusCounts.timeouts = result.timeouts;
+  return {
+    seconds: result.duration,
+    statusCounts,
+    latencyMs: { p50: result.latency.p50, p99: result.latency.p99 },
+  };
+}
+
+async function pacedLoad(
+  opts: PhaseOptions,
+  rate: number,
+  onResponse: (status: number, body: string) => void,
+): Promise<LoadOutcome> {
+  const result = await runPaced({
+    url: opts.url,
+    path: BATCH_PATH,
+    rate,
+    durationSeconds: opts.durationSeconds,
+    connections: opts.connections,
+    timeoutMs: 10_000,
+    next: opts.next,
+    onResponse,
+  });
+  const sorted = result.latenciesMs.sort((x, y) => x - y);
+  const q = (p: number) => Math.round(10 * (quantile(sorted, p) ?? Number.NaN)) / 10;
+  return {
+    seconds: result.seconds,
+    statusCounts: result.statusCounts,
+    latencyMs: { p50: q(0.5), p99: q(0.99) },
+    generator: {
+      slipP99Ms: result.slipMs.p99,
+      slipMaxMs: result.slipMs.max,
+      loopDelayMaxMs: result.generatorLoopDelayMaxMs,
+    },
   };
 }
 

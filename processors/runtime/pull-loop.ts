@@ -187,8 +187,11 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     if (stored.length > failed) opts.onProgress?.();
     opts.source.sent(stored.length - failed);
   };
-  // Size is checked as each message arrives (memory); age once a fetch ended (latency): checked per
-  // message it would cut inserts short whenever processing a fetch takes longer than flushAgeMs.
+  // Size and age are both checked as each message arrives, and age again when a fetch ends: a fetch
+  // lasts up to a second (JetStream's shortest pull wait) while messages trickle in, and a buffer that
+  // waited for the fetch's end held its oldest row up to a second past flushAgeMs. Under a backlog the
+  // age check can end an insert early only when handling one flush's worth of messages takes longer than
+  // flushAgeMs, and then the insert still holds that long's worth of rows.
   const full = () => bufferedRows >= opts.flushRows || bufferedBytes >= opts.flushBytes;
   const flushDue = () => full() || (buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs);
   const startFlush = async () => {
@@ -264,7 +267,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         const started = performance.now();
         await handle(m);
         spent.process += performance.now() - started;
-        if (full()) await startFlush();
+        if (flushDue()) await startFlush();
       }
     } catch (err) {
       opts.source.error("fetch");

@@ -10,7 +10,7 @@ import { componentMetrics } from "../../lib/metrics/index.ts";
 import { createSecretBox } from "../../licensing/keys/index.ts";
 import { createDeadLetterPublisher, listDeadLetters } from "../../processors/dlq/index.ts";
 import { startPullLoop } from "../../processors/runtime/pull-loop.ts";
-import { retry } from "../../processors/runtime/result.ts";
+import { ok, retry } from "../../processors/runtime/result.ts";
 import { nsName } from "../support/env.ts";
 
 // The redelivery cap on the real NATS of the local stack: a message that fails every time it is
@@ -80,6 +80,55 @@ describe("the pull loop's redelivery cap", () => {
       const stream = await jsm.streams.info(config.nats.stream);
       expect(stream.state.messages).toBe(0);
       expect(await metrics.metrics()).toMatch(/reason="dead_letter:max_deliveries"\} 1/);
+    } finally {
+      await loop.stop();
+    }
+  });
+});
+
+describe("the pull loop's flush age", () => {
+  it("inserts a trickle once its oldest row is flushAgeMs old, not when the fetch's one-second wait ends", async () => {
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.streams.purge(config.nats.stream);
+    const metrics = new Registry();
+    const inserts: { at: number; rows: number }[] = [];
+    const loop = startPullLoop<number>({
+      consumer: () => js.consumers.get(config.nats.stream, config.nats.consumer),
+      log,
+      batchMessages: 500,
+      batchWaitMs: 1_000,
+      flushRows: 1_000_000,
+      flushBytes: 1_000_000_000,
+      flushAgeMs: 200,
+      maxDeliveries: 3,
+      rowCount: () => 1,
+      byteCount: () => 1,
+      process: async (m) => ok(m.seq),
+      insert: async (rows) => {
+        inserts.push({ at: performance.now(), rows: rows.length });
+      },
+      source: componentMetrics(metrics, "jetstream_source", "messages"),
+      sink: componentMetrics(metrics, "clickhouse_sink", "rows"),
+    });
+    try {
+      // The loop's first fetch (10 messages, one-second wait) is open before anything is published; one
+      // message every 100 ms cannot fill it before its wait ends.
+      await new Promise((r) => setTimeout(r, 100));
+      const first = performance.now();
+      for (let i = 0; i < 12; i++) {
+        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-age:${i}` });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const deadline = Date.now() + 10_000;
+      while (inserts.reduce((n, x) => n + x.rows, 0) < 12 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(inserts.reduce((n, x) => n + x.rows, 0)).toBe(12);
+      // Due at 200 ms; the message that finds it due comes within 100 ms after that.
+      const firstInsertMs = (inserts[0]?.at ?? Number.POSITIVE_INFINITY) - first;
+      console.log(`flush age test: first insert ${Math.round(firstInsertMs)} ms after the first message`);
+      expect(firstInsertMs).toBeLessThan(600);
     } finally {
       await loop.stop();
     }
