@@ -157,6 +157,7 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
   // the instance's identity at once, so its tier (rate limit) and ban apply within a second, not at the
   // cache's TTL or the token's expiry.
   const stopChanges = await subscribeInstanceChanges(redis, prefix, (id) => identities.forget(id));
+  const sequences = createSequenceTracker(redis, prefix);
   return {
     log,
     metrics,
@@ -184,12 +185,14 @@ export async function createIngestDeps(config: Readonly<Config>, log: Logger): P
     }),
     identities,
     guard: createRequestGuard(redis, prefix, undefined, (address) => vault.addressTag(address)),
-    sequences: createSequenceTracker(redis, prefix),
+    sequences,
     async close() {
       await deliveries.stop();
       await consentListener.close();
       await stopChanges();
       mailer.close();
+      // Sequence records wait a little to share a round trip: written before Redis closes.
+      await sequences.flush().catch(() => {});
       // Drain flushes publishes still in flight before the connection closes.
       await Promise.allSettled([nats.nc.drain(), pool.end(), redis.quit(), clickhouse.close()]);
     },

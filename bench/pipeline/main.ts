@@ -68,6 +68,9 @@ const ENV: Record<string, string> = {
   SMSTATS_PROCESSOR_HOST: "127.0.0.1",
   SMSTATS_INGEST_RATE_LIMIT_PER_MIN: NO_LIMIT,
   SMSTATS_INGEST_RATE_LIMIT_TIERS: `starter=${NO_LIMIT},party_host=${NO_LIMIT},venue=${NO_LIMIT}`,
+  // Up to 256 instances register from one address per run, and runs follow each other (licensing's
+  // per-address rule, 60 an hour, stopped the fourth run of an hour).
+  SMSTATS_LICENSE_REGISTRATIONS_PER_HOUR: NO_LIMIT,
   // Capacity from one address: no per-address connection cap, no in-flight shedding.
   SMSTATS_INGEST_MAX_CONNECTIONS_PER_ADDRESS: NO_LIMIT,
   SMSTATS_INGEST_MAX_IN_FLIGHT: NO_LIMIT,

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { createTickBatcher } from "../../lib/clients/index.ts";
+import { createTimedBatcher } from "../../lib/clients/index.ts";
 
 /** What one sequence number meant for its instance's stream of batches. */
 export type SequenceOutcome = "first" | "next" | "gap" | "late" | "repeat" | "untracked";
@@ -8,6 +8,8 @@ export type SequenceOutcome = "first" | "next" | "gap" | "late" | "repeat" | "un
 export interface SequenceTracker {
   /** Records a batch's seq; `missing` is how many sequence numbers the batch skipped over. */
   record(instanceId: string, seq: number): Promise<{ outcome: SequenceOutcome; missing: number }>;
+  /** Records what is waiting now and resolves once every record so far is answered (before Redis closes). */
+  flush(): Promise<void>;
 }
 
 // The highest seq seen and a bounded set of seqs skipped over. A later batch carrying a skipped seq
@@ -15,7 +17,9 @@ export interface SequenceTracker {
 // "gaps opened − gaps filled" is the loss between the instance and the stream. One call records the
 // seqs of every batch stored in one turn of ingest's event loop (KEYS: max and missing per batch, in
 // order; ARGV: maxGap, ttl, then the seqs), so a burst costs one round trip, not one per batch; two
-// batches of one instance in a call are applied in the order they were stored.
+// batches of one instance in a call are applied in the order they were stored. Nobody waits on a record
+// (ingest answers once the batch is stored), so records wait up to `waitMs` for others: with batches
+// arriving one at a time, one round trip per `waitMs` rather than one per batch.
 const SCRIPT = `
 local maxGap = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
@@ -54,12 +58,13 @@ export function createSequenceTracker(
   prefix: string,
   ttlMs = 30 * 86_400_000,
   maxGap = 1000,
+  waitMs = 20,
 ): SequenceTracker {
   // Without numberOfKeys the first argument says how many keys follow.
   redis.defineCommand("smstatsSeqMany", { lua: SCRIPT });
   const run = (redis as unknown as { smstatsSeqMany(...a: unknown[]): Promise<(string | number)[]> })
     .smstatsSeqMany;
-  const recordMany = createTickBatcher<{ instanceId: string; seq: number }, [SequenceOutcome, number]>(
+  const recordMany = createTimedBatcher<{ instanceId: string; seq: number }, [SequenceOutcome, number]>(
     async (items) => {
       const keys = items.flatMap((i) => [
         `${prefix}seq:${i.instanceId}:max`,
@@ -68,6 +73,7 @@ export function createSequenceTracker(
       const out = await run.call(redis, keys.length, ...keys, maxGap, ttlMs, ...items.map((i) => i.seq));
       return items.map((_, k) => [out[2 * k] as SequenceOutcome, Number(out[2 * k + 1])]);
     },
+    waitMs,
   );
   return {
     async record(instanceId, seq) {
@@ -75,6 +81,7 @@ export function createSequenceTracker(
       const [outcome, missing] = await recordMany({ instanceId, seq });
       return { outcome, missing };
     },
+    flush: () => recordMany.flush(),
   };
 }
 

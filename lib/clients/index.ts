@@ -14,7 +14,7 @@ export { type StorePorts, storeOutageOf, urlPort } from "./outage.ts";
 export { createPgPool } from "./postgres.ts";
 export { registerPostgresGauges } from "./postgres-gauges.ts";
 export { connectRedis } from "./redis.ts";
-export { createTickBatcher } from "./tick-batch.ts";
+export { createTickBatcher, createTimedBatcher, type TimedBatcher } from "./tick-batch.ts";
 export {
   clickhouseTlsOptions,
   natsTlsOptions,

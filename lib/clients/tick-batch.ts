@@ -27,3 +27,55 @@ export function createTickBatcher<I, O>(
       if (pending.length === 1) setImmediate(flush);
     });
 }
+
+/** A batcher whose calls wait up to a time for others to share their round trip. */
+export interface TimedBatcher<I, O> {
+  (item: I): Promise<O>;
+  /** Sends what is waiting now and resolves once every call made so far has been answered. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Gathers the calls made within `waitMs` of the first waiting one into one call of `run` (at most `max`
+ * items each; a full batch goes at once), for bookkeeping nobody waits on: with requests arriving one at
+ * a time, a per-turn batcher makes one round trip per request, this one about one per `waitMs`. Batches
+ * go out in call order on whatever connection `run` uses. `flush` before closing that connection.
+ */
+export function createTimedBatcher<I, O>(
+  run: (items: I[]) => Promise<O[]>,
+  waitMs: number,
+  max = 256,
+): TimedBatcher<I, O> {
+  const pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  const running = new Set<Promise<void>>();
+  let timer: NodeJS.Timeout | undefined;
+  const send = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    while (pending.length > 0) {
+      const batch = pending.splice(0, max);
+      const done = run(batch.map((p) => p.item)).then(
+        (out) => {
+          for (let i = 0; i < batch.length; i++) (batch[i] as (typeof batch)[number]).resolve(out[i] as O);
+        },
+        (err) => {
+          for (const p of batch) p.reject(err);
+        },
+      );
+      running.add(done);
+      void done.finally(() => running.delete(done));
+    }
+  };
+  const add = (item: I) =>
+    new Promise<O>((resolve, reject) => {
+      pending.push({ item, resolve, reject });
+      if (pending.length >= max) send();
+      else if (!timer) timer = setTimeout(send, waitMs);
+    });
+  return Object.assign(add, {
+    async flush() {
+      send();
+      await Promise.all(running);
+    },
+  });
+}

@@ -221,11 +221,12 @@ describe("duplicates, consent, partial batches and time", () => {
       });
     const before = (await scrapeMetrics(config, deps)).body;
     for (const seq of [1, 2, 5, 3]) expect((await send(seq)).statusCode).toBe(202);
-    const after = (await scrapeMetrics(config, deps)).body;
     const read = (text: string, re: RegExp) => Number(text.match(re)?.[1] ?? 0);
     const gap = /smstats_ingest_sequence_total\{outcome="gap"[^}]*\} (\d+)/;
     const late = /smstats_ingest_sequence_total\{outcome="late"[^}]*\} (\d+)/;
     const missing = /smstats_ingest_sequence_missing_total\{[^}]*\} (\d+)/;
+    // The answer does not wait for the sequence's record, which waits up to 20 ms to share a round trip.
+    const after = await metricsOnceSequenced(() => scrapeMetrics(config, deps), late, read(before, late) + 1);
     expect(read(after, gap) - read(before, gap)).toBe(1);
     expect(read(after, late) - read(before, late)).toBe(1);
     expect(read(after, missing) - read(before, missing)).toBe(2);
@@ -243,6 +244,9 @@ describe("duplicates, consent, partial batches and time", () => {
     expect(res.statusCode, res.body).toBe(202);
     expect(res.json()).toMatchObject({ duplicate: false, batch_id: sent.batch_id });
     expect((await lastMessage()).batch.batch_id).toBe(sent.batch_id);
+    await deps.sequences.flush();
+    const deadline = Date.now() + 2_000;
+    while ((await read()) - before < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect((await read()) - before).toBe(1);
   });
 });
@@ -451,3 +455,17 @@ describe("health, metrics and OpenAPI", () => {
     );
   });
 });
+
+/** Scrapes until `re`'s count reaches `atLeast` (the last sequence record of a test was counted), 2 s at most. */
+async function metricsOnceSequenced(
+  scrape: () => Promise<{ body: string }>,
+  re: RegExp,
+  atLeast: number,
+): Promise<string> {
+  const deadline = Date.now() + 2_000;
+  for (;;) {
+    const body = (await scrape()).body;
+    if (Number(body.match(re)?.[1] ?? 0) >= atLeast || Date.now() > deadline) return body;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

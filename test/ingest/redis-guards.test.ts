@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRequestGuard } from "../../ingest/auth/request-guard.ts";
+import { createErrorReportCounter } from "../../ingest/routes/v1/stats/error-reports.ts";
 import { createSequenceTracker } from "../../ingest/sequence/sequence-tracker.ts";
 import { connectRedis } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
@@ -118,5 +119,55 @@ describe("sequence tracker (Redis)", () => {
       "repeat/0",
       "repeat/0",
     ]);
+  });
+});
+
+describe("error-report counter (Redis)", () => {
+  const key = (id: string) => `${config.redis.keyPrefix}errrep:${id}`;
+
+  it("reserves a share of the hour in Redis and spends it without a round trip until it runs out", async () => {
+    // limit 100: a lease of 5 beyond what a batch needs.
+    const counter = createErrorReportCounter(redis, config.redis.keyPrefix, 100);
+    const id = uniqueId("errrep");
+    expect(await counter.allow(id, 3)).toBe(3);
+    expect(await redis.get(key(id))).toBe("8");
+    const ttl = await redis.pttl(key(id));
+    expect(ttl).toBeGreaterThan(3_590_000);
+    expect(ttl).toBeLessThanOrEqual(3_600_000);
+    // 5 held: served here, Redis untouched.
+    expect(await counter.allow(id, 2)).toBe(2);
+    expect(await counter.allow(id, 3)).toBe(3);
+    expect(await redis.get(key(id))).toBe("8");
+    // Held 0, needs 4: reserves 4 + 5.
+    expect(await counter.allow(id, 4)).toBe(4);
+    expect(await redis.get(key(id))).toBe("17");
+  });
+
+  it("never lets an instance pass the limit across processes, and one process gets exactly the limit", async () => {
+    const id = uniqueId("errrep");
+    // Two ingest processes, each with its own leases; batches of 1–3 reports, interleaved.
+    const a = createErrorReportCounter(redis, config.redis.keyPrefix, 200);
+    const b = createErrorReportCounter(redis, config.redis.keyPrefix, 200);
+    let allowed = 0;
+    for (let i = 0; i < 150; i++) allowed += await (i % 2 ? a : b).allow(id, 1 + (i % 3));
+    expect(allowed).toBeLessThanOrEqual(200);
+    // Both together asked for 300: refused only what the other still holds (a lease of at most 10).
+    expect(allowed).toBeGreaterThanOrEqual(190);
+    expect(Number(await redis.get(key(id)))).toBeLessThanOrEqual(200);
+
+    const alone = uniqueId("errrep");
+    const one = createErrorReportCounter(redis, config.redis.keyPrefix, 200);
+    let got = 0;
+    for (let i = 0; i < 150; i++) got += await one.allow(alone, 1 + (i % 3));
+    expect(got).toBe(200);
+    expect(await one.allow(alone, 1)).toBe(0);
+  });
+
+  it("answers concurrent batches of one instance without spending a report twice", async () => {
+    const counter = createErrorReportCounter(redis, config.redis.keyPrefix, 40);
+    const id = uniqueId("errrep");
+    const answers = await Promise.all(Array.from({ length: 30 }, () => counter.allow(id, 2)));
+    expect(answers.reduce((x, y) => x + y, 0)).toBe(40);
+    expect(Number(await redis.get(key(id)))).toBe(40);
   });
 });

@@ -241,7 +241,8 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
       if (limited.dropped) reply.header(DROPPED_ERROR_REPORTS_HEADER, String(limited.dropped));
       if (decision.items === 0) return nothingToStore(decision, "error_reports_limit");
       const result = await publish(decision, request.ip, receivedAt);
-      await recordSequence(decision.instanceId, decision.seq);
+      // Bookkeeping after the batch is stored: the answer does not wait for it (deps.close flushes it).
+      void recordSequence(decision.instanceId, decision.seq);
       if (decision.clamped) reply.header(CLAMPED_HEADER, String(decision.clamped));
       return reply.code(202).send({
         accepted: result.duplicate ? 0 : decision.items,

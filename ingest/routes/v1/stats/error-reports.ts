@@ -50,26 +50,68 @@ export interface ErrorReportCounter {
   allow(instanceId: string, n: number): Promise<number>;
 }
 
-// INCRBY + PEXPIRE at the window's first report: a fixed hour per instance, atomic across processes.
-const ADD = `
-local n = redis.call('INCRBY', KEYS[1], ARGV[1])
-if n == tonumber(ARGV[1]) or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return n`;
+// Reserves up to ARGV[1] reports of the instance's hour (a fixed window from its first reservation),
+// never past the limit ARGV[2]: answers {granted, ms left in the window}. Atomic across processes.
+const RESERVE = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local grant = math.min(tonumber(ARGV[1]), math.max(0, tonumber(ARGV[2]) - cur))
+if grant > 0 then
+  redis.call('INCRBY', KEYS[1], grant)
+  if cur == 0 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+end
+return {grant, redis.call('PTTL', KEYS[1])}`;
 
-/** An error-report counter in Redis; keys <prefix>errrep:<instance>. */
+const HOUR_MS = 3_600_000;
+/** Leases held at most before expired ones are swept. */
+const MAX_LEASES = 10_000;
+
+/**
+ * An error-report counter in Redis (keys <prefix>errrep:<instance>) that does not cost a round trip per
+ * batch: each process reserves a share of an instance's hourly allowance in Redis (the reports a batch
+ * needs plus `leaseSize`, default a twentieth of the limit, at most 50) and spends it locally until it
+ * runs out or the instance's hour ends. Reservations never pass the limit, so the instance never gets
+ * more than the limit an hour across all processes; near the limit, up to `leaseSize` reports still
+ * reserved by another process can be refused here (one process: exact). Redis counts reports reserved,
+ * not reports sent.
+ */
 export function createErrorReportCounter(
   redis: Redis,
   prefix: string,
   limitPerHour: number,
+  leaseSize = Math.max(0, Math.min(50, Math.floor(limitPerHour / 20))),
 ): ErrorReportCounter {
-  redis.defineCommand("smstatsErrorReports", { numberOfKeys: 1, lua: ADD });
-  const run = (redis as unknown as { smstatsErrorReports(...a: unknown[]): Promise<number> })
-    .smstatsErrorReports;
+  redis.defineCommand("smstatsErrorReportLease", { numberOfKeys: 1, lua: RESERVE });
+  const reserve = (
+    redis as unknown as { smstatsErrorReportLease(...a: unknown[]): Promise<[number, number]> }
+  ).smstatsErrorReportLease;
+  const leases = new Map<string, { left: number; untilMs: number }>();
+  const valid = (instanceId: string, now: number) => {
+    const lease = leases.get(instanceId);
+    if (lease && lease.untilMs > now) return lease;
+    if (lease) leases.delete(instanceId);
+    return undefined;
+  };
   return {
     async allow(instanceId, n) {
-      const total = await run.call(redis, `${prefix}errrep:${instanceId}`, n, 3_600_000);
-      // Of the n just added, those that fit under the limit given the total before them.
-      return Math.max(0, Math.min(n, limitPerHour - (total - n)));
+      const held = valid(instanceId, Date.now());
+      if (held && held.left >= n) {
+        held.left -= n;
+        return n;
+      }
+      const [granted, ttl] = await reserve.call(
+        redis,
+        `${prefix}errrep:${instanceId}`,
+        n - (held?.left ?? 0) + leaseSize,
+        limitPerHour,
+        HOUR_MS,
+      );
+      // After the round trip: what this process holds now (another batch may have spent or renewed it).
+      const now = Date.now();
+      const available = granted + (valid(instanceId, now)?.left ?? 0);
+      const allowed = Math.min(n, available);
+      if (leases.size >= MAX_LEASES) for (const id of leases.keys()) valid(id, now);
+      leases.set(instanceId, { left: available - allowed, untilMs: now + Math.max(0, ttl) });
+      return allowed;
     },
   };
 }
