@@ -11,6 +11,7 @@ import {
   metricsPlugin,
   serverTimeouts,
 } from "../lib/http/index.ts";
+import { durationHistogram } from "../lib/metrics/index.ts";
 import { createSuspiciousCheck, recordSessionStats, verifyRequestSignature } from "../licensing/index.ts";
 import authenticate from "./auth/authenticate.ts";
 import type { IngestDeps } from "./deps.ts";
@@ -156,6 +157,13 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
     serve: false,
   });
   await app.register(healthChecks, env);
+  // Where a batch request waits on a store: the Redis admission and JetStream's acknowledgement.
+  const storeWaits = durationHistogram(
+    deps.metrics,
+    "smstats_ingest_store_wait_seconds",
+    "Time a batch request waited on a store, by what it waited on (redis_admit, jetstream_ack).",
+    ["on"],
+  );
   await app.register(authenticate, {
     verifyToken: async (token) => {
       const claims = await deps.tokens.verify(token);
@@ -171,6 +179,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
       ? suspiciousCheck(config, deps)
       : undefined,
     signatureWindowMs: config.ingest.signatureWindowMs,
+    admitted: (s) => storeWaits.observe({ on: "redis_admit" }, s),
     refused: refusals(
       deps,
       "smstats_auth_refused_total",
@@ -236,6 +245,7 @@ export async function buildApp(config: Readonly<Config>, deps: IngestDeps): Prom
   });
   await app.register(batchRoute, {
     publisher: deps.publisher,
+    acked: (s) => storeWaits.observe({ on: "jetstream_ack" }, s),
     registry: deps.schemas,
     sequences: deps.sequences,
     metrics: deps.metrics,

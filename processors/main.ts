@@ -13,7 +13,6 @@ import { createLogger } from "../lib/log/index.ts";
 import { createRegistry } from "../lib/metrics/index.ts";
 import { SchemaRegistry } from "../schemas/index.ts";
 import { createProcessorDeps } from "./deps.ts";
-import { lowerPriority } from "./nice.ts";
 import { scheduleRetention } from "./retention/schedule.ts";
 import { streamGauges } from "./stream-gauges.ts";
 import { startTopology } from "./topology.ts";
@@ -22,10 +21,6 @@ import { startTopology } from "./topology.ts";
 // /metrics, and on SIGINT/SIGTERM finishes the batches in hand (insert + ack) before exiting.
 const config = loadConfig();
 const log = createLogger("processor", config.logLevel);
-// Batch work: on a machine shared with ingest, the request path gets the CPU first (SMSTATS_PROCESSOR_NICE).
-const reniced = lowerPriority(config.processor.nice);
-if (reniced)
-  log.info({ nice: config.processor.nice, threads: reniced }, "processor runs at a lower priority");
 const metrics = createRegistry("processor");
 const deps = await createProcessorDeps(config, log);
 

@@ -107,11 +107,6 @@ export interface SpawnDetachedOptions {
   logFile: string;
   /** Working directory of the server. */
   cwd: string;
-  /**
-   * Scheduling niceness to run the server at (through `nice`, which execs it: same pid, and every thread
-   * it starts inherits the value). Absent: this process's own.
-   */
-  nice?: number;
 }
 
 /**
@@ -123,11 +118,9 @@ export async function spawnDetached(
   args: readonly string[],
   options: SpawnDetachedOptions,
 ): Promise<DetachedProcess> {
-  const [cmd, argv] =
-    options.nice === undefined ? [command, args] : ["nice", ["-n", String(options.nice), command, ...args]];
-  const fd = openLog(options.logFile, cmd, argv);
+  const fd = openLog(options.logFile, command, args);
   try {
-    const child = spawn(cmd, argv, { cwd: options.cwd, detached: true, stdio: ["ignore", fd, fd] });
+    const child = spawn(command, args, { cwd: options.cwd, detached: true, stdio: ["ignore", fd, fd] });
     const exited = new Promise<ExitStatus>((resolve) => {
       child.once("exit", (code, signal) => resolve({ code, signal }));
       child.once("error", () => resolve({ code: null, signal: null }));

@@ -5,6 +5,8 @@ export interface LoopStats {
   lagP99Ms: number;
   /** Garbage collections by kind since the process started: count and total pause, ms. */
   gc: Record<string, { count: number; totalMs: number }>;
+  /** smstats_ingest_store_wait_seconds buckets by what was waited on: upper bound (s) → cumulative count. */
+  waits: Record<string, Map<number, number>>;
 }
 
 const sample = (text: string, name: string): number | undefined => {
@@ -28,7 +30,17 @@ export async function loopStats(metricsUrl: string | undefined): Promise<LoopSta
     if (what === "count") gc[kind].count = Number(value);
     else gc[kind].totalMs = Number(value) * 1000;
   }
+  const waits: LoopStats["waits"] = {};
+  for (const m of text.matchAll(/^smstats_ingest_store_wait_seconds_bucket\{([^}]*)\} ([0-9.eE+-]+)/gm)) {
+    const labels = m[1] as string;
+    const on = /on="(\w+)"/.exec(labels)?.[1];
+    const le = /le="([^"]+)"/.exec(labels)?.[1];
+    if (!on || !le) continue;
+    waits[on] ??= new Map();
+    waits[on].set(le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le), Number(m[2]));
+  }
   return {
+    waits,
     lagMaxMs: (sample(text, "smstats_nodejs_eventloop_lag_max_seconds") ?? Number.NaN) * 1000,
     lagP99Ms: (sample(text, "smstats_nodejs_eventloop_lag_p99_seconds") ?? Number.NaN) * 1000,
     gc,
@@ -44,4 +56,20 @@ export function gcBetween(before: LoopStats | undefined, after: LoopStats | unde
       return `${kind} ${a.count - b.count} (${Math.round(a.totalMs - b.totalMs)} ms)`;
     })
     .join(", ");
+}
+
+/** "redis_admit p99 ≤ 5 ms (n 10,000), jetstream_ack p99 ≤ 25 ms": quantile bounds between two scrapes. */
+export function waitsBetween(before: LoopStats | undefined, after: LoopStats | undefined, q = 0.99): string {
+  if (!after) return "unknown";
+  const out: string[] = [];
+  for (const [on, buckets] of Object.entries(after.waits)) {
+    const bounds = [...buckets.keys()].sort((x, y) => x - y);
+    const delta = (le: number) => (buckets.get(le) ?? 0) - (before?.waits[on]?.get(le) ?? 0);
+    const total = delta(Number.POSITIVE_INFINITY);
+    if (total <= 0) continue;
+    const bound = bounds.find((le) => delta(le) >= q * total) ?? Number.POSITIVE_INFINITY;
+    const shown = Number.isFinite(bound) ? `≤ ${Math.round(bound * 1000 * 10) / 10} ms` : "> 10 s";
+    out.push(`${on} p${Math.round(q * 100)} ${shown} (n ${total.toLocaleString("en")})`);
+  }
+  return out.join(", ") || "none";
 }

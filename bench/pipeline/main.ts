@@ -17,7 +17,7 @@ import { registerInstances } from "../ingest/instances.ts";
 import { type ChildServer, spawnServer, startIngest, stopAll, waitUntil } from "../ingest/servers.ts";
 import { renderChart, seriesOf } from "./chart.ts";
 import { lagsMs, type PhaseResult, quantile, runPhase } from "./drive.ts";
-import { gcBetween, loopStats } from "./loop-stats.ts";
+import { gcBetween, loopStats, waitsBetween } from "./loop-stats.ts";
 import { measureRawCeiling } from "./raw-ceiling.ts";
 import { DIRECT_PG_TABLE } from "./rows.ts";
 import { busyWarning, cpuMicrosPerMetric, pipelineTargets, renderTargets } from "./targets.ts";
@@ -316,6 +316,7 @@ try {
       ingestLoopDelayMaxMs: loopAfter?.lagMaxMs,
       ingestLoopDelayP99Ms: loopAfter?.lagP99Ms,
       ingestGc: gcBetween(loopBefore, loopAfter),
+      ingestStoreWaits: waitsBetween(loopBefore, loopAfter),
       generator: half.generator,
     },
     ingestLatencyMsAtMax: max.latencyMs,
@@ -389,7 +390,7 @@ try {
     ...renderTargets(report.targets),
     "",
     `ingest latency at half the max rate (${halfRate} batches/s): p50 ${fmt(half.latencyMs.p50, 1)} ms, p99 ${fmt(half.latencyMs.p99, 1)} ms; at max: p99 ${fmt(max.latencyMs.p99, 1)} ms`,
-    `  during it: ingest's event-loop delay max ${fmt(loopAfter?.lagMaxMs ?? Number.NaN, 1)} ms, p99 ${fmt(loopAfter?.lagP99Ms ?? Number.NaN, 1)} ms; ingest GC ${gcBetween(loopBefore, loopAfter)}; the generator (paced, latency counted from each request's due time) sent behind schedule by p99 ${half.generator?.slipP99Ms ?? "?"} ms, max ${half.generator?.slipMaxMs ?? "?"} ms, its own event-loop delay max ${half.generator?.loopDelayMaxMs ?? "?"} ms`,
+    `  during it: ingest's event-loop delay max ${fmt(loopAfter?.lagMaxMs ?? Number.NaN, 1)} ms, p99 ${fmt(loopAfter?.lagP99Ms ?? Number.NaN, 1)} ms; ingest GC ${gcBetween(loopBefore, loopAfter)}; ingest waited on ${waitsBetween(loopBefore, loopAfter)}; the generator (paced, latency counted from each request's due time) sent behind schedule by p99 ${half.generator?.slipP99Ms ?? "?"} ms, max ${half.generator?.slipMaxMs ?? "?"} ms, its own event-loop delay max ${half.generator?.loopDelayMaxMs ?? "?"} ms`,
     `accept → visible lag at half rate: p50 ${fmt(report.lagMs.half.p50)} ms, p99 ${fmt(report.lagMs.half.p99)} ms; at max: p50 ${fmt(report.lagMs.max.p50)} ms, p99 ${fmt(report.lagMs.max.p99)} ms (±250 ms polling)`,
     `lost ${lost}, duplicated ${duplicated} of ${expectedRows} accepted metrics${acceptedIds.size === max.accepted + half.accepted ? "" : " (SOME ANSWERS NAMED NO BATCH)"}; ${unanswered} more batches were in flight when a phase stopped and are stored`,
     `refused: ${JSON.stringify(report.refused)}`,

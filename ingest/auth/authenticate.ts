@@ -51,6 +51,8 @@ export interface AuthenticateOptions {
   signatureWindowMs: number;
   /** Counts refusals by code. */
   refused: Counter<"code">;
+  /** Told how long each admission waited on Redis, seconds. */
+  admitted?: (seconds: number) => void;
   /** The configured suspicious patterns over the user agent; throws (SUSPICIOUS_CLIENT) to refuse. */
   checkSuspicious?: (fields: { user_agent?: string }, subject: string) => Promise<void>;
 }
@@ -144,6 +146,7 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
       }
       refuse("SIGNATURE_INVALID", new HttpErrors.SIGNATURE_INVALID());
     }
+    const asked = performance.now();
     const limit = await opts.guard.admit({
       instanceId: request.instance.instanceId,
       limit: opts.rateLimitFor(request.instance.tier),
@@ -151,6 +154,7 @@ async function authenticate(app: FastifyInstance, opts: AuthenticateOptions) {
       // Twice the window: a signature stays unusable for as long as its timestamp could be accepted.
       signatureTtlMs: 2 * opts.signatureWindowMs,
     });
+    opts.admitted?.((performance.now() - asked) / 1000);
     if (!limit.firstUse && limit.allowed) refuse("SIGNATURE_REUSED", new HttpErrors.SIGNATURE_REUSED());
     rateHeaders(reply, limit);
     if (!limit.allowed) {

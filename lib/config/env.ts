@@ -171,11 +171,6 @@ const envSchema = z
     SMSTATS_PROCESSOR_PORT: port.default(8081),
     /** Concurrent pull loops in one processor process. */
     SMSTATS_PROCESSOR_WORKERS: positiveInt.default(2),
-    /**
-     * Scheduling niceness the processor sets itself to at start (0–19; 0 leaves it as started): its work
-     * is batch work, and on a machine shared with ingest it yields the CPU to the request path.
-     */
-    SMSTATS_PROCESSOR_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Most messages one pull loop takes before it inserts. */
     SMSTATS_PROCESSOR_BATCH_MESSAGES: positiveInt.default(500),
     /** Longest a pull waits to fill a batch before inserting what it has, in ms (JetStream's minimum is 1000). */

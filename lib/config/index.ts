@@ -61,8 +61,6 @@ export interface Config {
     host: string;
     port: number;
     workers: number;
-    /** Niceness the processor sets itself to at start; 0 leaves it. */
-    nice: number;
     batchMessages: number;
     batchWaitMs: number;
     instanceCacheMs: number;
@@ -400,7 +398,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       host: env.SMSTATS_PROCESSOR_HOST,
       port: env.SMSTATS_PROCESSOR_PORT,
       workers: env.SMSTATS_PROCESSOR_WORKERS,
-      nice: env.SMSTATS_PROCESSOR_NICE,
       batchMessages: env.SMSTATS_PROCESSOR_BATCH_MESSAGES,
       batchWaitMs: env.SMSTATS_PROCESSOR_BATCH_WAIT_MS,
       instanceCacheMs: env.SMSTATS_PROCESSOR_INSTANCE_CACHE_MS,

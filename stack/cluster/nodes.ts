@@ -6,7 +6,7 @@ import { StackError } from "../errors.ts";
 import type { InstallTarget } from "../install.ts";
 import { type DetachedProcess, type ProcessInfo, spawnDetached } from "../process.ts";
 import type { StackSecrets } from "../secrets.ts";
-import { CLICKHOUSE_NICE, CLICKHOUSE_USER, clickhouseUsers } from "../services/clickhouse.ts";
+import { CLICKHOUSE_USER, clickhouseUsers } from "../services/clickhouse.ts";
 import { programIs } from "../services/process-match.ts";
 import {
   type ClusterNode,
@@ -146,10 +146,7 @@ export function startNode(node: ClusterNode, ctx: NodeContext): Promise<Detached
         options,
       );
     case "clickhouse":
-      return spawnDetached(requireOnMachine("clickhouse-server"), [`--config-file=${config}`], {
-        ...options,
-        nice: CLICKHOUSE_NICE,
-      });
+      return spawnDetached(requireOnMachine("clickhouse-server"), [`--config-file=${config}`], options);
   }
 }
 

@@ -20,14 +20,6 @@ const ANALYTICS_DATABASE = "smstats";
 
 const MiB = 1024 * 1024;
 
-/**
- * ClickHouse runs at niceness 10 on the one machine of the local stack: its inserts, views and background
- * merges are batch work that can wait, while ingest (with NATS and Redis, on its request path) answers
- * clients. Nice only matters while the CPU is contended; an idle machine gives ClickHouse all of it.
- * Measured with `npm run bench` (README, "Performance").
- */
-export const CLICKHOUSE_NICE = 10;
-
 function dir(ctx: ServiceContext): string {
   return ctx.paths.serviceDir("clickhouse");
 }
@@ -203,7 +195,6 @@ export const clickhouse: Service = {
     return spawnDetached(binary, [`--config-file=${configPath(ctx)}`], {
       logFile: ctx.paths.logFile("clickhouse"),
       cwd: dir(ctx),
-      nice: CLICKHOUSE_NICE,
     });
   },
 

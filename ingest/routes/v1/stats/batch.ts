@@ -28,6 +28,8 @@ export interface BatchRouteOptions {
   time: Omit<TimeRules, "receivedAt">;
   /** The design's MaxErrorReportsPerHour: absent, error reports are not limited. */
   errorReports?: ErrorReportCounter;
+  /** Told how long each publish waited for JetStream's acknowledgement, seconds. */
+  acked?: (seconds: number) => void;
   /** Called with the number of error reports dropped over the limit (an abuse rule's counter). */
   onErrorReportsDropped?: (n: number) => void;
 }
@@ -109,6 +111,7 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
     if (decision.clamped) m.clamped.inc(decision.clamped);
     if (decision.clockSkewMs !== undefined) m.skew.observe(decision.clockSkewMs / 1000);
     let result: Awaited<ReturnType<BatchPublisher["publish"]>>;
+    const asked = performance.now();
     try {
       result = await opts.publisher.publish(decision.input, {
         receivedAt,
@@ -116,6 +119,7 @@ export async function batchRoute(app: FastifyInstance, opts: BatchRouteOptions) 
         clockSkewMs: decision.clockSkewMs ?? 0,
         clamped: decision.clamped,
       });
+      opts.acked?.((performance.now() - asked) / 1000);
     } catch (err) {
       m.batches.error((err as { code?: string }).code ?? "publish");
       throw err;
