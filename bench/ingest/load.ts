@@ -37,12 +37,18 @@ export interface LoadResult {
 // Both servers answer {"accepted":N,...} first (the ingest's response schema fixes the order).
 const ALL_ACCEPTED = new RegExp(`^\\{"accepted":${METRICS_PER_BATCH}[,}]`);
 
-/** Runs autocannon for a while, every request a new signed batch, and summarises the answers. */
-export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
-  let partial = 0;
-  const meter = startCpuMeter(opts.watch);
-  const treeMeter = startTreeCpuMeter(opts.watchTrees ?? {});
-  const result = await autocannon({
+/**
+ * autocannon as fast as the server answers (closed loop, one request in flight per connection), every
+ * request a new signed batch posted to the batch route.
+ */
+export function driveBatches(opts: {
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  next: () => SignedBatch;
+  onResponse: (status: number, body: string) => void;
+}): PromiseLike<autocannon.Result> {
+  return autocannon({
     url: opts.url,
     connections: opts.connections,
     pipelining: 1,
@@ -57,11 +63,22 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
           const batch = opts.next();
           return { ...request, headers: batch.headers, body: batch.body };
         },
-        onResponse: (status, body) => {
-          if (status === 202 && !ALL_ACCEPTED.test(body)) partial++;
-        },
+        onResponse: (status, body) => opts.onResponse(status, body),
       },
     ],
+  });
+}
+
+/** Runs autocannon for a while, every request a new signed batch, and summarises the answers. */
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  let partial = 0;
+  const meter = startCpuMeter(opts.watch);
+  const treeMeter = startTreeCpuMeter(opts.watchTrees ?? {});
+  const result = await driveBatches({
+    ...opts,
+    onResponse: (status, body) => {
+      if (status === 202 && !ALL_ACCEPTED.test(body)) partial++;
+    },
   });
   const cpu = meter();
   Object.assign(cpu.others, treeMeter());

@@ -1,8 +1,8 @@
-import autocannon from "autocannon";
 import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { BATCH_PATH, METRICS_PER_BATCH, type SignedBatch } from "../ingest/bodies.ts";
 import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
+import { driveBatches } from "../ingest/load.ts";
 import { runPaced } from "./paced.ts";
 import { startTreeCpuMeter } from "./tree-cpu.ts";
 
@@ -158,24 +158,7 @@ async function closedLoad(
   opts: PhaseOptions,
   onResponse: (status: number, body: string) => void,
 ): Promise<LoadOutcome> {
-  const result = await autocannon({
-    url: opts.url,
-    connections: opts.connections,
-    pipelining: 1,
-    duration: opts.durationSeconds,
-    timeout: 10,
-    requests: [
-      {
-        method: "POST",
-        path: BATCH_PATH,
-        setupRequest: (request) => {
-          const batch = opts.next();
-          return { ...request, headers: batch.headers, body: batch.body };
-        },
-        onResponse: (status, body) => onResponse(status, body),
-      },
-    ],
-  });
+  const result = await driveBatches({ ...opts, onResponse });
   const statusCounts: Record<string, number> = {};
   for (const [status, { count }] of Object.entries(result.statusCodeStats)) statusCounts[status] = count;
   if (result.errors - result.timeouts) statusCounts.errors = result.errors - result.timeouts;
