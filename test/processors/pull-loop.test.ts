@@ -9,7 +9,7 @@ import { createLogger } from "../../lib/log/index.ts";
 import { componentMetrics } from "../../lib/metrics/index.ts";
 import { createSecretBox } from "../../licensing/keys/index.ts";
 import { createDeadLetterPublisher, listDeadLetters } from "../../processors/dlq/index.ts";
-import { startPullLoop } from "../../processors/runtime/pull-loop.ts";
+import { type PullLoopOptions, startPullLoop } from "../../processors/runtime/pull-loop.ts";
 import { ok, retry } from "../../processors/runtime/result.ts";
 import { nsName } from "../support/env.ts";
 
@@ -40,30 +40,39 @@ afterAll(async () => {
   await nats?.nc.close();
 });
 
+/** A pull loop on the test's stream and consumer, one row and one byte per message, nothing inserted. */
+function testLoop(over: Partial<PullLoopOptions<number>> & Pick<PullLoopOptions<number>, "process">) {
+  const js = jetstream(nats.nc);
+  const metrics = new Registry();
+  const loop = startPullLoop<number>({
+    consumer: () => js.consumers.get(config.nats.stream, config.nats.consumer),
+    log,
+    batchMessages: 10,
+    batchWaitMs: 1_000,
+    flushRows: 10,
+    flushBytes: 1_000,
+    flushAgeMs: 100,
+    maxDeliveries: 3,
+    rowCount: () => 1,
+    byteCount: () => 1,
+    insert: async () => {},
+    source: componentMetrics(metrics, "jetstream_source", "messages"),
+    sink: componentMetrics(metrics, "clickhouse_sink", "rows"),
+    ...over,
+  });
+  return { loop, metrics };
+}
+
 describe("the pull loop's redelivery cap", () => {
   it("dead-letters a message that keeps failing once it was delivered maxDeliveries times", async () => {
     const js = jetstream(nats.nc);
     const jsm = await jetstreamManager(nats.nc);
-    const metrics = new Registry();
     let attempts = 0;
-    const loop = startPullLoop<number>({
-      consumer: () => js.consumers.get(config.nats.stream, config.nats.consumer),
-      log,
-      batchMessages: 10,
-      batchWaitMs: 1_000,
-      flushRows: 10,
-      flushBytes: 1_000,
-      flushAgeMs: 100,
-      maxDeliveries: 3,
-      rowCount: () => 1,
-      byteCount: () => 1,
+    const { loop, metrics } = testLoop({
       process: () => {
         attempts++;
         return retry("step_failed", 50);
       },
-      insert: async () => {},
-      source: componentMetrics(metrics, "jetstream_source", "messages"),
-      sink: componentMetrics(metrics, "clickhouse_sink", "rows"),
       deadLetter: createDeadLetterPublisher(js, config.nats, box),
     });
     try {
@@ -91,25 +100,16 @@ describe("the pull loop's flush age", () => {
     const js = jetstream(nats.nc);
     const jsm = await jetstreamManager(nats.nc);
     await jsm.streams.purge(config.nats.stream);
-    const metrics = new Registry();
     const inserts: { at: number; rows: number }[] = [];
-    const loop = startPullLoop<number>({
-      consumer: () => js.consumers.get(config.nats.stream, config.nats.consumer),
-      log,
+    const { loop } = testLoop({
       batchMessages: 500,
-      batchWaitMs: 1_000,
       flushRows: 1_000_000,
       flushBytes: 1_000_000_000,
       flushAgeMs: 200,
-      maxDeliveries: 3,
-      rowCount: () => 1,
-      byteCount: () => 1,
       process: async (m) => ok(m.seq),
       insert: async (rows) => {
         inserts.push({ at: performance.now(), rows: rows.length });
       },
-      source: componentMetrics(metrics, "jetstream_source", "messages"),
-      sink: componentMetrics(metrics, "clickhouse_sink", "rows"),
     });
     try {
       // The loop's first fetch (10 messages, one-second wait) is open before anything is published; one

@@ -6,7 +6,9 @@ const scrape = (text: string) => {
   return loopStats("http://127.0.0.1:1/metrics");
 };
 const waits = (on: string, counts: [string, number][]) =>
-  counts.map(([le, n]) => `smstats_ingest_store_wait_seconds_bucket{le="${le}",on="${on}",process="ingest"} ${n}`);
+  counts.map(
+    ([le, n]) => `smstats_ingest_store_wait_seconds_bucket{le="${le}",on="${on}",process="ingest"} ${n}`,
+  );
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -16,16 +18,26 @@ describe("the pipeline bench's reading of ingest's /metrics", () => {
       [
         'smstats_nodejs_gc_duration_seconds_count{kind="minor",process="ingest"} 10',
         'smstats_nodejs_gc_duration_seconds_sum{kind="minor",process="ingest"} 0.05',
-        ...waits("jetstream_ack", [["0.001", 0], ["0.005", 0], ["0.025", 0], ["+Inf", 0]]),
+        ...waits("jetstream_ack", [
+          ["0.001", 0],
+          ["0.005", 0],
+          ["0.025", 0],
+          ["+Inf", 0],
+        ]),
       ].join("\n"),
     );
     const after = await scrape(
       [
-        "smstats_nodejs_eventloop_lag_max_seconds{process=\"ingest\"} 0.0594",
+        'smstats_nodejs_eventloop_lag_max_seconds{process="ingest"} 0.0594',
         'smstats_nodejs_gc_duration_seconds_count{kind="minor",process="ingest"} 110',
         'smstats_nodejs_gc_duration_seconds_sum{kind="minor",process="ingest"} 0.45',
         // 1,000 acks: 900 within 1 ms, 985 within 5 ms, 995 within 25 ms.
-        ...waits("jetstream_ack", [["0.001", 900], ["0.005", 985], ["0.025", 995], ["+Inf", 1000]]),
+        ...waits("jetstream_ack", [
+          ["0.001", 900],
+          ["0.005", 985],
+          ["0.025", 995],
+          ["+Inf", 1000],
+        ]),
       ].join("\n"),
     );
     expect(after?.lagMaxMs).toBeCloseTo(59.4);
