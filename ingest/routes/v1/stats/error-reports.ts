@@ -62,8 +62,9 @@ end
 return {grant, redis.call('PTTL', KEYS[1])}`;
 
 const HOUR_MS = 3_600_000;
-/** Leases held at most before expired ones are swept. */
-const MAX_LEASES = 10_000;
+/** Leases held before expired ones are swept (at most once a minute: a sweep walks them all). */
+const SWEEP_ABOVE = 10_000;
+const SWEEP_EVERY_MS = 60_000;
 
 /**
  * An error-report counter in Redis (keys <prefix>errrep:<instance>) that does not cost a round trip per
@@ -85,6 +86,7 @@ export function createErrorReportCounter(
     redis as unknown as { smstatsErrorReportLease(...a: unknown[]): Promise<[number, number]> }
   ).smstatsErrorReportLease;
   const leases = new Map<string, { left: number; untilMs: number }>();
+  let sweptAt = 0;
   const valid = (instanceId: string, now: number) => {
     const lease = leases.get(instanceId);
     if (lease && lease.untilMs > now) return lease;
@@ -109,7 +111,10 @@ export function createErrorReportCounter(
       const now = Date.now();
       const available = granted + (valid(instanceId, now)?.left ?? 0);
       const allowed = Math.min(n, available);
-      if (leases.size >= MAX_LEASES) for (const id of leases.keys()) valid(id, now);
+      if (leases.size >= SWEEP_ABOVE && now - sweptAt >= SWEEP_EVERY_MS) {
+        sweptAt = now;
+        for (const id of leases.keys()) valid(id, now);
+      }
       leases.set(instanceId, { left: available - allowed, untilMs: now + Math.max(0, ttl) });
       return allowed;
     },
