@@ -1,0 +1,132 @@
+-- Quality value histograms: what quantiles of quality metrics are read from (the quality board's API
+-- latency and CPU panels, the api_latency_by_operation query), instead of the quantilesState columns of
+-- 0004's quality_1m/1h/1d.
+--
+-- Why: a quantilesState keeps up to 8,192 raw samples, so merging it costs as much as the samples it
+-- holds. At 5,000 instances a 7-day API latency panel merged ~8,000 hourly states of ~500 samples each
+-- (bench:grafana: 2.2 / 2.7 s p50 / p95 on a busy box, goal 300 ms), and beyond 8,192 samples a state is a
+-- uniform sample whose tail can be far off (on the bench fleet, a 7-day p99 read 64.8 ms for an exact 79.7).
+-- Here a value is counted in a log-spaced bin instead, so the size of a group is bounded by the number of
+-- distinct bins its values fall in, whatever the fleet's size, and bins merge by addition.
+--
+-- Bins: 32 per power of two. A value v != 0 falls in bin i = floor(log2(|v|) * 32), which spans
+-- [2^(i/32), 2^((i+1)/32)) in magnitude, and is stored as the bin's representative value
+--   value_bin = sign(v) * 2^(i/32) * 2 / (1 + 2^(-1/32))
+-- (0 stays 0). Every v of the bin is within a relative error alpha = (g - 1) / (g + 1) of value_bin,
+-- where g = 2^(1/32): alpha = 0.01083 (1.1 %). Non-finite values (NaN, ±inf) are not counted.
+--
+-- Reading: quantilesExactWeighted(0.5, 0.95, 0.99)(value_bin, samples) over the rows of a group. It
+-- returns the value_bin of the sample at rank ceil(level * n) (nearest rank, no interpolation), so
+-- the error bound is: the result is within alpha (relative) of a sample whose rank is within one of the
+-- exact quantile's rank (the exact `quantiles` interpolates between the samples at ranks
+-- floor(level * (n - 1)) + 1 and the next). The function and the bins give the same answer on 18.16 and
+-- 26.x (the t-digest would not, see 0004). Counts and sums are exact: samples and value_sum are the
+-- group's count and sum (mean = sum(value_sum) / sum(samples)).
+--
+-- Engine: SummingMergeTree, one row per bin and group; merges add samples and value_sum of rows with the
+-- same key. Rows of one key may still be unmerged, so a query must always aggregate (sum(samples),
+-- quantilesExactWeighted(…)(value_bin, samples)), never read a row as the group's total.
+-- Key: 0004's quality key without error_type (a distribution of error counts by type is not asked for);
+-- PARTITION BY (tier, month) as every rollup, so retention drops it with the others.
+-- Each level is fed from metrics_quality directly, as in 0004.
+CREATE TABLE IF NOT EXISTS quality_bins_1h (
+    bucket DateTime('UTC'),
+    tier LowCardinality(String),
+    app_version LowCardinality(String),
+    platform LowCardinality(String),
+    metric_name LowCardinality(String),
+    operation LowCardinality(String),
+    value_bin Float64,
+    samples UInt64,
+    value_sum Float64
+) ENGINE = SummingMergeTree()
+PARTITION BY (tier, toStartOfMonth(bucket))
+ORDER BY (metric_name, bucket, tier, app_version, platform, operation, value_bin);
+
+CREATE TABLE IF NOT EXISTS quality_bins_1d (
+    day Date,
+    tier LowCardinality(String),
+    app_version LowCardinality(String),
+    platform LowCardinality(String),
+    metric_name LowCardinality(String),
+    operation LowCardinality(String),
+    value_bin Float64,
+    samples UInt64,
+    value_sum Float64
+) ENGINE = SummingMergeTree()
+PARTITION BY (tier, toStartOfMonth(day))
+ORDER BY (metric_name, day, tier, app_version, platform, operation, value_bin);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv_quality_bins_1h TO quality_bins_1h AS
+SELECT
+    toStartOfHour(time) AS bucket,
+    tier,
+    app_version,
+    platform,
+    metric_name,
+    toLowCardinality(tags.value[indexOf(tags.key, 'operation')]) AS operation,
+    if(value = 0, 0, if(value > 0, 1, -1) * exp2(floor(log2(abs(value)) * 32) / 32) * (2 / (1 + exp2(-1 / 32)))) AS value_bin,
+    count() AS samples,
+    sum(value) AS value_sum
+FROM metrics_quality
+WHERE isFinite(value)
+GROUP BY bucket, tier, app_version, platform, metric_name, operation, value_bin;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS mv_quality_bins_1d TO quality_bins_1d AS
+SELECT
+    toDate(time) AS day,
+    tier,
+    app_version,
+    platform,
+    metric_name,
+    toLowCardinality(tags.value[indexOf(tags.key, 'operation')]) AS operation,
+    if(value = 0, 0, if(value > 0, 1, -1) * exp2(floor(log2(abs(value)) * 32) / 32) * (2 / (1 + exp2(-1 / 32)))) AS value_bin,
+    count() AS samples,
+    sum(value) AS value_sum
+FROM metrics_quality
+WHERE isFinite(value)
+GROUP BY day, tier, app_version, platform, metric_name, operation, value_bin;
+
+-- Backfill: the rows metrics_quality held before the views existed, from the raw table itself. The views
+-- exist from here on, so every row inserted from now on reaches the bins through them; each table is
+-- emptied right before its backfill (dropping what the view wrote since it was created, which the
+-- backfill reads again from metrics_quality), so a re-run after a failure starts the backfill over
+-- instead of counting twice. What is not exact: rows inserted between a TRUNCATE and the start of the
+-- INSERT … SELECT after it (the INSERT's snapshot of metrics_quality is taken when it starts; a few
+-- milliseconds) are counted twice. Migrations run before the processors start (`npm start`), where the
+-- window is empty; during a Helm upgrade the old processors may insert in it.
+-- Rows dropped from metrics_quality by retention before this migration are not in the bins; the old
+-- quality_1h/1d quantile states still cover them.
+TRUNCATE TABLE quality_bins_1h;
+
+INSERT INTO quality_bins_1h (bucket, tier, app_version, platform, metric_name, operation, value_bin, samples, value_sum)
+SELECT
+    toStartOfHour(time) AS bucket,
+    tier,
+    app_version,
+    platform,
+    metric_name,
+    toLowCardinality(tags.value[indexOf(tags.key, 'operation')]) AS operation,
+    if(value = 0, 0, if(value > 0, 1, -1) * exp2(floor(log2(abs(value)) * 32) / 32) * (2 / (1 + exp2(-1 / 32)))) AS value_bin,
+    count() AS samples,
+    sum(value) AS value_sum
+FROM metrics_quality
+WHERE isFinite(value)
+GROUP BY bucket, tier, app_version, platform, metric_name, operation, value_bin;
+
+TRUNCATE TABLE quality_bins_1d;
+
+INSERT INTO quality_bins_1d (day, tier, app_version, platform, metric_name, operation, value_bin, samples, value_sum)
+SELECT
+    toDate(time) AS day,
+    tier,
+    app_version,
+    platform,
+    metric_name,
+    toLowCardinality(tags.value[indexOf(tags.key, 'operation')]) AS operation,
+    if(value = 0, 0, if(value > 0, 1, -1) * exp2(floor(log2(abs(value)) * 32) / 32) * (2 / (1 + exp2(-1 / 32)))) AS value_bin,
+    count() AS samples,
+    sum(value) AS value_sum
+FROM metrics_quality
+WHERE isFinite(value)
+GROUP BY day, tier, app_version, platform, metric_name, operation, value_bin;
