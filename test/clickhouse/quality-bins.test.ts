@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClickHouseExecutor, serverExecutor } from "../../lib/clients/index.ts";
+import { loadConfig } from "../../lib/config/index.ts";
+import {
+  clickhouseMigrationsDir,
+  clickhouseTarget,
+  loadMigrations,
+  runMigrations,
+} from "../../lib/migrate/index.ts";
+import { sqlIdentifier } from "../../lib/sql/index.ts";
+import { chdbExecutor } from "../support/chdb.ts";
+import { fixtureClock, fixtureInserts } from "./analytics-fixture.ts";
+
+// Migration 0006 (quality_bins_1h / _1d) on both engines, through both of its paths: rows that were in
+// metrics_quality before it ran reach the bins through its backfill, rows inserted after it through its
+// views, and running it again (as after a failure half-way) counts nothing twice. Counts and sums must
+// equal the raw rows'; quantiles must stay within the bound the migration states.
+const config = loadConfig();
+const database = `smstats_bins_${process.pid}`;
+const engines: ClickHouseExecutor[] = [
+  serverExecutor({ ...config.clickhouse, database }),
+  chdbExecutor(database),
+];
+const clock = fixtureClock(new Date());
+const migrations = loadMigrations(clickhouseMigrationsDir);
+const bins = migrations.find((m) => m.version === 6);
+
+/** The migration's bound: every value of a bin is within this relative error of the bin's value. */
+const ALPHA = (2 ** (1 / 32) - 1) / (2 ** (1 / 32) + 1);
+const LEVELS = [0.5, 0.95, 0.99] as const;
+/** Each engine's quantiles per level table, compared across engines at the end. */
+const answers = new Map<string, Map<string, number[]>>();
+
+afterAll(async () => {
+  await (engines[0] as ClickHouseExecutor).exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(database)}`);
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+/**
+ * `n` synthetic quality rows from `from` on, spread over two days and two API operations, with values
+ * over four orders of magnitude (latency-like), zeros and negatives (a metric that may go below 0), and
+ * one NaN, which the bins do not count.
+ */
+function synthetic(from: number, n: number): string {
+  const day = clock.day(2);
+  return `INSERT INTO metrics_quality (time, instance_id, tier, app_version, platform, country, batch_id,
+    row_index, received_at, metric_name, value, tags.key, tags.value)
+SELECT toDateTime('${day} 00:00:00', 'UTC') + (number * 617) % 172800 AS time,
+    concat('inst-', toString(number % 7)) AS instance_id, if(number % 3 = 0, 'venue', 'starter') AS tier,
+    '1.5.0' AS app_version, 'linux' AS platform, 'DE' AS country, concat('b-', toString(number)) AS batch_id,
+    toUInt32(0) AS row_index, time AS received_at,
+    if(number % 5 = 4, 'clock_drift_ms', 'api_response_times_ms') AS metric_name,
+    multiIf(number = 7, nan, number % 5 = 4, round(sin(number) * 40, 1) * (number % 2),
+        round(exp(1 + 4 * abs(sin(number * 0.37))), 1)) AS value,
+    ['operation'], [if(number % 2 = 0, 'search', 'queue_add')]
+FROM (SELECT number + ${from} AS number FROM numbers(${n}))`;
+}
+
+type Row = Record<string, unknown>;
+const KEYS = "tier, app_version, platform, metric_name, operation";
+
+/** Per group of a level: raw count and sum (finite values) against the bins' samples and value_sum. */
+async function countsAndSums(ch: ClickHouseExecutor, level: "1h" | "1d") {
+  const time = level === "1h" ? "bucket" : "day";
+  const rawTime = level === "1h" ? "toStartOfHour(time)" : "toDate(time)";
+  const order = `ORDER BY ${time}, ${KEYS}`;
+  const raw = await ch.rows<Row>(
+    `SELECT ${rawTime} AS ${time}, ${KEYS.replace("operation", "tags.value[indexOf(tags.key, 'operation')] AS operation")},
+       count() AS n, sum(value) AS s
+     FROM metrics_quality WHERE isFinite(value) GROUP BY ${time}, ${KEYS} ${order}`,
+  );
+  const binned = await ch.rows<Row>(
+    `SELECT ${time}, ${KEYS}, sum(samples) AS n, sum(value_sum) AS s
+     FROM quality_bins_${level} GROUP BY ${time}, ${KEYS} ${order}`,
+  );
+  const strip = (rows: Row[]) => rows.map(({ s: _s, ...r }) => ({ ...r, n: Number(r.n) }));
+  return { raw, binned, rawKeys: strip(raw), binnedKeys: strip(binned) };
+}
+
+/** Every (metric, operation) group of a level's bins: its quantiles against the exact raw values. */
+async function quantileErrors(ch: ClickHouseExecutor, level: "1h" | "1d") {
+  const raw = await ch.rows<{ metric_name: string; operation: string; v: number[] }>(
+    `SELECT metric_name, tags.value[indexOf(tags.key, 'operation')] AS operation, groupArray(value) AS v
+     FROM metrics_quality WHERE isFinite(value) GROUP BY metric_name, operation`,
+  );
+  const binned = await ch.rows<{ metric_name: string; operation: string; q: number[] }>(
+    `SELECT metric_name, operation, quantilesExactWeighted(0.5, 0.95, 0.99)(value_bin, samples) AS q
+     FROM quality_bins_${level} GROUP BY metric_name, operation`,
+  );
+  const errors: { group: string; level: number; got: number; nearest: number; bound: number }[] = [];
+  for (const r of raw) {
+    const got = binned.find((b) => b.metric_name === r.metric_name && b.operation === r.operation);
+    const sorted = r.v.map(Number).sort((a, b) => a - b);
+    LEVELS.forEach((level, i) => {
+      // The sample at the nearest rank ceil(level * n): what quantileExactWeighted picks, before binning.
+      const nearest = sorted[Math.max(1, Math.ceil(level * sorted.length)) - 1] as number;
+      errors.push({
+        group: `${r.metric_name}/${r.operation}`,
+        level,
+        got: Number(got?.q[i]),
+        nearest,
+        bound: ALPHA * Math.abs(nearest) * (1 + 1e-12),
+      });
+    });
+  }
+  return errors;
+}
+
+describe.each(engines.map((e) => [e.engine, e] as const))("quality_bins on %s", (_engine, ch) => {
+  beforeAll(async () => {
+    expect(bins, "migration 0006").toBeDefined();
+    await ch.ensureDatabase();
+    // Before 0006: the fixture and the first half of the synthetic rows (the backfill's part).
+    await runMigrations(
+      clickhouseTarget(ch),
+      migrations.filter((m) => m.version < 6),
+    );
+    for (const statement of fixtureInserts(clock)) await ch.exec(statement);
+    await ch.exec(synthetic(0, 3000));
+    await runMigrations(clickhouseTarget(ch), migrations);
+    // After it: the second half, through the views.
+    await ch.exec(synthetic(3000, 3000));
+  }, 120_000);
+
+  it.each(["1h", "1d"] as const)(
+    "quality_bins_%s counts every finite raw value once, backfilled or through the views",
+    async (level) => {
+      const { raw, binned, rawKeys, binnedKeys } = await countsAndSums(ch, level);
+      expect(raw.length).toBeGreaterThan(10);
+      expect(binnedKeys).toEqual(rawKeys);
+      binned.forEach((b, i) => {
+        expect(Number(b.s)).toBeCloseTo(Number(raw[i]?.s), 6);
+      });
+    },
+  );
+
+  it.each(["1h", "1d"] as const)(
+    "quality_bins_%s quantiles are within 1.1 percent of the sample at the nearest rank",
+    async (level) => {
+      const errors = await quantileErrors(ch, level);
+      expect(errors.length).toBeGreaterThanOrEqual(3 * 4);
+      const perEngine = answers.get(level) ?? new Map<string, number[]>();
+      perEngine.set(
+        ch.engine,
+        [...errors]
+          .sort((a, b) => (`${a.group}${a.level}` < `${b.group}${b.level}` ? -1 : 1))
+          .map((e) => e.got),
+      );
+      answers.set(level, perEngine);
+      const outside = errors.filter((e) => !(Math.abs(e.got - e.nearest) <= e.bound));
+      expect(outside).toEqual([]);
+    },
+  );
+
+  it("counts nothing twice when 0006 runs again after a failure half-way", async () => {
+    // The runner re-applies a migration from its first statement when it failed before its record.
+    await clickhouseTarget(ch).apply(bins as NonNullable<typeof bins>);
+    for (const level of ["1h", "1d"] as const) {
+      const { rawKeys, binnedKeys } = await countsAndSums(ch, level);
+      expect(binnedKeys).toEqual(rawKeys);
+    }
+  });
+});
+
+describe("the two engines agree", () => {
+  it.each(["1h", "1d"] as const)("quality_bins_%s gives the same quantiles on both", (level) => {
+    const [first, second] = [...(answers.get(level)?.values() ?? [])];
+    expect(first?.length).toBeGreaterThan(0);
+    expect(second?.length).toBe(first?.length);
+    first?.forEach((x, i) => {
+      expect(second?.[i]).toBeCloseTo(x, 9);
+    });
+  });
+});
