@@ -1,11 +1,12 @@
--- Quality value histograms: what quantiles of quality metrics are read from (the quality board's API
--- latency and CPU panels, the api_latency_by_operation query), instead of the quantilesState columns of
--- 0004's quality_1m/1h/1d.
+-- Quality value histograms: what the quality board's quantiles (API latency, CPU) are read from, instead of
+-- the quantilesState columns of 0004's quality_1h (which stay, as do quality_1m/1d's, for the queries that
+-- read them).
 --
 -- Why: a quantilesState keeps up to 8,192 raw samples, so merging it costs as much as the samples it
--- holds. At 5,000 instances a 7-day API latency panel merged ~8,000 hourly states of ~500 samples each
--- (bench:grafana: 2.2 / 2.7 s p50 / p95 on a busy box, goal 300 ms), and beyond 8,192 samples a state is a
--- uniform sample whose tail can be far off (on the bench fleet, a 7-day p99 read 64.8 ms for an exact 79.7).
+-- holds. At 5,000 instances a 7-day API latency panel merged a week of hourly states of several hundred
+-- samples each (bench:grafana: 2.2 / 2.7 s p50 / p95 on a busy box, goal 300 ms), and beyond 8,192 samples
+-- a merged state is a random sample whose tail can be far off (300-instance bench fleet: a 7-day p99 read
+-- 64.8 ms where the exact one is 79.7).
 -- Here a value is counted in a log-spaced bin instead, so the size of a group is bounded by the number of
 -- distinct bins its values fall in, whatever the fleet's size, and bins merge by addition.
 --
@@ -15,17 +16,21 @@
 -- (0 stays 0). Every v of the bin is within a relative error alpha = (g - 1) / (g + 1) of value_bin,
 -- where g = 2^(1/32): alpha = 0.01083 (1.1 %). Non-finite values (NaN, ±inf) are not counted.
 --
--- Reading: quantilesExactWeighted(0.5, 0.95, 0.99)(value_bin, samples) over the rows of a group. It
--- returns the value_bin of the sample at rank ceil(level * n) (nearest rank, no interpolation), so
--- the error bound is: the result is within alpha (relative) of a sample whose rank is within one of the
--- exact quantile's rank (the exact `quantiles` interpolates between the samples at ranks
--- floor(level * (n - 1)) + 1 and the next). The function and the bins give the same answer on 18.16 and
--- 26.x (the t-digest would not, see 0004). Counts and sums are exact: samples and value_sum are the
+-- Reading (grafana/boards/histogram.ts writes the SQL): per group, the bins sorted by value_bin with
+-- running counts of samples; the level-quantile is then computed as `quantiles` computes it on raw values,
+-- by linear interpolation between the samples of 0-based ranks floor(level * (n - 1)) and the next, each
+-- read as its bin's value. Error bound: each of the two samples is off by at most alpha (relative), so the
+-- result is within alpha * ((1 - f) * |lo| + f * |hi|) of the exact quantile (f the fractional rank, lo and
+-- hi the two samples), which is alpha * |exact quantile| when lo and hi have one sign: within 1.1 % of
+-- the exact quantile of the raw values, whatever their number. (quantileExactWeighted(value_bin, samples)
+-- is shorter but takes the nearest rank without interpolating, far from `quantiles` on small groups; 18.16
+-- has no interpolating weighted quantile.) The bins and this computation give the same answer on 18.16
+-- and 26.x (the t-digest would not, see 0004). Counts and sums are exact: samples and value_sum are the
 -- group's count and sum (mean = sum(value_sum) / sum(samples)).
 --
 -- Engine: SummingMergeTree, one row per bin and group; merges add samples and value_sum of rows with the
--- same key. Rows of one key may still be unmerged, so a query must always aggregate (sum(samples),
--- quantilesExactWeighted(…)(value_bin, samples)), never read a row as the group's total.
+-- same key. Rows of one key may still be unmerged, so a query must always aggregate (sum(samples), the
+-- histogram of histogram.ts), never read a row as the group's total.
 -- Key: 0004's quality key without error_type (a distribution of error counts by type is not asked for);
 -- PARTITION BY (tier, month) as every rollup, so retention drops it with the others.
 -- Each level is fed from metrics_quality directly, as in 0004.
