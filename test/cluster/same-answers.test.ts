@@ -3,7 +3,12 @@ import { expandQuery, loadQueries } from "../../clickhouse/queries/index.ts";
 import { clickhousePanelSql } from "../../grafana/macros/index.ts";
 import { clusterInsertSettings, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
-import { clickhouseMigrationsDir, loadMigrations, migrateClickHouse } from "../../lib/migrate/index.ts";
+import {
+  clickhouseMigrationsDir,
+  clickhouseTarget,
+  loadMigrations,
+  migrateClickHouse,
+} from "../../lib/migrate/index.ts";
 import { createFleet } from "../../loadtest/fleet/index.ts";
 import { loadBatches } from "../support/fleet-loader.ts";
 import { panelContext, sqlPanelQueries } from "../support/grafana-panels.ts";
@@ -122,5 +127,27 @@ describe("cluster and single mode on the same data", () => {
     const clustered = await clusterCh.rows<Record<string, unknown>>(sql);
     expect(single.length, `${q.name} returned no rows`).toBeGreaterThan(0);
     expect(differences(clustered, single)).toEqual([]);
+  });
+
+  it("rebuilds quality_bins from the raw rows when 0006 runs again on data (TRUNCATE on every replica, one backfill)", async () => {
+    const bins = loadMigrations(clickhouseMigrationsDir).find((m) => m.version === 6);
+    expect(bins).toBeDefined();
+    const sql = (level: string) =>
+      `SELECT metric_name, operation, sum(samples) AS n, count() AS bins FROM (
+         SELECT metric_name, operation, value_bin, sum(samples) AS samples FROM quality_bins_${level}
+         GROUP BY metric_name, operation, value_bin) GROUP BY metric_name, operation`;
+    const before = await Promise.all(
+      ["1h", "1d"].map((l) => clusterCh.rows<Record<string, unknown>>(sql(l))),
+    );
+    await clickhouseTarget(clusterCh, clusterConfig.clickhouse.cluster).apply(
+      bins as NonNullable<typeof bins>,
+    );
+    await syncReplicas(handle, database);
+    for (const [i, level] of ["1h", "1d"].entries()) {
+      const again = await clusterCh.rows<Record<string, unknown>>(sql(level));
+      expect(again.length, level).toBeGreaterThan(0);
+      expect(differences(again, before[i] ?? []), level).toEqual([]);
+      expect(differences(again, await singleCh.rows<Record<string, unknown>>(sql(level))), level).toEqual([]);
+    }
   });
 });
