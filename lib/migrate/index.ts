@@ -60,9 +60,17 @@ export async function migrateAll(
   log?: Logger,
 ): Promise<{ clickhouse: MigrationReport; postgres: MigrationReport }> {
   // A migration may backfill a rollup from a raw table (0006): one statement that runs for minutes on a
-  // large table, so requests may take up to an hour; in cluster mode the backfill inserts through the
-  // Distributed tables, synchronously (clusterInsertSettings), so the rows are there when it returns.
-  const chConfig = { ...config.clickhouse, settings: clusterInsertSettings(config.clickhouse) };
+  // large table, so requests may take up to an hour, with progress headers every 10 s so that no proxy
+  // between here and the server closes a silent connection; in cluster mode the backfill inserts through
+  // the Distributed tables, synchronously (clusterInsertSettings), so the rows are there when it returns.
+  const chConfig = {
+    ...config.clickhouse,
+    settings: {
+      ...clusterInsertSettings(config.clickhouse),
+      send_progress_in_http_headers: 1,
+      http_headers_progress_interval_ms: 10_000,
+    },
+  };
   const ch = serverExecutor(
     chConfig,
     createClickHouseClient(chConfig, chConfig.database, MIGRATION_TIMEOUT_MS),
