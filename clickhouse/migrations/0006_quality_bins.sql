@@ -95,8 +95,9 @@ GROUP BY day, tier, app_version, platform, metric_name, operation, value_bin;
 -- Backfill: the rows metrics_quality held before the views existed, from the raw table itself. The views
 -- exist from here on, so every row inserted from now on reaches the bins through them; each table is
 -- emptied right before its backfill (dropping what the view wrote since it was created, which the
--- backfill reads again from metrics_quality), so a re-run after a failure starts the backfill over
--- instead of counting twice. What is not exact: rows inserted between a TRUNCATE and the start of the
+-- backfill reads again from metrics_quality; in cluster mode by a mutation on every shard, see
+-- lib/migrate/cluster-sql.ts), so a re-run after a failure starts the backfill over instead of counting
+-- twice. What is not exact: rows inserted between a TRUNCATE and the start of the
 -- INSERT … SELECT after it (the INSERT's snapshot of metrics_quality is taken when it starts; a few
 -- milliseconds) are counted twice. Migrations run before the processors start (`npm start`), where the
 -- window is empty; during a Helm upgrade the old processors may insert in it.

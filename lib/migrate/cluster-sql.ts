@@ -45,7 +45,11 @@ function distributed(t: ClusterTarget, name: string, key: string): string {
  * - a materialized view reads and writes the local tables, so each shard rolls up its own rows;
  * - a plain view reads the Distributed tables;
  * - `RENAME TABLE a TO b` renames the local tables and re-creates the Distributed one for the new name;
- * - `TRUNCATE TABLE t` empties every replica's local table;
+ * - `TRUNCATE TABLE t` becomes `ALTER TABLE t_local ON CLUSTER … DELETE WHERE 1`: 18.16 forwards a
+ *   TRUNCATE on a replica that is not the shard's leader to the leader as the `default` user (distributed
+ *   DDL runs as `default`), which the cluster refuses; an ALTER runs once per shard and replicates. It is a
+ *   mutation: it deletes the rows of the parts that existed when it was submitted, in the background
+ *   (seconds), and leaves the parts inserted after it, such as a backfill's;
  * - `INSERT INTO t (…) SELECT … FROM raw …` (a backfill) reads and writes the Distributed tables: it runs
  *   once, on the node the runner reaches, which reads every shard and spreads the rows by t's sharding
  *   key (the runner's inserts must be synchronous, insert_distributed_sync=1: see migrateAll).
@@ -92,7 +96,7 @@ export function clusterStatements(statement: string, t: ClusterTarget): string[]
   m = TRUNCATE.exec(sql);
   if (m) {
     const [, name] = m as unknown as [string, string];
-    return [`TRUNCATE TABLE ${db}.${localTable(name)} ON CLUSTER ${cluster}`];
+    return [`ALTER TABLE ${db}.${localTable(name)} ON CLUSTER ${cluster} DELETE WHERE 1`];
   }
   m = INSERT_SELECT.exec(sql);
   if (m) {

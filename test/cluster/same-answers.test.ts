@@ -129,7 +129,7 @@ describe("cluster and single mode on the same data", () => {
     expect(differences(clustered, single)).toEqual([]);
   });
 
-  it("rebuilds quality_bins from the raw rows when 0006 runs again on data (TRUNCATE on every replica, one backfill)", async () => {
+  it("rebuilds quality_bins from the raw rows when 0006 runs again on data (a mutation empties every shard, one backfill refills)", async () => {
     const bins = loadMigrations(clickhouseMigrationsDir).find((m) => m.version === 6);
     expect(bins).toBeDefined();
     const sql = (level: string) =>
@@ -142,6 +142,21 @@ describe("cluster and single mode on the same data", () => {
     await clickhouseTarget(clusterCh, clusterConfig.clickhouse.cluster).apply(
       bins as NonNullable<typeof bins>,
     );
+    // The cluster form of TRUNCATE is a mutation (lib/migrate/cluster-sql.ts): wait until every node
+    // has run it, then until every replica has what its shard holds.
+    const pending = async () => {
+      let n = 0;
+      for (const node of handle.topology.clickhouse) {
+        const [r] = await onNode<{ n: string }>(
+          handle,
+          `http://127.0.0.1:${node.http}`,
+          `SELECT count() AS n FROM system.mutations WHERE database = '${database}' AND is_done = 0`,
+        );
+        n += Number(r?.n);
+      }
+      return n;
+    };
+    await expect.poll(pending, { timeout: 120_000, interval: 500 }).toBe(0);
     await syncReplicas(handle, database);
     for (const [i, level] of ["1h", "1d"].entries()) {
       const again = await clusterCh.rows<Record<string, unknown>>(sql(level));

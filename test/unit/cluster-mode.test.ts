@@ -59,9 +59,9 @@ describe("cluster form of the migrations", () => {
     ]);
   });
 
-  it("empties every replica's local table, and backfills once through the Distributed tables", () => {
+  it("empties the local tables by a mutation on every shard, and backfills once through the Distributed tables", () => {
     expect(clusterStatements("TRUNCATE TABLE r", target)).toEqual([
-      "TRUNCATE TABLE db.r_local ON CLUSTER smstats",
+      "ALTER TABLE db.r_local ON CLUSTER smstats DELETE WHERE 1",
     ]);
     expect(
       clusterStatements(
