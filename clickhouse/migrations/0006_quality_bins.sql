@@ -100,7 +100,10 @@ GROUP BY day, tier, app_version, platform, metric_name, operation, value_bin;
 -- twice. What is not exact: rows inserted between a TRUNCATE and the start of the
 -- INSERT … SELECT after it (the INSERT's snapshot of metrics_quality is taken when it starts; a few
 -- milliseconds) are counted twice. Migrations run before the processors start (`npm start`), where the
--- window is empty; during a Helm upgrade the old processors may insert in it.
+-- window is empty; during a Helm upgrade the old processors may insert in it. In cluster mode the mutation
+-- runs in the background: for the seconds it takes, what the views wrote before it is counted twice.
+-- The backfill reads all of metrics_quality in one statement (minutes on a large table; the runner allows
+-- an hour per statement).
 -- Rows dropped from metrics_quality by retention before this migration are not in the bins; the old
 -- quality_1h/1d quantile states still cover them.
 TRUNCATE TABLE quality_bins_1h;
