@@ -25,8 +25,8 @@
 -- the exact quantile of the raw values, whatever their number. (quantileExactWeighted(value_bin, samples)
 -- is shorter but takes the nearest rank without interpolating, far from `quantiles` on small groups; 18.16
 -- has no interpolating weighted quantile.) The bins and this computation give the same answer on 18.16
--- and 26.x (the t-digest would not, see 0004). Counts and sums are exact: samples and value_sum are the
--- group's count and sum (mean = sum(value_sum) / sum(samples)).
+-- and 26.x (the t-digest would not, see 0004). samples and value_sum are the group's exact count and its
+-- sum up to floating-point rounding (mean = sum(value_sum) / sum(samples)).
 --
 -- Engine: SummingMergeTree, one row per bin and group; merges add samples and value_sum of rows with the
 -- same key. Rows of one key may still be unmerged, so a query must always aggregate (sum(samples), the
