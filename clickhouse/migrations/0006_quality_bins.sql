@@ -1,6 +1,6 @@
--- Quality value histograms: what the quality board's quantiles (API latency, CPU) are read from, instead of
--- the quantilesState columns of 0004's quality_1h (which stay, as do quality_1m/1d's, for the queries that
--- read them).
+-- Quality value histograms per hour: what the quality board's quantiles (API latency, CPU) are read from,
+-- instead of the quantilesState columns of 0004's quality_1h (which stay, as do quality_1m/1d's, for the
+-- queries that read them).
 --
 -- Why: a quantilesState keeps up to 8,192 raw samples, so merging it costs as much as the samples it
 -- holds. At 5,000 instances a 7-day API latency panel merged a week of hourly states of several hundred
@@ -32,8 +32,10 @@
 -- same key. Rows of one key may still be unmerged, so a query must always aggregate (sum(samples), the
 -- histogram of histogram.ts), never read a row as the group's total.
 -- Key: 0004's quality key without error_type (a distribution of error counts by type is not asked for);
--- PARTITION BY (tier, month) as every rollup, so retention drops it with the others.
--- Each level is fed from metrics_quality directly, as in 0004.
+-- PARTITION BY (tier, month) as every rollup, so retention drops it with the hourly ones.
+-- One level only: each view on metrics_quality costs about as much CPU per inserted row as one of 0004's
+-- (a GROUP BY over every row), and nothing reads daily histograms yet; a daily level, when a panel or a
+-- query needs one, is another view fed from metrics_quality as in 0004.
 CREATE TABLE IF NOT EXISTS quality_bins_1h (
     bucket DateTime('UTC'),
     tier LowCardinality(String),
@@ -47,20 +49,6 @@ CREATE TABLE IF NOT EXISTS quality_bins_1h (
 ) ENGINE = SummingMergeTree()
 PARTITION BY (tier, toStartOfMonth(bucket))
 ORDER BY (metric_name, bucket, tier, app_version, platform, operation, value_bin);
-
-CREATE TABLE IF NOT EXISTS quality_bins_1d (
-    day Date,
-    tier LowCardinality(String),
-    app_version LowCardinality(String),
-    platform LowCardinality(String),
-    metric_name LowCardinality(String),
-    operation LowCardinality(String),
-    value_bin Float64,
-    samples UInt64,
-    value_sum Float64
-) ENGINE = SummingMergeTree()
-PARTITION BY (tier, toStartOfMonth(day))
-ORDER BY (metric_name, day, tier, app_version, platform, operation, value_bin);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS mv_quality_bins_1h TO quality_bins_1h AS
 SELECT
@@ -77,31 +65,16 @@ FROM metrics_quality
 WHERE isFinite(value)
 GROUP BY bucket, tier, app_version, platform, metric_name, operation, value_bin;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_quality_bins_1d TO quality_bins_1d AS
-SELECT
-    toDate(time) AS day,
-    tier,
-    app_version,
-    platform,
-    metric_name,
-    toLowCardinality(tags.value[indexOf(tags.key, 'operation')]) AS operation,
-    if(value = 0, 0, if(value > 0, 1, -1) * exp2(floor(log2(abs(value)) * 32) / 32) * (2 / (1 + exp2(-1 / 32)))) AS value_bin,
-    count() AS samples,
-    sum(value) AS value_sum
-FROM metrics_quality
-WHERE isFinite(value)
-GROUP BY day, tier, app_version, platform, metric_name, operation, value_bin;
-
--- Backfill: the rows metrics_quality held before the views existed, from the raw table itself. The views
--- exist from here on, so every row inserted from now on reaches the bins through them; each table is
--- emptied right before its backfill (dropping what the view wrote since it was created, which the
+-- Backfill: the rows metrics_quality held before the view existed, from the raw table itself. The view
+-- exists from here on, so every row inserted from now on reaches the bins through it; the table is
+-- emptied right before the backfill (dropping what the view wrote since it was created, which the
 -- backfill reads again from metrics_quality; in cluster mode by a mutation on every shard, see
 -- lib/migrate/cluster-sql.ts), so a re-run after a failure starts the backfill over instead of counting
--- twice. What is not exact: rows inserted between a TRUNCATE and the start of the
+-- twice. What is not exact: rows inserted between the TRUNCATE and the start of the
 -- INSERT … SELECT after it (the INSERT's snapshot of metrics_quality is taken when it starts; a few
 -- milliseconds) are counted twice. Migrations run before the processors start (`npm start`), where the
 -- window is empty; during a Helm upgrade the old processors may insert in it. In cluster mode the mutation
--- runs in the background: for the seconds it takes, what the views wrote before it is counted twice.
+-- runs in the background: for the seconds it takes, what the view wrote before it is counted twice.
 -- The backfill reads all of metrics_quality in one statement (minutes on a large table; the runner allows
 -- an hour per statement).
 -- Rows dropped from metrics_quality by retention before this migration are not in the bins; the old
@@ -122,20 +95,3 @@ SELECT
 FROM metrics_quality
 WHERE isFinite(value)
 GROUP BY bucket, tier, app_version, platform, metric_name, operation, value_bin;
-
-TRUNCATE TABLE quality_bins_1d;
-
-INSERT INTO quality_bins_1d (day, tier, app_version, platform, metric_name, operation, value_bin, samples, value_sum)
-SELECT
-    toDate(time) AS day,
-    tier,
-    app_version,
-    platform,
-    metric_name,
-    toLowCardinality(tags.value[indexOf(tags.key, 'operation')]) AS operation,
-    if(value = 0, 0, if(value > 0, 1, -1) * exp2(floor(log2(abs(value)) * 32) / 32) * (2 / (1 + exp2(-1 / 32)))) AS value_bin,
-    count() AS samples,
-    sum(value) AS value_sum
-FROM metrics_quality
-WHERE isFinite(value)
-GROUP BY day, tier, app_version, platform, metric_name, operation, value_bin;

@@ -1,5 +1,5 @@
 /**
- * Quantiles from the value histograms of quality_bins_1h / _1d (clickhouse/migrations/0006), computed as
+ * Quantiles from the value histograms of quality_bins_1h (clickhouse/migrations/0006), computed as
  * ClickHouse's `quantiles` does on raw values (linear interpolation between the samples around rank
  * level × (n − 1)), each sample read as its bin's value. For values of one sign the result is within
  * 1.1 % (relative) of the exact quantile of the raw values; 0006 gives the proof.

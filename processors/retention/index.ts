@@ -12,7 +12,6 @@ export const ROLLUP_TABLES = {
   hour: ["quality_1h", "quality_bins_1h", "playback_1h", "sessions_1h"],
   day: [
     "quality_1d",
-    "quality_bins_1d",
     "playback_1d",
     "playback_instance_1d",
     "sessions_1d",

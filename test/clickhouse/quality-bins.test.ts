@@ -13,9 +13,9 @@ import { chdbExecutor } from "../support/chdb.ts";
 import { quantile } from "../support/quantile.ts";
 import { fixtureClock, fixtureInserts } from "./analytics-fixture.ts";
 
-// Migration 0006 (quality_bins_1h / _1d) on both engines, through both of its paths: rows that were in
+// Migration 0006 (quality_bins_1h) on both engines, through both of its paths: rows that were in
 // metrics_quality before it ran reach the bins through its backfill, rows inserted after it through its
-// views, and running it again (as after a failure half-way) counts nothing twice. Counts and sums must
+// view, and running it again (as after a failure half-way) counts nothing twice. Counts and sums must
 // equal the raw rows'; the boards' quantiles (grafana/boards/histogram.ts) must stay within the bound the
 // migration states.
 const config = loadConfig();
@@ -31,8 +31,8 @@ const bins = migrations.find((m) => m.version === 6);
 /** The migration's bound: every value of a bin is within this relative error of the bin's value. */
 const ALPHA = (2 ** (1 / 32) - 1) / (2 ** (1 / 32) + 1);
 const LEVELS = [0.5, 0.95, 0.99] as const;
-/** Each engine's quantiles per level table, compared across engines at the end. */
-const answers = new Map<string, Map<string, number[]>>();
+/** Each engine's quantiles, compared across engines at the end. */
+const answers = new Map<string, number[]>();
 
 afterAll(async () => {
   await (engines[0] as ClickHouseExecutor).exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(database)}`);
@@ -62,19 +62,17 @@ FROM (SELECT number + ${from} AS number FROM numbers(${n}))`;
 type Row = Record<string, unknown>;
 const KEYS = "tier, app_version, platform, metric_name, operation";
 
-/** Per group of a level: raw count and sum (finite values) against the bins' samples and value_sum. */
-async function countsAndSums(ch: ClickHouseExecutor, level: "1h" | "1d") {
-  const time = level === "1h" ? "bucket" : "day";
-  const rawTime = level === "1h" ? "toStartOfHour(time)" : "toDate(time)";
-  const order = `ORDER BY ${time}, ${KEYS}`;
+/** Per hour and group: raw count and sum (finite values) against the bins' samples and value_sum. */
+async function countsAndSums(ch: ClickHouseExecutor) {
+  const order = `ORDER BY bucket, ${KEYS}`;
   const raw = await ch.rows<Row>(
-    `SELECT ${rawTime} AS ${time}, ${KEYS.replace("operation", "tags.value[indexOf(tags.key, 'operation')] AS operation")},
+    `SELECT toStartOfHour(time) AS bucket, ${KEYS.replace("operation", "tags.value[indexOf(tags.key, 'operation')] AS operation")},
        count() AS n, sum(value) AS s
-     FROM metrics_quality WHERE isFinite(value) GROUP BY ${time}, ${KEYS} ${order}`,
+     FROM metrics_quality WHERE isFinite(value) GROUP BY bucket, ${KEYS} ${order}`,
   );
   const binned = await ch.rows<Row>(
-    `SELECT ${time}, ${KEYS}, sum(samples) AS n, sum(value_sum) AS s
-     FROM quality_bins_${level} GROUP BY ${time}, ${KEYS} ${order}`,
+    `SELECT bucket, ${KEYS}, sum(samples) AS n, sum(value_sum) AS s
+     FROM quality_bins_1h GROUP BY bucket, ${KEYS} ${order}`,
   );
   const strip = (rows: Row[]) => rows.map(({ s: _s, ...r }) => ({ ...r, n: Number(r.n) }));
   return { raw, binned, rawKeys: strip(raw), binnedKeys: strip(binned) };
@@ -93,27 +91,25 @@ function exact(values: readonly number[], level: number): { value: number; bound
 }
 
 /**
- * The board's quantiles (grafana/boards/histogram.ts) of a level's bins against the exact quantiles of
- * the raw values, per (metric, operation) over everything and per (time bucket, metric, operation).
+ * The board's quantiles (grafana/boards/histogram.ts) of the bins against the exact quantiles of the raw
+ * values, per (metric, operation) over everything and per (hour, metric, operation).
  */
-async function quantileErrors(ch: ClickHouseExecutor, level: "1h" | "1d") {
-  const time = level === "1h" ? "bucket" : "day";
-  const rawTime = level === "1h" ? "toStartOfHour(time)" : "toDate(time)";
+async function quantileErrors(ch: ClickHouseExecutor) {
   const errors: { group: string; level: number; got: number; exact: number; bound: number }[] = [];
   for (const grouping of [
     ["metric_name", "operation"],
-    [time, "metric_name", "operation"],
+    ["bucket", "metric_name", "operation"],
   ]) {
     const keys = Object.fromEntries(grouping.map((k) => [k, k]));
     const list = grouping.join(", ");
     const raw = await ch.rows<Row & { v: number[] }>(
-      `SELECT ${list.replace(time, `${rawTime} AS ${time}`)}, groupArray(value) AS v FROM (
+      `SELECT ${list.replace("bucket", "toStartOfHour(time) AS bucket")}, groupArray(value) AS v FROM (
          SELECT *, tags.value[indexOf(tags.key, 'operation')] AS operation FROM metrics_quality WHERE isFinite(value))
        GROUP BY ${list}`,
     );
     const binned = await ch.rows<Row & { q: number[] }>(
       `SELECT ${list}, [${LEVELS.map(histogramQuantile).join(", ")}] AS q
-       FROM (${histogramSql(keys, `FROM quality_bins_${level}`)})`,
+       FROM (${histogramSql(keys, "FROM quality_bins_1h")})`,
     );
     const id = (r: Row) => JSON.stringify(grouping.map((k) => String(r[k])));
     const byGroup = new Map(binned.map((b) => [id(b), b.q]));
@@ -145,53 +141,43 @@ describe.each(engines.map((e) => [e.engine, e] as const))("quality_bins on %s", 
     for (const statement of fixtureInserts(clock)) await ch.exec(statement);
     await ch.exec(synthetic(0, 3000));
     await runMigrations(clickhouseTarget(ch), migrations);
-    // After it: the second half, through the views.
+    // After it: the second half, through the view.
     await ch.exec(synthetic(3000, 3000));
   }, 120_000);
 
-  it.each(["1h", "1d"] as const)(
-    "quality_bins_%s counts every finite raw value once, backfilled or through the views",
-    async (level) => {
-      const { raw, binned, rawKeys, binnedKeys } = await countsAndSums(ch, level);
-      expect(raw.length).toBeGreaterThan(10);
-      expect(binnedKeys).toEqual(rawKeys);
-      binned.forEach((b, i) => {
-        expect(Number(b.s)).toBeCloseTo(Number(raw[i]?.s), 6);
-      });
-    },
-  );
+  it("quality_bins_1h counts every finite raw value once, backfilled or through the view", async () => {
+    const { raw, binned, rawKeys, binnedKeys } = await countsAndSums(ch);
+    expect(raw.length).toBeGreaterThan(10);
+    expect(binnedKeys).toEqual(rawKeys);
+    binned.forEach((b, i) => {
+      expect(Number(b.s)).toBeCloseTo(Number(raw[i]?.s), 6);
+    });
+  });
 
-  it.each(["1h", "1d"] as const)(
-    "quality_bins_%s board quantiles are within 1.1 percent of the exact quantiles",
-    async (level) => {
-      const errors = await quantileErrors(ch, level);
-      expect(errors.length).toBeGreaterThanOrEqual(3 * 4);
-      const perEngine = answers.get(level) ?? new Map<string, number[]>();
-      perEngine.set(
-        ch.engine,
-        [...errors]
-          .sort((a, b) => (`${a.group}${a.level}` < `${b.group}${b.level}` ? -1 : 1))
-          .map((e) => e.got),
-      );
-      answers.set(level, perEngine);
-      const outside = errors.filter((e) => !(Math.abs(e.got - e.exact) <= e.bound));
-      expect(outside).toEqual([]);
-    },
-  );
+  it("the board's quantiles from quality_bins_1h are within 1.1 percent of the exact quantiles", async () => {
+    const errors = await quantileErrors(ch);
+    expect(errors.length).toBeGreaterThanOrEqual(3 * 4);
+    answers.set(
+      ch.engine,
+      [...errors]
+        .sort((a, b) => (`${a.group}${a.level}` < `${b.group}${b.level}` ? -1 : 1))
+        .map((e) => e.got),
+    );
+    const outside = errors.filter((e) => !(Math.abs(e.got - e.exact) <= e.bound));
+    expect(outside).toEqual([]);
+  });
 
   it("counts nothing twice when 0006 runs again after a failure half-way", async () => {
     // The runner re-applies a migration from its first statement when it failed before its record.
     await clickhouseTarget(ch).apply(bins as NonNullable<typeof bins>);
-    for (const level of ["1h", "1d"] as const) {
-      const { rawKeys, binnedKeys } = await countsAndSums(ch, level);
-      expect(binnedKeys).toEqual(rawKeys);
-    }
+    const { rawKeys, binnedKeys } = await countsAndSums(ch);
+    expect(binnedKeys).toEqual(rawKeys);
   });
 });
 
 describe("the two engines agree", () => {
-  it.each(["1h", "1d"] as const)("quality_bins_%s gives the same quantiles on both", (level) => {
-    const [first, second] = [...(answers.get(level)?.values() ?? [])];
+  it("the board's quantiles from quality_bins_1h are the same on both", () => {
+    const [first, second] = [...answers.values()];
     expect(first?.length).toBeGreaterThan(0);
     expect(second?.length).toBe(first?.length);
     first?.forEach((x, i) => {

@@ -110,7 +110,6 @@ describe.each(engines.map((e) => [e.engine, e] as const))("retention on %s", (_n
       ["quality_1h", "bucket", 400],
       ["quality_bins_1h", "bucket", 400],
       ["quality_1d", "day", 1830],
-      ["quality_bins_1d", "day", 1830],
     ] as const) {
       const left = await agesLeft(e, table, time);
       const want = kept(days, "month");
