@@ -4,8 +4,8 @@
 --
 -- Why: a quantilesState keeps up to 8,192 raw samples, so merging it costs as much as the samples it
 -- holds. At 5,000 instances × 30 days a 7-day API latency panel merged a week of hourly states
--- (bench:grafana, p50 / p95: 286 / 295 ms on a quiet box, 2.2 / 2.7 s on a busy one; goal 300 ms for the
--- whole board), and beyond 8,192 samples a merged state is a random sample whose tail can be far off
+-- (bench:grafana, p50 / p95: 283–286 / 295–311 ms on a quiet box, 2.2 / 2.7 s on a busy one; goal 300 ms
+-- for the whole board), and beyond 8,192 samples a merged state is a random sample whose tail can be far off
 -- (same fleet: a 7-day p99 off by up to 20.9 %, one hour's p99 by 61 %). From these bins the same panel
 -- took 41 / 46–48 ms (quiet), within 1.08 % of the exact quantiles (grafana/README.md).
 -- Here a value is counted in a log-spaced bin instead, so the size of a group is bounded by the number of
