@@ -187,13 +187,15 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     if (stored.length > failed) opts.onProgress?.();
     opts.source.sent(stored.length - failed);
   };
-  // Size and age are both checked as each message arrives, and age again when a fetch ends: a fetch
-  // lasts up to a second (JetStream's shortest pull wait) while messages trickle in, and a buffer that
-  // waited for the fetch's end held its oldest row up to a second past flushAgeMs. Under a backlog the
-  // age check can end an insert early only when handling one flush's worth of messages takes longer than
-  // flushAgeMs, and then the insert still holds that long's worth of rows.
+  // Size is checked as each message arrives. Age is checked when a fetch ends, and also as each message
+  // arrives when nothing is waiting behind it on the consumer (JsMsg.info.pending is 0): a fetch lasts up
+  // to a second (JetStream's shortest pull wait) while messages trickle in, and a buffer that waited for
+  // the fetch's end held its oldest row up to a second past flushAgeMs. Behind a backlog the buffer fills
+  // by size as fast as the steps run, and cutting it by age as well made smaller, more frequent inserts:
+  // bench:processors drained 15-20 % slower with the age checked on every message.
   const full = () => bufferedRows >= opts.flushRows || bufferedBytes >= opts.flushBytes;
-  const flushDue = () => full() || (buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs);
+  const aged = () => buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs;
+  const flushDue = () => full() || aged();
   const startFlush = async () => {
     // One insert in flight per worker: the next buffer fills while the last one is inserted.
     await inflight;
@@ -267,7 +269,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         const started = performance.now();
         await handle(m);
         spent.process += performance.now() - started;
-        if (flushDue()) await startFlush();
+        if (full() || (m.info.pending === 0 && aged())) await startFlush();
       }
     } catch (err) {
       opts.source.error("fetch");

@@ -133,4 +133,43 @@ describe("the pull loop's flush age", () => {
       await loop.stop();
     }
   });
+
+  it("fills each insert by size behind a backlog, even when a flush's worth takes longer than flushAgeMs", async () => {
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.streams.purge(config.nats.stream);
+    // A backlog of 130 messages before the loop starts; the steps take 4 ms a message, so one flush of
+    // 40 rows takes 160 ms to fill, past the 100 ms age. Cut by age, the inserts would hold ~25 rows.
+    for (let i = 0; i < 130; i++) {
+      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-backlog:${i}` });
+    }
+    const inserts: number[] = [];
+    const { loop } = testLoop({
+      batchMessages: 40,
+      flushRows: 40,
+      flushAgeMs: 100,
+      process: async (m) => {
+        await new Promise((r) => setTimeout(r, 4));
+        return ok(m.seq);
+      },
+      insert: async (rows) => {
+        inserts.push(rows.length);
+      },
+    });
+    try {
+      const deadline = Date.now() + 15_000;
+      while (inserts.reduce((n, x) => n + x, 0) < 130 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(inserts.reduce((n, x) => n + x, 0)).toBe(130);
+      // The first fetch asks for 10 messages (the loop does not yet know their size) and the last insert
+      // takes what is left; every insert between is full.
+      const full = inserts.filter((n) => n === 40).length;
+      console.log(`backlog test: inserts of ${inserts.join(", ")} rows`);
+      expect(full).toBeGreaterThanOrEqual(2);
+      expect(inserts.length).toBeLessThanOrEqual(5);
+    } finally {
+      await loop.stop();
+    }
+  });
 });
