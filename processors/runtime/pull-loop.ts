@@ -272,10 +272,18 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         if (full() || (m.info.pending === 0 && aged())) await startFlush();
       }
     } catch (err) {
-      opts.source.error("fetch");
-      opts.log.warn({ err }, "fetch from JetStream failed; retrying");
-      consumer = undefined;
-      await sleep(500);
+      if (got > 0 && err instanceof Error && err.message === "heartbeats missed") {
+        // The client watches a fetch for the server's idle heartbeats until its iterator ends, and the
+        // server sends none once it has delivered the fetch. Working through a large fetch for longer than
+        // two heartbeat intervals (1 s with a 1 s fetch) ends it with this error after its last message:
+        // the fetch did its work, so the next one starts at once on the same consumer.
+        opts.log.debug({ got }, "fetch ended by the client's heartbeat check after delivering");
+      } else {
+        opts.source.error("fetch");
+        opts.log.warn({ err }, "fetch from JetStream failed; retrying");
+        consumer = undefined;
+        await sleep(500);
+      }
     } finally {
       fetching = undefined;
     }

@@ -95,6 +95,42 @@ describe("the pull loop's redelivery cap", () => {
   });
 });
 
+describe("the pull loop's fetches", () => {
+  it("counts no failed fetch when working through a fetch's messages outlasts the heartbeat window", async () => {
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.streams.purge(config.nats.stream);
+    // The first fetch takes 10 messages; at 150 ms each, working through them takes 1.5 s, past the
+    // client's two missed heartbeats (2 × 500 ms for a one-second fetch).
+    for (let i = 0; i < 10; i++) {
+      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-hb:${i}` });
+    }
+    let inserted = 0;
+    const { loop, metrics } = testLoop({
+      flushAgeMs: 5_000,
+      process: async (m) => {
+        await new Promise((r) => setTimeout(r, 150));
+        return ok(m.seq);
+      },
+      insert: async (rows) => {
+        inserted += rows.length;
+      },
+    });
+    try {
+      const deadline = Date.now() + 15_000;
+      while (inserted < 10 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(inserted).toBe(10);
+      expect(await metrics.metrics()).not.toMatch(
+        /smstats_component_errors_total\{[^}]*type="fetch"[^}]*\} [1-9]/,
+      );
+    } finally {
+      await loop.stop();
+    }
+  });
+});
+
 describe("the pull loop's flush age", () => {
   it("inserts a trickle once its oldest row is flushAgeMs old, not when the fetch's one-second wait ends", async () => {
     const js = jetstream(nats.nc);
