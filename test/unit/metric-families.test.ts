@@ -22,6 +22,15 @@ describe("metricFamily: one table files a metric by what its name means", () => 
     expect(metricFamily(name)).toBe(family);
   });
 
+  it("files names the same however many a client makes up (the memo of names starts over when full)", () => {
+    for (let i = 0; i < 10_000; i++) {
+      expect(metricFamily(`Songs.made_up_${i}`)).toBe("playback");
+      expect(metricFamily(`made_up_${i}`)).toBe("quality");
+    }
+    expect(metricFamily("songs_by_source")).toBe("library");
+    expect(metricFamily("users_peak_concurrent")).toBe("session");
+  });
+
   it("takes every field of the design's family records, so a new field is filed at once", () => {
     expect(METRIC_FAMILY_TABLE.playback.names).toContain("songs_played_total");
     expect(METRIC_FAMILY_TABLE.session.names).toContain("users_by_role");
