@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { songHash, songKeyPart, userHash } from "../../processors/steps/anonymize/keyed-hashes.ts";
+import { identifierHash, shapeMetricName } from "../../processors/steps/anonymize/shape-rules.ts";
 
 // What the hashes are, computed afresh every time (no memo): the memoized functions must always agree.
 const hmac = (secret: Buffer, text: string) =>
@@ -60,5 +61,30 @@ describe("keyed hashes (memoized per secret)", () => {
       if (i % 5_000 === 0) expect(h).toBe(freshSong(secret, `artist ${i}`, "t"));
     }
     expect(songHash(secret, "artist 1", "t")).toBe(freshSong(secret, "artist 1", "t"));
+  });
+
+  it("memoizes identifiers and custom metric names apart from each other and from users (one memo)", () => {
+    const freshId = (field: string, instance: string, value: string) =>
+      hmac(secret, `id\u0000${field}\u0000${instance}\u0000${value}`).slice(0, 32);
+    const freshName = (name: string) => `custom_${hmac(secret, `metric\u0000${name}`).slice(0, 16)}`;
+    const ids: [string, string, string][] = [
+      ["session_id", "i1", "x"],
+      ["session_id", "i", "1x"],
+      ["session_i", "di1", "x"],
+      ["user_id", "i1", "u"],
+    ];
+    const none = () => {};
+    for (let round = 0; round < 3; round++) {
+      // A user and a song whose memo keys would read like the identifiers' without the purpose prefix.
+      expect(userHash(secret, "i1", "u")).toBe(freshUser(secret, "i1", "u"));
+      for (const [f, i, v] of ids)
+        expect(identifierHash(secret, f, i, v), `${f}/${i}/${v}`).toBe(freshId(f, i, v));
+      for (const name of ["my metric", "i1u", "s1:a"])
+        expect(shapeMetricName(secret, name, none)).toBe(freshName(name));
+    }
+    const other = Buffer.alloc(32, 9);
+    expect(identifierHash(other, "session_id", "i1", "x")).toBe(
+      hmac(other, "id\u0000session_id\u0000i1\u0000x").slice(0, 32),
+    );
   });
 });

@@ -17,7 +17,11 @@ export function songKeyPart(value: string | null): string {
 const MEMO_MAX = 50_000;
 const memos = new WeakMap<Buffer, Map<string, string>>();
 
-function memoized(secret: Buffer, key: string, compute: () => string): string {
+/**
+ * The keyed hash stored for `key` under `secret`, computed once per key (see above). `key` must name the
+ * hash's purpose and every input, so no two different hashes share one.
+ */
+export function memoized(secret: Buffer, key: string, compute: () => string): string {
   let memo = memos.get(secret);
   if (!memo) {
     memo = new Map();

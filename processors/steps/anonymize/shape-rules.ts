@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import { isIP } from "node:net";
 import { METRIC_FAMILY_TABLE } from "../../../schemas/index.ts";
+import { memoized } from "./keyed-hashes.ts";
 
 /**
  * The one table of shapes every stored string must have (issue 15, item 5). A string a client sends
@@ -130,7 +131,12 @@ const KNOWN_METRICS = new Set<string>([
 export function shapeMetricName(secret: Buffer, name: string, report: ShapeReport): string {
   if (KNOWN_METRICS.has(name) || /^custom_[0-9a-f]{16}$/.test(name)) return name;
   report("metrics.name", "hashed");
-  return `custom_${createHmac("sha256", secret).update(`metric\u0000${name}`, "utf8").digest("hex").slice(0, 16)}`;
+  return memoized(
+    secret,
+    `m${name}`,
+    () =>
+      `custom_${createHmac("sha256", secret).update(`metric\u0000${name}`, "utf8").digest("hex").slice(0, 16)}`,
+  );
 }
 
 /** How the value of an allowed tag key must look. */
@@ -287,10 +293,13 @@ export function shapeIdentifier(
 
 /** The keyed hash an identifier that is not in a fixed format is stored as (see shapeIdentifier). */
 export function identifierHash(secret: Buffer, field: string, instanceId: string, value: string): string {
-  return createHmac("sha256", secret)
-    .update(`id\u0000${field}\u0000${instanceId}\u0000${value}`, "utf8")
-    .digest("hex")
-    .slice(0, 32);
+  // Memoized like songs and users: a session's id comes back in every event of the session.
+  return memoized(secret, `i${field.length}:${field}${instanceId.length}:${instanceId}${value}`, () =>
+    createHmac("sha256", secret)
+      .update(`id\u0000${field}\u0000${instanceId}\u0000${value}`, "utf8")
+      .digest("hex")
+      .slice(0, 32),
+  );
 }
 
 /** Map keys (roles, sources, file types) folded into a closed set; counts of unknown keys go to `other`. */
