@@ -68,12 +68,25 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     metrics: deps.metrics,
   });
   const toRows = routeStep(sink.writeMetrics);
-  const shaped = new Counter({
+  // Counted in a plain map and added to the counter when it is read: the step reports once per shaped
+  // value, and a labelled inc per value (label hashing) was 1 % of the processor's CPU in bench:processors.
+  const shapedSince = new Map<string, { field: string; reason: string; n: number }>();
+  new Counter({
     name: "smstats_processor_shaped_values_total",
     help: "Stored strings replaced or dropped by the anonymize step's shape rules, by field and reason.",
     labelNames: ["field", "reason"],
     registers: [deps.metrics],
+    collect() {
+      for (const { field, reason, n } of shapedSince.values()) this.inc({ field, reason }, n);
+      shapedSince.clear();
+    },
   });
+  const reportShaped = (field: string, reason: string) => {
+    const key = `${field}\u0000${reason}`;
+    const seen = shapedSince.get(key);
+    if (seen) seen.n++;
+    else shapedSince.set(key, { field, reason, n: 1 });
+  };
   // The sink stores and de-duplicates on the shaped batch_id; the sweeper compares messages with it.
   const storedKey = (k: { instance_id: string; batch_id: string }) => ({
     instance_id: k.instance_id,
@@ -96,10 +109,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         }),
       ["unknown_instance"],
     )
-    .step(
-      "anonymize",
-      anonymizeStep(deps.anonymizeSecret, (field, reason) => shaped.inc({ field, reason })),
-    )
+    .step("anonymize", anonymizeStep(deps.anonymizeSecret, reportShaped))
     .step(
       "downsample",
       downsampleStep((r) => {

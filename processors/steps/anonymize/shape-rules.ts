@@ -293,13 +293,16 @@ export function shapeIdentifier(
 
 /** The keyed hash an identifier that is not in a fixed format is stored as (see shapeIdentifier). */
 export function identifierHash(secret: Buffer, field: string, instanceId: string, value: string): string {
-  // Memoized like songs and users: a session's id comes back in every event of the session.
-  return memoized(secret, `i${field.length}:${field}${instanceId.length}:${instanceId}${value}`, () =>
+  const compute = () =>
     createHmac("sha256", secret)
       .update(`id\u0000${field}\u0000${instanceId}\u0000${value}`, "utf8")
       .digest("hex")
-      .slice(0, 32),
-  );
+      .slice(0, 32);
+  // Memoized like songs and users (a session's id comes back in every event of the session), except a
+  // batch's id: each is new, and remembering them would only push the others out of the memo.
+  return field === "batch_id"
+    ? compute()
+    : memoized(secret, `i${field.length}:${field}${instanceId.length}:${instanceId}${value}`, compute);
 }
 
 /** Map keys (roles, sources, file types) folded into a closed set; counts of unknown keys go to `other`. */
