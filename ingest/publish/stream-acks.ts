@@ -47,20 +47,32 @@ export function createStreamAcks(nc: NatsConnection, sweepMs = 100): StreamAcks 
     }
   }, sweepMs);
   sweep.unref();
+  // Publishes wait for the end of the event-loop turn and go out together. The client writes to its
+  // socket once per microtask checkpoint that saw a publish, and each request reaches its publish in its
+  // own chain of continuations: one socket write per batch was about a tenth of ingest's CPU under load
+  // (bench:ingest profile). Published together, a turn's messages share one write.
+  const outgoing: { token: number; subject: string; data: Uint8Array; headers: MsgHdrs }[] = [];
+  const send = () => {
+    for (const o of outgoing.splice(0)) {
+      try {
+        nc.publish(o.subject, o.data, { reply: `${prefix}.${o.token}`, headers: o.headers });
+      } catch (err) {
+        settle(o.token, { ok: false, errCode: 0, description: (err as Error).message } as StreamAck);
+      }
+    }
+  };
   return {
     publish(subject, data, headers, timeoutMs) {
       const token = ++next;
       return new Promise<StreamAck>((resolve) => {
         pending.set(token, { resolve, deadline: Date.now() + timeoutMs });
-        try {
-          nc.publish(subject, data, { reply: `${prefix}.${token}`, headers });
-        } catch (err) {
-          pending.delete(token);
-          resolve({ ok: false, errCode: 0, description: (err as Error).message } as StreamAck);
-        }
+        outgoing.push({ token, subject, data, headers });
+        if (outgoing.length === 1) setImmediate(send);
       });
     },
     close() {
+      // Not yet sent: never published, answered as not stored below.
+      outgoing.length = 0;
       clearInterval(sweep);
       for (const token of [...pending.keys()])
         settle(token, { ok: false, errCode: 0, description: "timeout" });
