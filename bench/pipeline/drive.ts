@@ -1,5 +1,3 @@
-import type { ClickHouseExecutor } from "../../lib/clients/index.ts";
-import { sqlString } from "../../lib/sql/index.ts";
 import { BATCH_PATH, METRICS_PER_BATCH, type SignedBatch } from "../ingest/bodies.ts";
 import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
 import { driveBatches } from "../ingest/load.ts";
@@ -44,12 +42,12 @@ export interface PhaseOptions {
   watch: Record<string, number | undefined>;
   /** Processes measured with all their descendants (overriding `watch` entries of the same name). */
   watchTrees?: Record<string, number | undefined>;
-  /** ClickHouse and the instances whose rows count as this run's; absent for servers that store elsewhere. */
+  /** How to count this run's rows visible in ClickHouse; absent for servers that store elsewhere. */
   visibility?: {
-    ch: ClickHouseExecutor;
-    instanceIds: string[];
-    table: string;
+    /** Rows visible now (see visibleRows in main.ts); -1 when the count failed. */
+    count: () => Promise<number>;
     maxWaitSeconds: number;
+    /** What `count` said before the phase. */
     baseRows: number;
   };
 }
@@ -68,15 +66,11 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
   let partial = 0;
   const visibleSamples: [number, number][] = [];
   const v = opts.visibility;
-  const countSql = v
-    ? `SELECT count() AS n FROM ${v.table} WHERE instance_id IN (${v.instanceIds.map((id) => sqlString(id)).join(", ")})`
-    : "";
   let polling = Boolean(v);
   const poll = (async () => {
     while (polling && v) {
       const at = performance.now() - start;
-      const rows = await v.ch.rows<{ n: string }>(countSql).catch(() => [{ n: "-1" }]);
-      const n = Number(rows[0]?.n);
+      const n = await v.count().catch(() => -1);
       if (n >= 0) visibleSamples.push([Math.round(at), Math.floor((n - v.baseRows) / METRICS_PER_BATCH)]);
       await new Promise((r) => setTimeout(r, 250));
     }
