@@ -60,10 +60,14 @@ export function insertStatement(table: string, format: InsertFormat, columns?: r
   return `INSERT INTO ${sqlIdentifier(table)}${cols} FORMAT ${format}`;
 }
 
-/** Creates the @clickhouse/client for a database; its own logging is off (errors reach our handlers). */
+/**
+ * Creates the @clickhouse/client for a database; its own logging is off (errors reach our handlers).
+ * `requestTimeoutMs` (default 30 s) bounds one request; migrations that backfill a rollup need longer.
+ */
 export function createClickHouseClient(
   config: ClickHouseConfig,
   database = config.database,
+  requestTimeoutMs = 30_000,
 ): ClickHouseClient {
   return createClient({
     ...clickhouseTlsOptions(config.url, config.tls, 10),
@@ -71,7 +75,7 @@ export function createClickHouseClient(
     password: config.password,
     database,
     application: "smstats",
-    request_timeout: 30_000,
+    request_timeout: requestTimeoutMs,
     max_open_connections: 10,
     log: { level: ClickHouseLogLevel.OFF },
     ...(config.settings ? { clickhouse_settings: { ...config.settings } as Record<string, string> } : {}),

@@ -20,6 +20,8 @@ const CREATE_TABLE =
 const CREATE_MV = /^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS([\s\S]*)$/;
 const CREATE_VIEW = /^CREATE VIEW IF NOT EXISTS (\w+) AS([\s\S]*)$/;
 const RENAME = /^RENAME TABLE (\w+) TO (\w+)$/;
+const TRUNCATE = /^TRUNCATE TABLE (\w+)$/;
+const INSERT_SELECT = /^INSERT INTO (\w+) (\([\w\s,]*\))\s*(SELECT[\s\S]*)$/;
 const FROM = /\bFROM (\w+)\b/g;
 
 /**
@@ -42,8 +44,16 @@ function distributed(t: ClusterTarget, name: string, key: string): string {
  *   `t` as a Distributed table over them: the name analysts and boards use reads every shard;
  * - a materialized view reads and writes the local tables, so each shard rolls up its own rows;
  * - a plain view reads the Distributed tables;
- * - `RENAME TABLE a TO b` renames the local tables and re-creates the Distributed one for the new name.
- * Everything runs `ON CLUSTER` with qualified names. A statement of another form is refused, so a new
+ * - `RENAME TABLE a TO b` renames the local tables and re-creates the Distributed one for the new name;
+ * - `TRUNCATE TABLE t` becomes `ALTER TABLE t_local ON CLUSTER … DELETE WHERE 1`: 18.16 forwards a
+ *   TRUNCATE on a replica that is not the shard's leader to the leader as the `default` user (distributed
+ *   DDL runs as `default`), which the cluster refuses; an ALTER runs once per shard and replicates. It is a
+ *   mutation: it deletes the rows of the parts that existed when it was submitted, in the background
+ *   (seconds), and leaves the parts inserted after it, such as a backfill's;
+ * - `INSERT INTO t (…) SELECT … FROM raw …` (a backfill) reads and writes the Distributed tables: it runs
+ *   once, on the node the runner reaches, which reads every shard and spreads the rows by t's sharding
+ *   key (the runner's inserts must be synchronous, insert_distributed_sync=1: see migrateAll).
+ * Everything but the backfill runs `ON CLUSTER`; every name is qualified. A statement of another form is refused, so a new
  * migration cannot silently skip the cluster.
  */
 export function clusterStatements(statement: string, t: ClusterTarget): string[] {
@@ -82,6 +92,17 @@ export function clusterStatements(statement: string, t: ClusterTarget): string[]
       // The renamed table is only read (its rows age out); inserts never reach it.
       distributed(t, to, "rand()"),
     ];
+  }
+  m = TRUNCATE.exec(sql);
+  if (m) {
+    const [, name] = m as unknown as [string, string];
+    return [`ALTER TABLE ${db}.${localTable(name)} ON CLUSTER ${cluster} DELETE WHERE 1`];
+  }
+  m = INSERT_SELECT.exec(sql);
+  if (m) {
+    const [, target, columns, select] = m as unknown as [string, string, string, string];
+    const qualified = select.replace(FROM, (_all, table: string) => `FROM ${db}.${table}`);
+    return [`INSERT INTO ${db}.${target} ${columns} ${qualified}`];
   }
   throw new MigrationError(
     "MIGRATION_FAILED",

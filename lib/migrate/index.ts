@@ -1,7 +1,12 @@
 import { join } from "node:path";
 import { loadPiiVault } from "../../licensing/keys/pii-vault.ts";
 import { sealExistingPii } from "../../licensing/migrations/0008_sealed_pii.ts";
-import { type ClickHouseExecutor, serverExecutor } from "../clients/clickhouse.ts";
+import {
+  type ClickHouseExecutor,
+  clusterInsertSettings,
+  createClickHouseClient,
+  serverExecutor,
+} from "../clients/clickhouse.ts";
 import type { Config } from "../config/index.ts";
 import { repoRoot } from "../config/index.ts";
 import type { Logger } from "../log/index.ts";
@@ -17,6 +22,9 @@ export { loadMigrations, type Migration, MigrationError } from "./migrations.ts"
 export { ensureRoleLogins, SERVICE_ROLES } from "./postgres-roles.ts";
 export { type MigrationCompanion, postgresTarget } from "./postgres-target.ts";
 export { type MigrationReport, type MigrationTarget, runMigrations } from "./run.ts";
+
+/** How long one ClickHouse migration statement may run (a backfill of a large raw table takes minutes). */
+const MIGRATION_TIMEOUT_MS = 3_600_000;
 
 /** Folder of the ClickHouse migrations. */
 export const clickhouseMigrationsDir = join(repoRoot, "clickhouse", "migrations");
@@ -51,7 +59,22 @@ export async function migrateAll(
   config: Readonly<Config>,
   log?: Logger,
 ): Promise<{ clickhouse: MigrationReport; postgres: MigrationReport }> {
-  const ch = serverExecutor(config.clickhouse);
+  // A migration may backfill a rollup from a raw table (0006): one statement that runs for minutes on a
+  // large table, so requests may take up to an hour, with progress headers every 10 s so that no proxy
+  // between here and the server closes a silent connection; in cluster mode the backfill inserts through
+  // the Distributed tables, synchronously (clusterInsertSettings), so the rows are there when it returns.
+  const chConfig = {
+    ...config.clickhouse,
+    settings: {
+      ...clusterInsertSettings(config.clickhouse),
+      send_progress_in_http_headers: 1,
+      http_headers_progress_interval_ms: 10_000,
+    },
+  };
+  const ch = serverExecutor(
+    chConfig,
+    createClickHouseClient(chConfig, chConfig.database, MIGRATION_TIMEOUT_MS),
+  );
   try {
     const clickhouse = await migrateClickHouse(ch, log, config.clickhouse.cluster);
     const postgres = await migratePostgres(config.postgres.url, log, config.dataDir);

@@ -6,10 +6,10 @@ import { RAW_TABLES } from "../steps/route/index.ts";
 
 export { type PostgresRetentionItem, runPostgresRetention } from "./postgres-retention.ts";
 
-/** Rollup tables by grain; each is PARTITION BY (tier, toStartOfMonth(bucket|day)) (migration 0004). */
+/** Rollup tables by grain; each is PARTITION BY (tier, toStartOfMonth(bucket|day)) (migrations 0004, 0006). */
 export const ROLLUP_TABLES = {
   minute: ["quality_1m"],
-  hour: ["quality_1h", "playback_1h", "sessions_1h"],
+  hour: ["quality_1h", "quality_bins_1h", "playback_1h", "sessions_1h"],
   day: [
     "quality_1d",
     "playback_1d",

@@ -108,6 +108,7 @@ describe.each(engines.map((e) => [e.engine, e] as const))("retention on %s", (_n
     for (const [table, time, days] of [
       ["quality_1m", "bucket", 35],
       ["quality_1h", "bucket", 400],
+      ["quality_bins_1h", "bucket", 400],
       ["quality_1d", "day", 1830],
     ] as const) {
       const left = await agesLeft(e, table, time);

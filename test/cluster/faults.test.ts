@@ -217,6 +217,10 @@ describe("the pipeline on the cluster stack under load", () => {
       const first = await localCounts(handle, nodeUrl(handle, shard, 1), config.clickhouse.database);
       const second = await localCounts(handle, nodeUrl(handle, shard, 2), config.clickhouse.database);
       expect(Object.keys(first).length).toBeGreaterThan(10);
+      // The load's quality rollups hold rows on every shard: a count that reads 0 on both replicas (as a
+      // bare count() FINAL did for quality_bins_1h_local) would make the comparison below compare nothing.
+      for (const t of ["quality_1m_local", "quality_1h_local", "quality_1d_local", "quality_bins_1h_local"])
+        expect(first[t], `${t} on shard ${shard}`).toBeGreaterThan(0);
       expect(second, `shard ${shard}`).toEqual(first);
     }
     paused = false;

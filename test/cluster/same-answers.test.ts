@@ -3,7 +3,12 @@ import { expandQuery, loadQueries } from "../../clickhouse/queries/index.ts";
 import { clickhousePanelSql } from "../../grafana/macros/index.ts";
 import { clusterInsertSettings, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
-import { clickhouseMigrationsDir, loadMigrations, migrateClickHouse } from "../../lib/migrate/index.ts";
+import {
+  clickhouseMigrationsDir,
+  clickhouseTarget,
+  loadMigrations,
+  migrateClickHouse,
+} from "../../lib/migrate/index.ts";
 import { createFleet } from "../../loadtest/fleet/index.ts";
 import { loadBatches } from "../support/fleet-loader.ts";
 import { panelContext, sqlPanelQueries } from "../support/grafana-panels.ts";
@@ -122,5 +127,37 @@ describe("cluster and single mode on the same data", () => {
     const clustered = await clusterCh.rows<Record<string, unknown>>(sql);
     expect(single.length, `${q.name} returned no rows`).toBeGreaterThan(0);
     expect(differences(clustered, single)).toEqual([]);
+  });
+
+  it("rebuilds quality_bins from the raw rows when 0006 runs again on data (a mutation empties every shard, one backfill refills)", async () => {
+    const bins = loadMigrations(clickhouseMigrationsDir).find((m) => m.version === 6);
+    expect(bins).toBeDefined();
+    const sql = `SELECT metric_name, operation, sum(samples) AS n, count() AS bins FROM (
+         SELECT metric_name, operation, value_bin, sum(samples) AS samples FROM quality_bins_1h
+         GROUP BY metric_name, operation, value_bin) GROUP BY metric_name, operation`;
+    const before = await clusterCh.rows<Record<string, unknown>>(sql);
+    await clickhouseTarget(clusterCh, clusterConfig.clickhouse.cluster).apply(
+      bins as NonNullable<typeof bins>,
+    );
+    // The cluster form of TRUNCATE is a mutation (lib/migrate/cluster-sql.ts): wait until every node
+    // has run it, then until every replica has what its shard holds.
+    const pending = async () => {
+      let n = 0;
+      for (const node of handle.topology.clickhouse) {
+        const [r] = await onNode<{ n: string }>(
+          handle,
+          `http://127.0.0.1:${node.http}`,
+          `SELECT count() AS n FROM system.mutations WHERE database = '${database}' AND is_done = 0`,
+        );
+        n += Number(r?.n);
+      }
+      return n;
+    };
+    await expect.poll(pending, { timeout: 120_000, interval: 500 }).toBe(0);
+    await syncReplicas(handle, database);
+    const again = await clusterCh.rows<Record<string, unknown>>(sql);
+    expect(again.length).toBeGreaterThan(0);
+    expect(differences(again, before)).toEqual([]);
+    expect(differences(again, await singleCh.rows<Record<string, unknown>>(sql))).toEqual([]);
   });
 });

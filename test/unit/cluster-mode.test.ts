@@ -59,6 +59,20 @@ describe("cluster form of the migrations", () => {
     ]);
   });
 
+  it("empties the local tables by a mutation on every shard, and backfills once through the Distributed tables", () => {
+    expect(clusterStatements("TRUNCATE TABLE r", target)).toEqual([
+      "ALTER TABLE db.r_local ON CLUSTER smstats DELETE WHERE 1",
+    ]);
+    expect(
+      clusterStatements(
+        "INSERT INTO r (day, n) SELECT toDate(time) AS day, count() AS n\nFROM events GROUP BY day",
+        target,
+      ),
+    ).toEqual([
+      "INSERT INTO db.r (day, n) SELECT toDate(time) AS day, count() AS n\nFROM db.events GROUP BY day",
+    ]);
+  });
+
   it("refuses a statement it has no cluster form for", () => {
     expect(() => clusterStatements("ALTER TABLE events ADD COLUMN x UInt8", target)).toThrow(
       /no cluster form/,
@@ -69,7 +83,13 @@ describe("cluster form of the migrations", () => {
     for (const m of loadMigrations(clickhouseMigrationsDir)) {
       for (const s of splitStatements(m.sql)) {
         const forms = clusterStatements(s, { ...target, version: m.version });
-        for (const f of forms) expect(f).toContain("ON CLUSTER smstats");
+        // A backfill is one INSERT … SELECT through the Distributed tables; everything else runs on
+        // every node.
+        for (const f of forms) {
+          if (f.startsWith("INSERT INTO "))
+            expect(f).toMatch(/^INSERT INTO db\.\w+ \([^)]*\) SELECT[\s\S]*\sFROM db\.\w+\b/);
+          else expect(f).toContain("ON CLUSTER smstats");
+        }
       }
     }
   });
