@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
-import { createClient } from "@clickhouse/client";
 import { BOARDS } from "../../grafana/boards/index.ts";
 import { clickhousePanelSql } from "../../grafana/macros/index.ts";
-import { serverExecutor } from "../../lib/clients/index.ts";
+import { createClickHouseClient, serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
 import { migrateClickHouse } from "../../lib/migrate/index.ts";
 import { sqlIdentifier } from "../../lib/sql/index.ts";
@@ -58,13 +57,16 @@ const config = loadConfig();
 const executor = (db: string) =>
   serverExecutor(
     { ...config.clickhouse, database: db },
-    createClient({
-      url: config.clickhouse.url,
-      username: config.clickhouse.username,
-      password: config.clickhouse.password,
-      database: db,
-      request_timeout: 1_800_000,
-    }),
+    // The project's client (its own logging off: a DROP of a database not there yet is no error to
+    // print), with progress headers so a long INSERT … SELECT keeps its connection alive.
+    createClickHouseClient(
+      {
+        ...config.clickhouse,
+        settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: 10_000 },
+      },
+      db,
+      1_800_000,
+    ),
   );
 const engine = executor(database);
 const seedEngine = executor(seedDatabase);
