@@ -1,3 +1,4 @@
+import { boundedMemo } from "../lib/memo.ts";
 import { itemRules } from "./item-rules.ts";
 
 /** The design's consent families. */
@@ -52,20 +53,12 @@ const byPrefix = Object.entries(METRIC_FAMILY_TABLE).flatMap(([family, { prefixe
 );
 
 // Names repeat: a fleet sends a few dozen, each in every batch. Ingest files every metric of every batch,
-// so the answer is remembered per name as sent (at most MEMO_SIZE names; the memo starts over when full,
-// so names a client makes up cannot grow it).
-const MEMO_SIZE = 4096;
-const memo = new Map<string, MetricFamily>();
+// so the answer is remembered per name as sent (at most 4,096 names: lib/memo.ts).
+const memo = boundedMemo<MetricFamily>(4096);
 
 /** The consent family a metric's name files it under (see METRIC_FAMILY_TABLE); quality when none. */
 export function metricFamily(name: string): MetricFamily {
-  let family = memo.get(name);
-  if (family === undefined) {
-    family = fileByName(name);
-    if (memo.size >= MEMO_SIZE) memo.clear();
-    memo.set(name, family);
-  }
-  return family;
+  return memo(name, fileByName);
 }
 
 function fileByName(name: string): MetricFamily {

@@ -1,3 +1,22 @@
+/** A call waiting in a batcher for its batch's answer. */
+interface Waiting<I, O> {
+  item: I;
+  resolve: (o: O) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Runs one batch and answers its calls item by item, or all with the error `run` threw. */
+function answer<I, O>(run: (items: I[]) => Promise<O[]>, batch: Waiting<I, O>[]): Promise<void> {
+  return run(batch.map((p) => p.item)).then(
+    (out) => {
+      for (let i = 0; i < batch.length; i++) (batch[i] as Waiting<I, O>).resolve(out[i] as O);
+    },
+    (err) => {
+      for (const p of batch) p.reject(err);
+    },
+  );
+}
+
 /**
  * Gathers the calls made within one turn of the event loop into one call of `run` (at most `max` items
  * each), so N requests finishing together cost one round trip to a server instead of N. `run` answers
@@ -8,18 +27,11 @@ export function createTickBatcher<I, O>(
   run: (items: I[]) => Promise<O[]>,
   max = 256,
 ): (item: I) => Promise<O> {
-  const pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  const pending: Waiting<I, O>[] = [];
   const flush = () => {
     const batch = pending.splice(0, max);
     if (pending.length > 0) setImmediate(flush);
-    run(batch.map((p) => p.item)).then(
-      (out) => {
-        for (let i = 0; i < batch.length; i++) (batch[i] as (typeof batch)[number]).resolve(out[i] as O);
-      },
-      (err) => {
-        for (const p of batch) p.reject(err);
-      },
-    );
+    void answer(run, batch);
   };
   return (item) =>
     new Promise<O>((resolve, reject) => {
@@ -46,22 +58,14 @@ export function createTimedBatcher<I, O>(
   waitMs: number,
   max = 256,
 ): TimedBatcher<I, O> {
-  const pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  const pending: Waiting<I, O>[] = [];
   const running = new Set<Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   const send = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     while (pending.length > 0) {
-      const batch = pending.splice(0, max);
-      const done = run(batch.map((p) => p.item)).then(
-        (out) => {
-          for (let i = 0; i < batch.length; i++) (batch[i] as (typeof batch)[number]).resolve(out[i] as O);
-        },
-        (err) => {
-          for (const p of batch) p.reject(err);
-        },
-      );
+      const done = answer(run, pending.splice(0, max));
       running.add(done);
       void done.finally(() => running.delete(done));
     }

@@ -40,6 +40,12 @@ afterAll(async () => {
   await nats?.nc.close();
 });
 
+/** Polls `done` every 50 ms until it holds or `ms` pass; the caller's assertions then say what happened. */
+async function until(done: () => boolean, ms: number) {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 /** A pull loop on the test's stream and consumer, one row and one byte per message, nothing inserted. */
 function testLoop(over: Partial<PullLoopOptions<number>> & Pick<PullLoopOptions<number>, "process">) {
   const js = jetstream(nats.nc);
@@ -117,10 +123,7 @@ describe("the pull loop's fetches", () => {
       },
     });
     try {
-      const deadline = Date.now() + 15_000;
-      while (inserted < 10 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => inserted >= 10, 15_000);
       expect(inserted).toBe(10);
       expect(await metrics.metrics()).not.toMatch(
         /smstats_component_errors_total\{[^}]*type="fetch"[^}]*\} [1-9]/,
@@ -156,10 +159,7 @@ describe("the pull loop's flush age", () => {
         await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-age:${i}` });
         await new Promise((r) => setTimeout(r, 100));
       }
-      const deadline = Date.now() + 10_000;
-      while (inserts.reduce((n, x) => n + x.rows, 0) < 12 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => inserts.reduce((n, x) => n + x.rows, 0) >= 12, 10_000);
       expect(inserts.reduce((n, x) => n + x.rows, 0)).toBe(12);
       // Due at 200 ms; the message that finds it due comes within 100 ms after that.
       const firstInsertMs = (inserts[0]?.at ?? Number.POSITIVE_INFINITY) - first;
@@ -193,10 +193,7 @@ describe("the pull loop's flush age", () => {
       },
     });
     try {
-      const deadline = Date.now() + 15_000;
-      while (inserts.reduce((n, x) => n + x, 0) < 130 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(() => inserts.reduce((n, x) => n + x, 0) >= 130, 15_000);
       expect(inserts.reduce((n, x) => n + x, 0)).toBe(130);
       // The first fetch asks for 10 messages (the loop does not yet know their size) and the last insert
       // takes what is left; every insert between is full.

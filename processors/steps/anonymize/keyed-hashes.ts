@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { boundedMemo } from "../../../lib/memo.ts";
 
 // Each hash names its purpose inside the HMAC input, so a crafted song (artist = an instance id,
 // title = a user id) can never produce the hash of a user.
@@ -15,7 +16,7 @@ export function songKeyPart(value: string | null): string {
 // step's largest cost (bench:processors profile). Each map is emptied when it reaches MEMO_MAX entries,
 // so memory stays bounded (about 10 MB per map) whatever the traffic.
 const MEMO_MAX = 50_000;
-const memos = new WeakMap<Buffer, Map<string, string>>();
+const memos = new WeakMap<Buffer, ReturnType<typeof boundedMemo<string>>>();
 
 /**
  * The keyed hash stored for `key` under `secret`, computed once per key (see above). `key` must name the
@@ -24,16 +25,10 @@ const memos = new WeakMap<Buffer, Map<string, string>>();
 export function memoized(secret: Buffer, key: string, compute: () => string): string {
   let memo = memos.get(secret);
   if (!memo) {
-    memo = new Map();
+    memo = boundedMemo<string>(MEMO_MAX);
     memos.set(secret, memo);
   }
-  let hash = memo.get(key);
-  if (hash === undefined) {
-    if (memo.size >= MEMO_MAX) memo.clear();
-    hash = compute();
-    memo.set(key, hash);
-  }
-  return hash;
+  return memo(key, compute);
 }
 
 /**
