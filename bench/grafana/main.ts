@@ -8,6 +8,7 @@ import { sqlIdentifier } from "../../lib/sql/index.ts";
 import { createFleet } from "../../loadtest/fleet/index.ts";
 import { loadBatches } from "../../test/support/fleet-loader.ts";
 import { panelContext, sqlPanelQueries } from "../../test/support/grafana-panels.ts";
+import { noteDrop } from "../fs-settle.ts";
 import { startCpuMeter } from "../ingest/cpu.ts";
 import { machineIdle } from "../machine-idle.ts";
 import { quantile } from "./figures.ts";
@@ -215,6 +216,7 @@ try {
   if (!values.keep) await engine.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(database)}`).catch(() => {});
   if (!values.keep)
     await seedEngine.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(seedDatabase)}`).catch(() => {});
+  if (!values.keep) noteDrop(config.dataDir);
   await engine.close();
   await seedEngine.close();
 }

@@ -11,6 +11,7 @@ import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { namespaceEnv, removeNamespaceStreams } from "../../loadtest/service.ts";
 import { clusterStatus } from "../../stack/cluster/index.ts";
 import { stackStatus } from "../../stack/index.ts";
+import { noteDrop, settleAfterDrops } from "../fs-settle.ts";
 import { createFleet, METRICS_PER_BATCH } from "../ingest/bodies.ts";
 import { startCpuMeter } from "../ingest/cpu.ts";
 import { registerInstances } from "../ingest/instances.ts";
@@ -152,6 +153,7 @@ try {
       ? nodes.find((n) => n.name === entry[name])?.pid
       : stack.services.find((s) => s.name === name)?.pid;
   const log = createLogger("bench", "warn");
+  await settleAfterDrops(config.dataDir);
   await migrateAll(config, log);
   const started = new Date();
   // PostgreSQL serves each connection from a child of its postmaster: measure the whole tree.
@@ -433,6 +435,7 @@ try {
     .exec(
       `DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}${config.clickhouse.cluster ? ` ON CLUSTER ${sqlIdentifier(config.clickhouse.cluster)}` : ""}`,
     )
+    .then(() => noteDrop(config.dataDir))
     .catch((err) => console.error(`could not drop ${config.clickhouse.database}: ${err}`));
   await ch.close().catch(() => {});
   const pool = createPgPool(config.postgres.url, "bench-cleanup", 1);

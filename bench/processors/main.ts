@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createBatchPublisher } from "../../ingest/publish/batch-publisher.ts";
 import {
+  type ClickHouseExecutor,
   connectNats,
   createClickHouseClient,
   createPgPool,
@@ -16,12 +17,13 @@ import { reconcileTelemetryStream } from "../../lib/jetstream/index.ts";
 import { createLogger } from "../../lib/log/index.ts";
 import { migrateClickHouse, migratePostgres } from "../../lib/migrate/index.ts";
 import { freePort } from "../../lib/net/index.ts";
-import { sqlIdentifier } from "../../lib/sql/index.ts";
+import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { detectInsertFormat, tableSink } from "../../processors/sinks/clickhouse/index.ts";
 import { batchToRows } from "../../processors/steps/index.ts";
 import { emptyRows, RAW_TABLES, type TableRows } from "../../processors/steps/route/index.ts";
 import { exampleBatches, type MetricsBatch, SchemaRegistry } from "../../schemas/index.ts";
 import { stackStatus } from "../../stack/index.ts";
+import { noteDrop, settleAfterDrops } from "../fs-settle.ts";
 import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
 import { machineIdle } from "../machine-idle.ts";
 import { dumpBodies, insertBodies, SERVER_FORMATS, type ServerFormat } from "./formats.ts";
@@ -79,22 +81,43 @@ const METRIC_NAMES = [
   ["websocket_connections_total", "", []],
 ] as const;
 
-const resetDatabase = async () => {
-  // The client names the database in every request, so it must exist to be dropped.
-  await ch.ensureDatabase();
-  await ch.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`);
-  await migrateClickHouse(ch);
+// Each phase writes into a freshly migrated database of its own, and all are dropped at the end: a
+// phase measured right after the previous phase's DROP would pay for its deleted files (bench/fs-settle.ts).
+const phaseConfig = (phase: string) => ({
+  ...config.clickhouse,
+  database: `${config.clickhouse.database}_${phase}`,
+});
+const phaseExecutors: ClickHouseExecutor[] = [];
+const freshDatabase = async (phase: string) => {
+  const e = serverExecutor(phaseConfig(phase));
+  phaseExecutors.push(e);
+  await e.ensureDatabase();
+  await migrateClickHouse(e);
+  return e;
 };
-const countRows = async () => {
+const countRows = async (e: ClickHouseExecutor) => {
   const sql = RAW_TABLES.map((t) => `SELECT count() AS n FROM ${sqlIdentifier(t)}`).join(" UNION ALL ");
-  return (await ch.rows<{ n: string }>(sql)).reduce((a, r) => a + Number(r.n), 0);
+  return (await e.rows<{ n: string }>(sql)).reduce((a, r) => a + Number(r.n), 0);
+};
+// Drops the phases' databases (this run's, or those of a run that died), and with `all` the one `ch`
+// names too (so nothing can be asked after that); true when there were any.
+const dropBenchDatabases = async (all: boolean) => {
+  const prefix = config.clickhouse.database.replace(/[\\_%]/g, "\\$&");
+  const dbs = await ch.rows<{ name: string }>(
+    `SELECT name FROM system.databases WHERE name LIKE ${sqlString(`${prefix}\\_%`)}`,
+  );
+  for (const { name } of dbs) await ch.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(name)}`);
+  if (all) await ch.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`);
+  if (dbs.length > 0) noteDrop(config.dataDir);
+  return dbs.length > 0;
 };
 
 let child: ChildProcess | undefined;
 async function cleanup() {
   if (child && child.exitCode === null) child.kill("SIGKILL");
   await pool.query("DELETE FROM instances WHERE hwid LIKE $1", [`${HWID_PREFIX}%`]).catch(() => {});
-  await ch.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`).catch(() => {});
+  await dropBenchDatabases(true).catch(() => {});
+  for (const e of phaseExecutors) await e.close().catch(() => {});
 }
 
 const TARGET_RAW = 0.8;
@@ -172,6 +195,8 @@ try {
   }
   const total = RAW_TABLES.reduce((n, t) => n + rows[t].length, 0);
   await ch.ensureDatabase();
+  await dropBenchDatabases(false);
+  await settleAfterDrops(config.dataDir);
   const format: InsertFormat =
     config.processor.insertFormat === "auto" ? await detectInsertFormat(ch) : config.processor.insertFormat;
   console.error(
@@ -179,7 +204,7 @@ try {
   );
 
   // (a) raw inserts of those rows, flush-sized blocks, `workers` inserters.
-  await resetDatabase();
+  const chA = await freshDatabase("a");
   const jobs = RAW_TABLES.flatMap((t) => {
     const out: { table: string; rows: Record<string, unknown>[] }[] = [];
     for (let i = 0; i < rows[t].length; i += config.processor.flushRows) {
@@ -188,7 +213,7 @@ try {
     return out;
   }).sort((x, y) => y.rows.length - x.rows.length);
   const sinks = Object.fromEntries(
-    await Promise.all(RAW_TABLES.map(async (t) => [t, await tableSink(ch, t, format)])),
+    await Promise.all(RAW_TABLES.map(async (t) => [t, await tableSink(chA, t, format)])),
   );
   const rawCpu = startCpuMeter(stackPids);
   const rawStarted = performance.now();
@@ -199,11 +224,11 @@ try {
   );
   const rawSeconds = (performance.now() - rawStarted) / 1000;
   const rawShare = rawCpu();
-  const rawCount = await countRows();
+  const rawCount = await countRows(chA);
   console.error(`raw inserts: ${rawCount} rows in ${rawSeconds.toFixed(2)} s`);
 
   // (a*) the same rows in every format the server reads, from bodies the server writes of them.
-  const client = createClickHouseClient(config.clickhouse);
+  const client = createClickHouseClient(phaseConfig("a"));
   const formats: {
     format: ServerFormat;
     seconds: number;
@@ -216,11 +241,14 @@ try {
     for (const f of SERVER_FORMATS)
       bodies.set(f, await dumpBodies(client, counts, config.processor.flushRows, f));
     for (const f of SERVER_FORMATS) {
-      await resetDatabase();
+      const chF = await freshDatabase(f.toLowerCase());
+      const fClient = createClickHouseClient(phaseConfig(f.toLowerCase()));
       const meter = startCpuMeter(stackPids);
-      const seconds = await insertBodies(client, bodies.get(f) ?? [], f, config.processor.workers);
+      const seconds = await insertBodies(fClient, bodies.get(f) ?? [], f, config.processor.workers).finally(
+        () => fClient.close(),
+      );
       const share = meter();
-      const stored = await countRows();
+      const stored = await countRows(chF);
       if (stored !== total) throw new Error(`${f}: ${stored} rows stored of ${total}`);
       formats.push({
         format: f,
@@ -241,7 +269,7 @@ try {
   const ceiling = formats[0] as (typeof formats)[number];
 
   // (b) the processor draining the same batches from JetStream.
-  await resetDatabase();
+  const chB = await freshDatabase("b");
   const nats = await connectNats(config.nats.servers, "bench-processors", log);
   const jsm = await jetstreamManager(nats.nc);
   await jsm.consumers.delete(config.nats.stream, config.nats.consumer).catch(() => {});
@@ -282,6 +310,7 @@ try {
       ...process.env,
       ...BENCH_ENV,
       SMSTATS_PROCESSOR_PORT: String(port),
+      SMSTATS_CLICKHOUSE_DATABASE: chB.database,
       ...(process.env.BENCH_DEBUG ? { SMSTATS_LOG_LEVEL: "debug" } : {}),
     },
     stdio: ["ignore", "inherit", "inherit"],
@@ -312,7 +341,7 @@ try {
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     if ((await sinkRows()) < total) continue;
-    seen = await countRows();
+    seen = await countRows(chB);
     if (seen >= total) break;
   }
   const procSeconds = (performance.now() - procStarted) / 1000;
@@ -341,7 +370,7 @@ try {
   // Lost and duplicated, per table: every (batch_id, row_index) expected once.
   const integrity: Record<string, { expected: number; stored: number; distinct: number }> = {};
   for (const t of RAW_TABLES) {
-    const [r] = await ch.rows<{ n: string; u: string }>(
+    const [r] = await chB.rows<{ n: string; u: string }>(
       `SELECT count() AS n, uniqExact(instance_id, batch_id, row_index) AS u FROM ${sqlIdentifier(t)}`,
     );
     integrity[t] = { expected: rows[t].length, stored: Number(r?.n ?? 0), distinct: Number(r?.u ?? 0) };
