@@ -435,8 +435,9 @@ try {
     .exec(
       `DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}${config.clickhouse.cluster ? ` ON CLUSTER ${sqlIdentifier(config.clickhouse.cluster)}` : ""}`,
     )
-    .then(() => noteDrop(config.dataDir))
     .catch((err) => console.error(`could not drop ${config.clickhouse.database}: ${err}`));
+  // Even when the answer timed out: the server goes on deleting the files.
+  noteDrop(config.dataDir);
   await ch.close().catch(() => {});
   const pool = createPgPool(config.postgres.url, "bench-cleanup", 1);
   await pool.query(`DROP TABLE IF EXISTS ${DIRECT_PG_TABLE}`).catch(() => {});
