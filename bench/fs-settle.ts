@@ -46,3 +46,43 @@ export async function settleAfterDrops(dataDir: string): Promise<number> {
   await new Promise((r) => setTimeout(r, waitMs));
   return waitMs / 1000;
 }
+
+/**
+ * The mount (from /proc/self/mountinfo's text) holding `path`: the longest mount point it is under.
+ * Mount points with spaces come octal-escaped (\040), as the kernel writes them.
+ */
+export function mountOf(
+  mountinfo: string,
+  path: string,
+): { mountPoint: string; fsType: string; source: string } | undefined {
+  let best: { mountPoint: string; fsType: string; source: string } | undefined;
+  for (const line of mountinfo.split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (!left || !right) continue;
+    const mountPoint = (left.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    const [fsType = "", source = ""] = right.split(" ");
+    const under = mountPoint === "/" || path === mountPoint || path.startsWith(`${mountPoint}/`);
+    if (under && (!best || mountPoint.length >= best.mountPoint.length))
+      best = { mountPoint, fsType, source };
+  }
+  return best;
+}
+
+/**
+ * A warning when `path` is on ext4 without a journal (the case above), read from /proc and /sys;
+ * undefined otherwise or off Linux.
+ */
+export function journallessExt4Warning(path: string): string | undefined {
+  try {
+    const mount = mountOf(readFileSync("/proc/self/mountinfo", "utf8"), path);
+    if (mount?.fsType !== "ext4") return undefined;
+    const device = mount.source.split("/").pop() ?? "";
+    const task = readFileSync(`/sys/fs/ext4/${device}/journal_task`, "utf8").trim();
+    if (task !== "<none>") return undefined;
+    return `note: ClickHouse's data is on ext4 without a journal (${mount.source} on ${mount.mountPoint}): every file it creates walks the inodes deleted in the last minutes, so its CPU per insert here is higher than on a journaled filesystem and varies with what was deleted before (README, Capacity)`;
+  } catch {
+    return undefined;
+  }
+}

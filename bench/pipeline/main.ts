@@ -11,7 +11,7 @@ import { sqlIdentifier, sqlString } from "../../lib/sql/index.ts";
 import { namespaceEnv, removeNamespaceStreams } from "../../loadtest/service.ts";
 import { clusterStatus } from "../../stack/cluster/index.ts";
 import { stackStatus } from "../../stack/index.ts";
-import { noteDrop, settleAfterDrops } from "../fs-settle.ts";
+import { journallessExt4Warning, noteDrop, settleAfterDrops } from "../fs-settle.ts";
 import { createFleet, METRICS_PER_BATCH } from "../ingest/bodies.ts";
 import { startCpuMeter } from "../ingest/cpu.ts";
 import { registerInstances } from "../ingest/instances.ts";
@@ -154,6 +154,7 @@ try {
       : stack.services.find((s) => s.name === name)?.pid;
   const log = createLogger("bench", "warn");
   await settleAfterDrops(config.dataDir);
+  const fsWarning = journallessExt4Warning(realpathSync(config.dataDir));
   await migrateAll(config, log);
   const started = new Date();
   // PostgreSQL serves each connection from a child of its postmaster: measure the whole tree.
@@ -388,6 +389,7 @@ try {
       busyBefore === undefined ? undefined : cpus().length - busyBefore,
       2,
     )}${busy ? "  — NOT A QUIET MACHINE: the ratios below do not judge the targets" : ""}`,
+    ...(fsWarning ? [fsWarning] : []),
     "",
     "what                                          metrics/s",
     `(a) ClickHouse bulk insert, raw ceiling   ${fmt(ceiling.rowsPerSecond).padStart(12)}`,

@@ -23,7 +23,7 @@ import { batchToRows } from "../../processors/steps/index.ts";
 import { emptyRows, RAW_TABLES, type TableRows } from "../../processors/steps/route/index.ts";
 import { exampleBatches, type MetricsBatch, SchemaRegistry } from "../../schemas/index.ts";
 import { stackStatus } from "../../stack/index.ts";
-import { noteDrop, settleAfterDrops } from "../fs-settle.ts";
+import { journallessExt4Warning, noteDrop, settleAfterDrops } from "../fs-settle.ts";
 import { type CpuShare, startCpuMeter } from "../ingest/cpu.ts";
 import { machineIdle } from "../machine-idle.ts";
 import { dumpBodies, insertBodies, SERVER_FORMATS, type ServerFormat } from "./formats.ts";
@@ -194,6 +194,7 @@ try {
     batchToRows(batch, { instance, country: "DE", secret }, Date.now(), rows);
   }
   const total = RAW_TABLES.reduce((n, t) => n + rows[t].length, 0);
+  const fsWarning = journallessExt4Warning(realpathSync(config.dataDir));
   await ch.ensureDatabase();
   await dropBenchDatabases(false);
   await settleAfterDrops(config.dataDir);
@@ -408,6 +409,7 @@ try {
       idle === undefined
         ? "machine idle before the run: unknown"
         : `machine idle before the run: ${Math.round(idle * 100)} %${busy ? " — BUSY: the ratios below are not those of a quiet machine" : ""}`,
+      ...(fsWarning ? [fsWarning] : []),
       "",
       "| path                                   |  rows/s | seconds | CPU µs per row (per process, whole box) |",
       "| -------------------------------------- | ------- | ------- | --------------------------------------- |",
