@@ -23,18 +23,17 @@ export function noteDrop(dataDir: string): void {
 
 /**
  * Writes dirty filesystem buffers out (`sync`: a clean inode-table block makes ext4 forget a deleted inode
- * after 60 s instead of 360 s) and waits until 65 s have passed since a bench last dropped data. Returns
- * the seconds waited.
+ * after 60 s instead of 360 s) and waits until 65 s have passed since a bench last dropped data.
  */
-export async function settleAfterDrops(dataDir: string): Promise<number> {
+export async function settleAfterDrops(dataDir: string): Promise<void> {
   let last = 0;
   try {
     last = Number(readFileSync(markFile(dataDir), "utf8").trim()) || 0;
   } catch {
-    return 0;
+    return;
   }
   const waitMs = last + SETTLE_MS - Date.now();
-  if (waitMs <= 0) return 0;
+  if (waitMs <= 0) return;
   try {
     execFileSync("sync");
   } catch {
@@ -44,7 +43,6 @@ export async function settleAfterDrops(dataDir: string): Promise<number> {
     `waiting ${Math.ceil(waitMs / 1000)} s: ClickHouse data was dropped ${Math.round((Date.now() - last) / 1000)} s ago, and creating files on this filesystem is slow until it forgets the deleted ones (bench/fs-settle.ts)`,
   );
   await new Promise((r) => setTimeout(r, waitMs));
-  return waitMs / 1000;
 }
 
 /**

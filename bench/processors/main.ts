@@ -39,7 +39,7 @@ import { dumpBodies, insertBodies, SERVER_FORMATS, type ServerFormat } from "./f
 //       anonymize, downsample, route, buffer, insert, ack);
 // and prints b/a (target ≥ 0.8) and b/a* (target ≥ 0.6), CPU per row of the processor, ClickHouse,
 // NATS and the whole box, the machine's idle CPU before the run, and lost / duplicated rows per table.
-// Each run uses the same, freshly migrated database, so each pays for the materialized views. Not a
+// Each phase uses a freshly migrated database of its own, so each pays for the materialized views. Not a
 // test: figures depend on the machine and on what else runs on it.
 
 const { values } = parseArgs({
@@ -100,7 +100,7 @@ const countRows = async (e: ClickHouseExecutor) => {
   return (await e.rows<{ n: string }>(sql)).reduce((a, r) => a + Number(r.n), 0);
 };
 // Drops the phases' databases (this run's, or those of a run that died), and with `all` the one `ch`
-// names too (so nothing can be asked after that); true when there were any.
+// names too (so nothing can be asked after that).
 const dropBenchDatabases = async (all: boolean) => {
   const prefix = config.clickhouse.database.replace(/[\\_%]/g, "\\$&");
   const dbs = await ch.rows<{ name: string }>(
@@ -109,7 +109,6 @@ const dropBenchDatabases = async (all: boolean) => {
   for (const { name } of dbs) await ch.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(name)}`);
   if (all) await ch.exec(`DROP DATABASE IF EXISTS ${sqlIdentifier(config.clickhouse.database)}`);
   if (dbs.length > 0) noteDrop(config.dataDir);
-  return dbs.length > 0;
 };
 
 let child: ChildProcess | undefined;
