@@ -12,6 +12,8 @@ export interface PipelineProcess {
   /** ingest's /metrics (its own loopback listener), e.g. http://127.0.0.1:<port>/metrics. */
   ingestMetricsUrl: string;
   processorUrl: string;
+  /** The loopback ports it listens on (chosen free ones when the caller gave none). */
+  ports: { ingest: number; processor: number; ingestMetrics: number };
   child: ChildProcess;
   output(): string;
   /** Signals the group (SIGINT by default, as Ctrl-C): in-flight work drains; resolves with the exit code. */
@@ -39,16 +41,44 @@ export function namespaceEnv(ns: string): Record<string, string> {
 /**
  * Runs scripts/start.ts --no-stack (migrations, then ingest and processor) with the given settings on free
  * loopback ports, and waits until both are ready.
+ *
+ * A free port is the kernel's pick released just before the child binds it, so another process (often an
+ * outgoing connection taking an ephemeral port) can take it in between. When a port the caller did not fix
+ * is lost that way (the child exits with EADDRINUSE), it starts again on newly chosen ports, up to
+ * `portAttempts` times. Ports the caller fixed are never changed: a collision there is the caller's error.
  */
 export async function startPipeline(
   env: Record<string, string>,
   readyWithinMs = 90_000,
   /** Fixed ports (a restart on the same address); free ones when absent. */
   ports?: { ingest: number; processor: number; ingestMetrics?: number },
+  {
+    portAttempts = 3,
+    choosePort = freePort,
+  }: { portAttempts?: number; choosePort?: () => Promise<number> } = {},
 ): Promise<PipelineProcess> {
-  const ingestPort = ports?.ingest ?? (await freePort());
-  const ingestMetricsPort = ports?.ingestMetrics ?? (await freePort());
-  const processorPort = ports?.processor ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPipelineOnce(env, readyWithinMs, choosePort, ports);
+    } catch (err) {
+      const chosenByUs = !ports || ports.ingestMetrics === undefined;
+      if (!(err instanceof PortTakenError) || !chosenByUs || attempt >= portAttempts) throw err;
+    }
+  }
+}
+
+/** The child could not bind a port: it was taken between freePort() and the child's listen(). */
+export class PortTakenError extends Error {}
+
+async function startPipelineOnce(
+  env: Record<string, string>,
+  readyWithinMs: number,
+  choosePort: () => Promise<number>,
+  ports?: { ingest: number; processor: number; ingestMetrics?: number },
+): Promise<PipelineProcess> {
+  const ingestPort = ports?.ingest ?? (await choosePort());
+  const ingestMetricsPort = ports?.ingestMetrics ?? (await choosePort());
+  const processorPort = ports?.processor ?? (await choosePort());
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(repoRoot, "scripts/start.ts"), "--no-stack"],
@@ -84,15 +114,24 @@ export async function startPipeline(
   };
   const deadline = Date.now() + readyWithinMs;
   for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`ingest/processor exited early (${child.exitCode}):\n${out}`);
+    if (child.exitCode !== null) {
+      // start.ts stops its children when one fails; make sure none outlives it before a retry.
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // the group is already gone
+      }
+      const message = `ingest/processor exited early (${child.exitCode}):\n${out}`;
+      throw out.includes("EADDRINUSE") ? new PortTakenError(message) : new Error(message);
+    }
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`ingest/processor not ready within ${readyWithinMs} ms:\n${out}`);
     }
     const ready = await Promise.all(
       [ingestUrl, processorUrl].map((u) =>
-        fetch(`${u}/health/ready`)
+        // Bounded: whatever holds a port that is not ours yet may accept and never answer.
+        fetch(`${u}/health/ready`, { signal: AbortSignal.timeout(2_000) })
           .then((r) => r.ok)
           .catch(() => false),
       ),
@@ -101,7 +140,15 @@ export async function startPipeline(
     await new Promise((r) => setTimeout(r, 250));
   }
   const ingestMetricsUrl = `http://127.0.0.1:${ingestMetricsPort}/metrics`;
-  return { ingestUrl, ingestMetricsUrl, processorUrl, child, output: () => out, stop };
+  return {
+    ingestUrl,
+    ingestMetricsUrl,
+    processorUrl,
+    ports: { ingest: ingestPort, processor: processorPort, ingestMetrics: ingestMetricsPort },
+    child,
+    output: () => out,
+    stop,
+  };
 }
 
 /**

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
-import { freePort } from "../../lib/net/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { stackDown, stackUp } from "../../stack/index.ts";
 import { seedBody } from "../support/app.ts";
@@ -13,7 +12,7 @@ const ch = serverExecutor(config.clickhouse);
 let service: RunningService | undefined;
 
 beforeAll(async () => {
-  service = await startService({ ingest: await freePort(), processor: await freePort() });
+  service = await startService();
 });
 afterAll(async () => {
   await stackUp();

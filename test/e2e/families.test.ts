@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
-import { freePort } from "../../lib/net/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { preaggregate } from "../../processors/steps/downsample/index.ts";
 import { freshBatch, toJsonBody } from "../support/batches.ts";
@@ -23,7 +22,7 @@ const one = async <T>(sql: string) => (await ch.rows<T>(sql))[0] as T;
 const num = (v: unknown) => Number(v);
 
 beforeAll(async () => {
-  service = await startService({ ingest: await freePort(), processor: await freePort() });
+  service = await startService();
 });
 afterAll(async () => {
   await service?.stop("SIGTERM");

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
-import { freePort } from "../../lib/net/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { seedBody } from "../support/app.ts";
 import { fetchBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
@@ -14,8 +13,8 @@ let ports: { ingest: number; processor: number };
 let service: RunningService | undefined;
 
 beforeAll(async () => {
-  ports = { ingest: await freePort(), processor: await freePort() };
-  service = await startService(ports);
+  service = await startService();
+  ports = { ingest: service.ports.ingest, processor: service.ports.processor };
 });
 afterAll(async () => {
   await service?.stop("SIGTERM");

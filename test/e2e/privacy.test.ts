@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig } from "../../lib/config/index.ts";
-import { freePort } from "../../lib/net/index.ts";
 import { sqlString } from "../../lib/sql/index.ts";
 import { fetchBatch, registerInstance, type TestInstance } from "../support/instance-client.ts";
 import { type RunningService, startService } from "../support/services.ts";
@@ -70,7 +69,7 @@ async function tableDump(): Promise<string> {
 }
 
 beforeAll(async () => {
-  service = await startService({ ingest: await freePort(), processor: await freePort() });
+  service = await startService();
 });
 afterAll(async () => {
   await service?.stop("SIGTERM");

@@ -2,7 +2,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverExecutor } from "../../lib/clients/index.ts";
 import { loadConfig, repoRoot } from "../../lib/config/index.ts";
-import { freePort } from "../../lib/net/index.ts";
 import { failedThresholds, runScenario } from "../../loadtest/runner.ts";
 import { ensureK6 } from "../../loadtest/tools/k6.ts";
 import { TEST_NS } from "../support/env.ts";
@@ -18,7 +17,7 @@ let service: RunningService | undefined;
 
 beforeAll(async () => {
   await ensureK6();
-  service = await startService({ ingest: await freePort(), processor: await freePort() });
+  service = await startService();
 }, 600_000);
 afterAll(async () => {
   await service?.stop();

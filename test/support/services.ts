@@ -6,8 +6,11 @@ export interface RunningService extends PipelineProcess {
   processorPort: number;
 }
 
-/** Starts scripts/start.ts on the test namespace with its own ports and waits until ingest is ready. */
-export async function startService(ports: { ingest: number; processor: number }): Promise<RunningService> {
+/**
+ * Starts scripts/start.ts on the test namespace and waits until ingest is ready: on the given ports (a
+ * restart on the same address), or on free ones chosen (and chosen again if taken) by startPipeline.
+ */
+export async function startService(ports?: { ingest: number; processor: number }): Promise<RunningService> {
   const pipeline = await startPipeline(
     {
       ...TEST_ENV,
@@ -17,5 +20,5 @@ export async function startService(ports: { ingest: number; processor: number })
     60_000,
     ports,
   );
-  return { ...pipeline, processorPort: ports.processor };
+  return { ...pipeline, processorPort: pipeline.ports.processor };
 }
