@@ -77,6 +77,12 @@ export function createClickHouseClient(
     application: "smstats",
     request_timeout: requestTimeoutMs,
     max_open_connections: 10,
+    // ClickHouse closes an idle HTTP connection after keep_alive_timeout (3 s on 18.16). The client's
+    // default of dropping its own after 2.5 s idle left half a second: a processor busy with a large
+    // fetch handled an answer late, reused the connection after the server had closed it, and its insert
+    // failed with EPIPE (the flush was then redelivered a second later). 1 s leaves 2 s of margin; a new
+    // loopback connection costs far less than a redelivered flush.
+    keep_alive: { idle_socket_ttl: 1_000, eagerly_destroy_stale_sockets: true },
     log: { level: ClickHouseLogLevel.OFF },
     ...(config.settings ? { clickhouse_settings: { ...config.settings } as Record<string, string> } : {}),
   });

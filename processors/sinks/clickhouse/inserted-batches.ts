@@ -1,5 +1,6 @@
 import type { ClickHouseExecutor } from "../../../lib/clients/index.ts";
 import { sqlString } from "../../../lib/sql/index.ts";
+import { insertRepeatingUnknownStatus } from "./unknown-status.ts";
 
 /** The table of stored batch keys (migration 0005). */
 export const INSERTED_BATCHES_TABLE = "inserted_batches";
@@ -38,5 +39,7 @@ export async function recordBatches(ch: ClickHouseExecutor, keys: readonly Batch
   const at = new Date(Math.floor(now / 1000) * 1000).toISOString().slice(0, 19).replace("T", " ");
   let text = "";
   for (const k of keys) text += `${JSON.stringify({ inserted_at: at, ...k })}\n`;
-  await ch.insert(INSERTED_BATCHES_TABLE, "JSONEachRow", Buffer.from(text));
+  const body = Buffer.from(text);
+  // A record left uncommitted by a lost ZooKeeper session would be detached later: repeat it (319).
+  await insertRepeatingUnknownStatus(() => ch.insert(INSERTED_BATCHES_TABLE, "JSONEachRow", body));
 }

@@ -9,6 +9,7 @@ import { batchKey, recordBatches, storedBatches } from "./inserted-batches.ts";
 import { type MetricsJson, metricsJsonEachRow } from "./json-each-row-encoder.ts";
 import { insertRefusal, refusalDetail } from "./refusal.ts";
 import { detectInsertFormat, type TableSink, tableSink } from "./table-sink.ts";
+import { DEFAULT_UNKNOWN_STATUS_RETRY, type UnknownStatusRetry } from "./unknown-status.ts";
 
 /** One message's rows as the raw-tables sink buffers them (metric rows as JSONEachRow text on 18.16). */
 export type SinkBatch = Routed<MetricsJson>;
@@ -53,13 +54,18 @@ type Tables = Record<RawTable, TableSink<Record<string, unknown>>>;
  * The insert format and one table sink per raw table, both read from the server (formats, columns). A
  * server away at start is waited for, with backoff, before any message is fetched.
  */
-async function openTables(deps: RawTablesSinkDeps): Promise<{ format: InsertFormat; tables: Tables }> {
+async function openTables(
+  deps: RawTablesSinkDeps,
+  unknownStatus: (table: RawTable) => UnknownStatusRetry,
+): Promise<{ format: InsertFormat; tables: Tables }> {
   for (let attempt = 1; ; attempt++) {
     try {
       const format =
         deps.insertFormat === "auto" ? await detectInsertFormat(deps.clickhouse) : deps.insertFormat;
       const entries = await Promise.all(
-        RAW_TABLES.map(async (t) => [t, await tableSink(deps.clickhouse, t, format)] as const),
+        RAW_TABLES.map(
+          async (t) => [t, await tableSink(deps.clickhouse, t, format, unknownStatus(t))] as const,
+        ),
       );
       return { format, tables: Object.fromEntries(entries) as Tables };
     } catch (err) {
@@ -120,7 +126,18 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
     "ClickHouse insert duration, per table and flush.",
     ["table"],
   );
-  const { format, tables } = await openTables(deps);
+  // ClickHouse could not tell whether an insert happened (code 319, cluster mode): the identical insert
+  // is repeated (unknown-status.ts), each repeat counted as a sink error and logged.
+  const { format, tables } = await openTables(deps, (table) => ({
+    ...DEFAULT_UNKNOWN_STATUS_RETRY,
+    onRetry: (attempt, err) => {
+      counts.error("insert_unknown_status");
+      deps.log.warn(
+        { table, attempt, err },
+        "insert status unknown (ZooKeeper); repeating the identical insert",
+      );
+    },
+  }));
   deps.log.info({ format }, "ClickHouse insert format");
 
   /**

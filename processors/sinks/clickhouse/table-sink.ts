@@ -1,6 +1,11 @@
 import type { ClickHouseExecutor, InsertFormat } from "../../../lib/clients/index.ts";
 import { sqlString } from "../../../lib/sql/index.ts";
 import { type ArrowEncoder, arrowEncoder, type ColumnSpec } from "./arrow-encoder.ts";
+import {
+  DEFAULT_UNKNOWN_STATUS_RETRY,
+  insertRepeatingUnknownStatus,
+  type UnknownStatusRetry,
+} from "./unknown-status.ts";
 
 /** Inserts rows into one ClickHouse table in the format chosen for the server. */
 export interface TableSink<Row> {
@@ -65,7 +70,11 @@ export async function tableSink<Row extends Record<string, unknown>>(
   ch: ClickHouseExecutor,
   table: string,
   format: InsertFormat,
+  /** After ClickHouse's "unknown status of insert" (319) the identical insert is repeated (unknown-status.ts). */
+  unknownStatus: UnknownStatusRetry = DEFAULT_UNKNOWN_STATUS_RETRY,
 ): Promise<TableSink<Row>> {
+  const send = (body: Uint8Array | Uint8Array[], columns?: string[]) =>
+    insertRepeatingUnknownStatus(() => ch.insert(table, format, body, columns), unknownStatus);
   const spec = format === "ArrowStream" ? await tableColumns(ch, table) : [];
   const encoders = new Map<string, { columns: string[]; encode: ArrowEncoder }>();
   const encoderFor = (row: Row) => {
@@ -86,14 +95,14 @@ export async function tableSink<Row extends Record<string, unknown>>(
       if (!first) return;
       if (format === "ArrowStream") {
         const { columns, encode } = encoderFor(first);
-        await ch.insert(table, format, encode(rows), columns);
+        await send(encode(rows), columns);
       } else {
-        await ch.insert(table, format, jsonEachRowBytes(rows));
+        await send(jsonEachRowBytes(rows));
       }
     },
     async insertText(parts) {
       if (format !== "JSONEachRow") throw new Error(`${table}: insertText needs a JSONEachRow sink`);
-      if (parts.length) await ch.insert(table, format, parts);
+      if (parts.length) await send([...parts]);
     },
   };
 }
