@@ -66,6 +66,9 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
     insertFormat: config.processor.insertFormat,
     log: deps.log,
     metrics: deps.metrics,
+    // Held rows fill an insert of flush size; with no hold time every table is inserted at every flush.
+    holdRows: config.processor.holdMaxAgeMs > 0 ? config.processor.flushRows : 0,
+    holdBytes: config.processor.flushBytes,
   });
   const toRows = routeStep(sink.writeMetrics);
   // Counted in a plain map and added to the counter when it is read: the step reports once per shaped
@@ -156,6 +159,7 @@ export async function startTopology(deps: TopologyDeps): Promise<Topology> {
         flushRows: config.processor.flushRows,
         flushBytes: config.processor.flushBytes,
         flushAgeMs: config.processor.flushAgeMs,
+        holdMaxAgeMs: config.processor.holdMaxAgeMs,
         maxDeliveries: config.processor.maxDeliveries,
         rowCount: sink.rowCount,
         byteCount: sink.byteCount,

@@ -185,6 +185,13 @@ const envSchema = z
     SMSTATS_PROCESSOR_FLUSH_AGE_MS: positiveInt.default(1000),
     /** …or once they take about this many bytes (estimated as encoded for the insert), checked as each message arrives. */
     SMSTATS_PROCESSOR_FLUSH_BYTES: positiveInt.default(32 * 1024 * 1024),
+    /**
+     * Behind a backlog (buffers flushed by size), rows of the tables other than metrics_quality wait, their
+     * messages unacknowledged, until they fill an insert of their own (FLUSH_ROWS), the next flush by age,
+     * or until the oldest waited this long, in ms; 0 inserts every table at every flush. Fewer, larger
+     * inserts of those tables: each insert writes a part per view.
+     */
+    SMSTATS_PROCESSOR_HOLD_MAX_AGE_MS: z.coerce.number().int().min(0).max(20_000).default(5000),
     /** A message delivered this many times without being stored goes to the dead-letter stream (reason max_deliveries). */
     SMSTATS_PROCESSOR_MAX_DELIVERIES: positiveInt.default(50),
     /** A consumer with messages waiting and no progress for this long (ms) is reported stalled and its pull is re-created. */

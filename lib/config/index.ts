@@ -69,6 +69,8 @@ export interface Config {
     flushAgeMs: number;
     /** Estimated buffer bytes that trigger an insert. */
     flushBytes: number;
+    /** Longest the rows of the tables other than metrics_quality wait for a larger insert, ms (0 = never). */
+    holdMaxAgeMs: number;
     /** Deliveries after which a message is dead-lettered. */
     maxDeliveries: number;
     /** No progress for this long with messages waiting is a stall, ms. */
@@ -405,6 +407,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       flushRows: env.SMSTATS_PROCESSOR_FLUSH_ROWS,
       flushAgeMs: env.SMSTATS_PROCESSOR_FLUSH_AGE_MS,
       flushBytes: env.SMSTATS_PROCESSOR_FLUSH_BYTES,
+      holdMaxAgeMs: env.SMSTATS_PROCESSOR_HOLD_MAX_AGE_MS,
       maxDeliveries: env.SMSTATS_PROCESSOR_MAX_DELIVERIES,
       stallMs: env.SMSTATS_PROCESSOR_STALL_MS,
       insertFormat: env.SMSTATS_PROCESSOR_INSERT_FORMAT,

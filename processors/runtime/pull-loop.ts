@@ -12,6 +12,21 @@ export interface Buffered<Row> {
    * halves.
    */
   redelivered: boolean;
+  /**
+   * The sink held this message back in an earlier flush: it stored the rows it inserts at once and kept
+   * the message's other rows for a later insert (see `insert`'s result). Those rows are to be stored now.
+   */
+  held: boolean;
+}
+
+/** What the loop tells the sink about one insert. */
+export interface InsertOptions {
+  /**
+   * Store every row now, hold nothing back: the buffer was flushed by age (the worker keeps up), the
+   * loop is stopping, the held messages are due (`holdMaxAgeMs`), or this is a retry of a refused insert
+   * in halves.
+   */
+  complete: boolean;
 }
 
 /** Why an insert was refused for its data: the detail the dead letter carries. */
@@ -40,8 +55,17 @@ export interface PullLoopOptions<Row> {
   byteCount: (row: Row) => number;
   /** The steps from message to rows, given the message's data and headers (async for cached lookups). */
   process: (msg: JsMsg) => StepResult<Row> | Promise<StepResult<Row>>;
-  /** The sink: inserts the rows of every buffered message at once. */
-  insert: (buffered: Buffered<Row>[]) => Promise<void>;
+  /**
+   * The sink: inserts the rows of every buffered message, or with `complete` false may keep some rows of
+   * some messages for a later insert (tables whose rows are too few for an insert of their own). It
+   * returns the positions, in `buffered`, of the messages it stored only in part; the loop acknowledges
+   * every other message and gives those back, `held`, with the next flush. Nothing (or an empty list)
+   * means every message is stored.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a sink that never holds anything back returns nothing.
+  insert: (buffered: Buffered<Row>[], opts: InsertOptions) => Promise<Iterable<number> | undefined | void>;
+  /** Messages the sink held back are given back with `complete` once the oldest is this old, ms. */
+  holdMaxAgeMs?: number;
   /** The dead-letter detail when an insert error means the rows themselves are refused; else undefined. */
   refusal?: RefusalOf;
   source: ComponentMetrics;
@@ -68,7 +92,8 @@ const MIN_FETCH_EXPIRES_MS = 1_000;
 /** Messages asked for before the loop knows how large they are. */
 const FIRST_FETCH = 10;
 
-type Held<Row> = { m: JsMsg; value: Row };
+/** A buffered message: when it was buffered, and whether the sink holds part of its rows back. */
+type Held<Row> = { m: JsMsg; value: Row; at: number; held: boolean };
 
 /**
  * Fetches messages and runs the steps on each as it arrives, buffering the results; inserts the buffer
@@ -81,10 +106,18 @@ type Held<Row> = { m: JsMsg; value: Row };
  * those go to the dead-letter stream with the server's error and the rest are stored. Any other failed
  * insert naks every buffered message with backoff, so nothing is acknowledged that ClickHouse does not
  * hold. A crash loses only acks: the sink's record of stored batches keeps the redelivery out.
+ * Behind a backlog (a buffer flushed by size) the sink may store a message in part and hold the rest of
+ * its rows for a later insert; such a message is acknowledged only once that later insert stored it
+ * whole: at the next flush by age, at the latest `holdMaxAgeMs` after it was buffered, or when the loop
+ * stops.
  */
 export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let stopping = false;
   let buffer: Held<Row>[] = [];
+  // Messages the sink stored in part (Buffered.held); given back with the next flush, acknowledged once whole.
+  let held: Held<Row>[] = [];
+  let heldSince = 0;
+  const holdMaxAgeMs = opts.holdMaxAgeMs ?? 5_000;
   let bufferedRows = 0;
   let bufferedBytes = 0;
   let oldest = 0;
@@ -121,31 +154,46 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
    * redelivered, since the tables that took the whole insert hold their rows already. Throws on any
    * other failure.
    */
-  const store = async (items: Held<Row>[], again: boolean): Promise<{ h: Held<Row>; detail: string }[]> => {
+  type Stored = { refused: { h: Held<Row>; detail: string }[]; kept: Held<Row>[] };
+  const store = async (items: Held<Row>[], again: boolean, complete: boolean): Promise<Stored> => {
     try {
-      await opts.insert(items.map((b) => ({ value: b.value, redelivered: again || b.m.info.redelivered })));
-      return [];
+      const kept = await opts.insert(
+        items.map((b) => ({ value: b.value, redelivered: again || b.m.info.redelivered, held: b.held })),
+        { complete: complete || again },
+      );
+      return { refused: [], kept: kept ? [...kept].flatMap((i) => items[i] ?? []) : [] };
     } catch (err) {
       const detail = opts.refusal?.(err);
       if (detail === undefined) throw err;
       const [only] = items;
-      if (items.length === 1 && only) return [{ h: only, detail }];
+      if (items.length === 1 && only) return { refused: [{ h: only, detail }], kept: [] };
       const mid = items.length >> 1;
-      return [...(await store(items.slice(0, mid), true)), ...(await store(items.slice(mid), true))];
+      const [a, b] = [
+        await store(items.slice(0, mid), true, true),
+        await store(items.slice(mid), true, true),
+      ];
+      return { refused: [...a.refused, ...b.refused], kept: [] };
     }
   };
   const flush = async () => {
-    const batch = buffer;
+    // Held messages first: a redelivered copy of one in the same flush is then the one the sink skips.
+    const batch = held.length ? [...held, ...buffer] : buffer;
+    // The sink may hold rows back only when this buffer filled by size, i.e. behind a backlog, where
+    // fewer inserts drain faster and the backlog, not the hold, sets the lag. A worker keeping up
+    // flushes by age and stores everything at once, so no row waits longer than it did before.
+    const complete = stopping || heldDue() || !full();
     const rows = bufferedRows;
     const bytes = bufferedBytes;
     buffer = [];
+    held = [];
     bufferedRows = 0;
     bufferedBytes = 0;
     if (batch.length === 0) return;
     const insertStarted = performance.now();
     let refused: { h: Held<Row>; detail: string }[];
+    let kept: Held<Row>[];
     try {
-      refused = await store(batch, false);
+      ({ refused, kept } = await store(batch, false, complete));
     } catch (err) {
       opts.sink.error("insert");
       const attempt = Math.max(...batch.map((b) => b.m.info.deliveryCount));
@@ -157,7 +205,11 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     const ackStarted = performance.now();
     const poisoned = new Set(refused.map((r) => r.h));
     for (const r of refused) await setAside(r.h.m, "clickhouse_refused", r.detail);
-    const stored = poisoned.size ? batch.filter((b) => !poisoned.has(b)) : batch;
+    // Stored in part: not acknowledged yet, given back with the next flush.
+    held = kept.map((h) => ({ ...h, held: true }));
+    heldSince = held.reduce((t, h) => Math.min(t, h.at), Number.POSITIVE_INFINITY);
+    const keptSet = new Set(kept);
+    const stored = batch.filter((b) => !poisoned.has(b) && !keptSet.has(b));
     // ackAck waits for the server to confirm, so a stop right after cannot lose the acks.
     const acked = await Promise.allSettled(stored.map((b) => b.m.ackAck()));
     const failed = acked.filter((a) => a.status === "rejected" || a.value === false).length;
@@ -167,6 +219,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         rows,
         bytes,
         refused: refused.length,
+        held: held.length,
         fetchMs: Math.round(spent.fetch),
         processMs: Math.round(spent.process),
         insertMs: Math.round(ackStarted - insertStarted),
@@ -195,7 +248,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   // bench:processors drained 15-20 % slower with the age checked on every message.
   const full = () => bufferedRows >= opts.flushRows || bufferedBytes >= opts.flushBytes;
   const aged = () => buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs;
-  const flushDue = () => full() || aged();
+  const heldDue = () => held.length > 0 && performance.now() - heldSince >= holdMaxAgeMs;
+  const flushDue = () => full() || aged() || heldDue();
   const startFlush = async () => {
     // One insert in flight per worker: the next buffer fills while the last one is inserted.
     await inflight;
@@ -216,8 +270,9 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
     }
     switch (r.kind) {
       case "ok": {
-        if (buffer.length === 0) oldest = performance.now();
-        buffer.push({ m, value: r.value });
+        const at = performance.now();
+        if (buffer.length === 0) oldest = at;
+        buffer.push({ m, value: r.value, at, held: false });
         const rows = opts.rowCount(r.value);
         const bytes = opts.byteCount(r.value);
         bufferedRows += rows;
@@ -253,8 +308,12 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
         );
   const fetchOnce = async () => {
     const fetchStarted = performance.now();
-    // With rows waiting, fetch no longer than the buffer may still wait (JetStream's minimum aside).
-    const left = buffer.length ? opts.flushAgeMs - (fetchStarted - oldest) : opts.batchWaitMs;
+    // With rows waiting, fetch no longer than the buffer (or the held messages) may still wait
+    // (JetStream's minimum aside).
+    const left = Math.min(
+      buffer.length ? opts.flushAgeMs - (fetchStarted - oldest) : opts.batchWaitMs,
+      held.length ? holdMaxAgeMs - (fetchStarted - heldSince) : opts.batchWaitMs,
+    );
     let got = 0;
     try {
       consumer ??= await opts.consumer();
@@ -295,7 +354,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       const { got, tookMs } = await fetchOnce();
       // A fetch that ends at once with nothing (consumer deleted, server shutting down) must not turn
       // this loop into a busy one; a normal empty fetch already waited.
-      if (got === 0 && buffer.length === 0 && tookMs < MIN_FETCH_EXPIRES_MS / 2) await sleep(200);
+      if (got === 0 && buffer.length === 0 && held.length === 0 && tookMs < MIN_FETCH_EXPIRES_MS / 2)
+        await sleep(200);
       if (flushDue()) await startFlush();
     }
     await inflight;

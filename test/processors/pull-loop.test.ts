@@ -206,3 +206,100 @@ describe("the pull loop's flush age", () => {
     }
   });
 });
+
+describe("messages the sink stores in part", () => {
+  it("are acknowledged only once stored whole: given back held, completed when the oldest is holdMaxAgeMs old or the loop stops", async () => {
+    // Buffers of two messages fill by size (a backlog), where the sink may hold rows back.
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.streams.purge(config.nats.stream);
+    const pending = async () =>
+      (await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending;
+    const calls: { at: number; items: { seq: number; held: boolean }[]; complete: boolean }[] = [];
+    // The sink holds back the odd messages unless told to complete.
+    const { loop } = testLoop({
+      batchMessages: 100,
+      flushRows: 2,
+      flushAgeMs: 100_000,
+      holdMaxAgeMs: 2_500,
+      process: async (m) => ok(m.seq),
+      insert: async (items, { complete }) => {
+        calls.push({
+          at: performance.now(),
+          items: items.map((b) => ({ seq: b.value, held: b.held })),
+          complete,
+        });
+        return complete ? [] : items.flatMap((b, i) => (b.value % 2 ? [i] : []));
+      },
+    });
+    let stopped = false;
+    try {
+      const first = performance.now();
+      for (let i = 0; i < 6; i++)
+        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-held:${i}` });
+      // First flush: the even ones are acknowledged, the odd ones wait unacknowledged.
+      await until(() => calls.length > 0, 5_000);
+      await until(() => false, 300);
+      expect(await pending()).toBe(3);
+      await until(() => calls.some((c) => c.complete), 5_000);
+      const done = calls.find((c) => c.complete);
+      expect(done?.items.filter((x) => x.held).map((x) => x.seq % 2)).toEqual([1, 1, 1]);
+      expect((done?.at ?? 0) - first).toBeGreaterThanOrEqual(2_500);
+      await until(() => false, 300);
+      expect(await pending()).toBe(0);
+      // Every message went to the sink whole exactly once: not held, or held and then completed.
+      const whole = calls.flatMap((c) =>
+        c.items.filter((x) => c.complete || x.seq % 2 === 0).map((x) => x.seq),
+      );
+      expect(whole.sort((a, b) => a - b)).toEqual([...new Set(whole)].sort((a, b) => a - b));
+      expect(whole).toHaveLength(6);
+
+      // A message held when the loop stops is completed by its last flush.
+      const before = calls.length;
+      await js.publish(batchSubject(config.nats), new Uint8Array([7]), { msgID: "loop-held:7" });
+      await js.publish(batchSubject(config.nats), new Uint8Array([8]), { msgID: "loop-held:8" });
+      await until(() => calls.length > before, 5_000);
+      expect(await pending()).toBe(1);
+      await loop.stop();
+      stopped = true;
+      const last = calls.at(-1);
+      expect(last?.complete).toBe(true);
+      expect(last?.items.filter((x) => x.held)).toHaveLength(1);
+      await until(() => false, 200);
+      expect(await pending()).toBe(0);
+    } finally {
+      if (!stopped) await loop.stop();
+    }
+  });
+});
+
+describe("a worker that keeps up", () => {
+  it("never lets the sink hold rows back: a buffer flushed by age is stored whole", async () => {
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.streams.purge(config.nats.stream);
+    const calls: boolean[] = [];
+    const { loop } = testLoop({
+      flushRows: 1_000,
+      flushAgeMs: 100,
+      holdMaxAgeMs: 10_000,
+      process: async (m) => ok(m.seq),
+      insert: async (items, { complete }) => {
+        calls.push(complete);
+        return complete ? [] : items.map((_, i) => i);
+      },
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-keepup:${i}` });
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      await until(() => false, 500);
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.every(Boolean)).toBe(true);
+      expect((await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending).toBe(0);
+    } finally {
+      await loop.stop();
+    }
+  });
+});

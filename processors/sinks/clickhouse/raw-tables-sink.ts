@@ -2,7 +2,7 @@ import type { Registry } from "prom-client";
 import type { ClickHouseExecutor, InsertFormat } from "../../../lib/clients/index.ts";
 import type { Logger } from "../../../lib/log/index.ts";
 import { type ComponentMetrics, componentMetrics, durationHistogram } from "../../../lib/metrics/index.ts";
-import type { Buffered, RefusalOf } from "../../runtime/pull-loop.ts";
+import type { Buffered, InsertOptions, RefusalOf } from "../../runtime/pull-loop.ts";
 import { type MetricRowWriter, RAW_TABLES, type RawTable, type Routed } from "../../steps/route/index.ts";
 import { alreadyInserted, type RowOrigin } from "./already-inserted.ts";
 import { batchKey, recordBatches, storedBatches } from "./inserted-batches.ts";
@@ -21,6 +21,13 @@ export interface RawTablesSinkDeps {
   insertFormat: "auto" | InsertFormat;
   log: Logger;
   metrics: Registry;
+  /**
+   * The tables other than metrics_quality are inserted once their rows, over the messages held for them,
+   * reach this many (or `holdBytes`), or when the loop asks for a complete insert; until then those
+   * messages are stored in part and held (see `insert`). 0 inserts every table at every flush.
+   */
+  holdRows: number;
+  holdBytes: number;
 }
 
 /** The ClickHouse sink of the raw tables: it chooses its encoding, buffers' sizes, de-duplicates and inserts. */
@@ -33,8 +40,13 @@ export interface RawTablesSink {
   rowCount(batch: SinkBatch): number;
   /** Bytes a message adds to the buffer once encoded (estimate). */
   byteCount(batch: SinkBatch): number;
-  /** Inserts the rows of every buffered message not stored before, one insert per table, then records them. */
-  insert(buffered: Buffered<SinkBatch>[]): Promise<void>;
+  /**
+   * Inserts the rows of every buffered message not stored before, one insert per table, and records the
+   * batches it stored whole. metrics_quality is inserted at every flush; the other tables' rows are held
+   * back until they are enough for inserts of their own (`holdRows`) unless `complete`. Returns the
+   * positions of the messages stored in part.
+   */
+  insert(buffered: Buffered<SinkBatch>[], opts: InsertOptions): Promise<number[]>;
   /** The dead-letter detail when ClickHouse refused an insert for its data. */
   refusal: RefusalOf;
   /** The sink's component counters (rows). */
@@ -45,6 +57,9 @@ export interface RawTablesSink {
 const ROW_OBJECT_BYTES = 400;
 
 const objectRows = (r: SinkBatch) => RAW_TABLES.reduce((n, t) => n + r.rows[t].length, 0);
+/** The tables whose rows may wait for a later flush: every raw table but metrics_quality. */
+const HELD_TABLES = RAW_TABLES.filter((t) => t !== "metrics_quality");
+const heldRows = (r: SinkBatch) => HELD_TABLES.reduce((n, t) => n + r.rows[t].length, 0);
 const rowCount = (r: SinkBatch) => objectRows(r) + (r.metrics?.count ?? 0);
 const byteCount = (r: SinkBatch) => objectRows(r) * ROW_OBJECT_BYTES + (r.metrics?.body.length ?? 0);
 
@@ -86,6 +101,8 @@ async function unstored(
   deps: RawTablesSinkDeps,
   counts: ComponentMetrics,
   buffered: Buffered<SinkBatch>[],
+  /** Batches a worker of this process holds stored in part: another copy of one is skipped. */
+  held: ReadonlySet<string>,
 ): Promise<Buffered<SinkBatch>[]> {
   const stored = await storedBatches(
     deps.clickhouse,
@@ -96,7 +113,7 @@ async function unstored(
   let skippedRows = 0;
   for (const b of buffered) {
     const k = batchKey(b.value.key);
-    if (stored.has(k) || seen.has(k)) {
+    if (stored.has(k) || seen.has(k) || (!b.held && held.has(k))) {
       skippedRows += rowCount(b.value);
       continue;
     }
@@ -198,18 +215,46 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
     }
     await timed(table, rows.length, () => tables[table].insert(rows));
   };
-  const insertFresh = async (buffered: Buffered<SinkBatch>[]) => {
+  /**
+   * metrics_quality takes most rows and is inserted at every flush. Each insert writes a part per
+   * partition into the table and into each of its materialized views, and on 18.16 a part costs about
+   * the same whatever its size (bench:processors: the four other tables, with a fifth of the rows, took
+   * as long to insert as metrics_quality when inserted at every flush). So their rows wait, held with
+   * their messages, until there are enough for an insert of flush size, or the loop asks for a complete
+   * insert (the held messages are due, it stops, a refused insert is retried in halves).
+   * Returns the messages stored in part.
+   */
+  const insertFresh = async (
+    buffered: Buffered<SinkBatch>[],
+    complete: boolean,
+  ): Promise<Set<Buffered<SinkBatch>>> => {
+    // Held messages' metrics_quality rows are stored already.
+    const fresh = buffered.filter((b) => !b.held);
+    let rows = 0;
+    for (const b of buffered) rows += heldRows(b.value);
+    const all =
+      complete || deps.holdRows <= 0 || rows >= deps.holdRows || rows * ROW_OBJECT_BYTES >= deps.holdBytes;
+    const now = all ? buffered : [];
     // All tables at once; if one fails the whole buffer is redelivered, and the tables that had it skip
     // it then (alreadyThere).
-    await Promise.all([insertMetricsText(buffered), ...RAW_TABLES.map((t) => insertRows(t, buffered))]);
+    await Promise.all([
+      insertMetricsText(fresh),
+      insertRows("metrics_quality", fresh),
+      ...HELD_TABLES.map((t) => insertRows(t, now)),
+    ]);
+    const kept = new Set(all ? [] : buffered.filter((b) => heldRows(b.value) > 0));
     // Only once every table holds the rows: a crash before this leaves the batch to the per-table check.
     await recordBatches(
       deps.clickhouse,
-      buffered.map((b) => b.value.key),
+      buffered.filter((b) => !kept.has(b)).map((b) => b.value.key),
     );
+    return kept;
   };
 
   const inserting = new Map<string, Promise<void>>();
+  // Batches stored in part and held by a worker until its next flush: not in the record of stored
+  // batches yet, so another copy (a second delivery to the other worker) is recognised here.
+  const heldKeys = new Set<string>();
   return {
     format,
     writeMetrics: format === "JSONEachRow" ? metricsJsonEachRow : undefined,
@@ -220,7 +265,7 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
       const r = insertRefusal(err);
       return r && refusalDetail(r);
     },
-    async insert(all) {
+    async insert(all, { complete }) {
       // Wait until no other worker of this process holds one of these batches, then claim them all
       // before anything else is awaited: a lookup and an insert of the same batch by two workers (two
       // copies in the stream after a NATS crash) can then never overlap, so the second sees the record.
@@ -236,9 +281,13 @@ export async function openRawTablesSink(deps: RawTablesSinkDeps): Promise<RawTab
       const keys = [...new Set(all.map((b) => batchKey(b.value.key)))];
       for (const k of keys) inserting.set(k, finished);
       try {
-        const buffered = await unstored(deps, counts, all);
-        if (!buffered.length) return;
-        await insertFresh(buffered);
+        // Given back: this call stores them, or holds them again, or fails and the loop naks them.
+        for (const b of all) if (b.held) heldKeys.delete(batchKey(b.value.key));
+        const buffered = await unstored(deps, counts, all, heldKeys);
+        if (!buffered.length) return [];
+        const kept = await insertFresh(buffered, complete);
+        for (const b of kept) heldKeys.add(batchKey(b.value.key));
+        return kept.size ? all.flatMap((b, i) => (kept.has(b) ? [i] : [])) : [];
       } finally {
         for (const k of keys) if (inserting.get(k) === finished) inserting.delete(k);
         done();
