@@ -186,10 +186,10 @@ const envSchema = z
     /** …or once they take about this many bytes (estimated as encoded for the insert), checked as each message arrives. */
     SMSTATS_PROCESSOR_FLUSH_BYTES: positiveInt.default(32 * 1024 * 1024),
     /**
-     * Behind a backlog (buffers flushed by size), rows of the tables other than metrics_quality wait, their
-     * messages unacknowledged, until they fill an insert of their own (FLUSH_ROWS), the next flush by age,
-     * or until the oldest waited this long, in ms; 0 inserts every table at every flush. Fewer, larger
-     * inserts of those tables: each insert writes a part per view.
+     * Behind a backlog, rows of the tables other than metrics_quality wait, their messages unacknowledged,
+     * until they fill an insert of their own (FLUSH_ROWS), the worker catches up, or the oldest waited
+     * this long, in ms; 0 inserts every table at every flush. Fewer, larger inserts of those tables: each
+     * insert writes a part per view.
      */
     SMSTATS_PROCESSOR_HOLD_MAX_AGE_MS: z.coerce.number().int().min(0).max(20_000).default(5000),
     /** A message delivered this many times without being stored goes to the dead-letter stream (reason max_deliveries). */

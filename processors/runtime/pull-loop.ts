@@ -22,8 +22,8 @@ export interface Buffered<Row> {
 /** What the loop tells the sink about one insert. */
 export interface InsertOptions {
   /**
-   * Store every row now, hold nothing back: the buffer was flushed by age (the worker keeps up), the
-   * loop is stopping, the held messages are due (`holdMaxAgeMs`), or this is a retry of a refused insert
+   * Store every row now, hold nothing back: the worker keeps up (nothing waited on the consumer behind
+   * its last message and the buffer was flushed by age), the loop is stopping, the held messages are due (`holdMaxAgeMs`), or this is a retry of a refused insert
    * in halves.
    */
   complete: boolean;
@@ -106,7 +106,7 @@ type Held<Row> = { m: JsMsg; value: Row; at: number; held: boolean };
  * those go to the dead-letter stream with the server's error and the rest are stored. Any other failed
  * insert naks every buffered message with backoff, so nothing is acknowledged that ClickHouse does not
  * hold. A crash loses only acks: the sink's record of stored batches keeps the redelivery out.
- * Behind a backlog (a buffer flushed by size) the sink may store a message in part and hold the rest of
+ * Behind a backlog (messages waiting on the consumer, or a buffer flushed by size) the sink may store a message in part and hold the rest of
  * its rows for a later insert; such a message is acknowledged only once that later insert stored it
  * whole: at the next flush by age, at the latest `holdMaxAgeMs` after it was buffered, or when the loop
  * stops.
@@ -117,6 +117,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   // Messages the sink stored in part (Buffered.held); given back with the next flush, acknowledged once whole.
   let held: Held<Row>[] = [];
   let heldSince = 0;
+  // Messages waiting on the consumer behind the last one received (JsMsg.info.pending).
+  let waiting = 0;
   const holdMaxAgeMs = opts.holdMaxAgeMs ?? 5_000;
   let bufferedRows = 0;
   let bufferedBytes = 0;
@@ -178,10 +180,11 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   const flush = async () => {
     // Held messages first: a redelivered copy of one in the same flush is then the one the sink skips.
     const batch = held.length ? [...held, ...buffer] : buffer;
-    // The sink may hold rows back only when this buffer filled by size, i.e. behind a backlog, where
-    // fewer inserts drain faster and the backlog, not the hold, sets the lag. A worker keeping up
-    // flushes by age and stores everything at once, so no row waits longer than it did before.
-    const complete = stopping || heldDue() || !full();
+    // The sink may hold rows back only behind a backlog (messages were waiting on the consumer when
+    // the last one arrived, or the buffer filled by size), where fewer inserts drain faster and the
+    // backlog, not the hold, sets the lag. A worker that keeps up stores everything at once, so no row
+    // waits longer than it did before.
+    const complete = stopping || heldDue() || (!full() && waiting === 0);
     const rows = bufferedRows;
     const bytes = bufferedBytes;
     buffer = [];
@@ -248,7 +251,8 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   // bench:processors drained 15-20 % slower with the age checked on every message.
   const full = () => bufferedRows >= opts.flushRows || bufferedBytes >= opts.flushBytes;
   const aged = () => buffer.length > 0 && performance.now() - oldest >= opts.flushAgeMs;
-  const heldDue = () => held.length > 0 && performance.now() - heldSince >= holdMaxAgeMs;
+  // Held messages are given back once due, or as soon as the worker has caught up.
+  const heldDue = () => held.length > 0 && (waiting === 0 || performance.now() - heldSince >= holdMaxAgeMs);
   const flushDue = () => full() || aged() || heldDue();
   const startFlush = async () => {
     // One insert in flight per worker: the next buffer fills while the last one is inserted.
@@ -323,6 +327,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
       });
       for await (const m of fetching) {
         got++;
+        waiting = m.info.pending;
         opts.source.received(1);
         opts.onProgress?.();
         const started = performance.now();
@@ -352,6 +357,7 @@ export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   const done = (async () => {
     while (!stopping) {
       const { got, tookMs } = await fetchOnce();
+      if (got === 0) waiting = 0;
       // A fetch that ends at once with nothing (consumer deleted, server shutting down) must not turn
       // this loop into a busy one; a normal empty fetch already waited.
       if (got === 0 && buffer.length === 0 && held.length === 0 && tookMs < MIN_FETCH_EXPIRES_MS / 2)

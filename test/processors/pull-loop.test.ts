@@ -208,25 +208,37 @@ describe("the pull loop's flush age", () => {
 });
 
 describe("messages the sink stores in part", () => {
-  it("are acknowledged only once stored whole: given back held, completed when the oldest is holdMaxAgeMs old or the loop stops", async () => {
-    // Buffers of two messages fill by size (a backlog), where the sink may hold rows back.
+  it("are given back held until stored whole, completed once the worker has caught up or the loop stops, then acknowledged", async () => {
     const js = jetstream(nats.nc);
     const jsm = await jetstreamManager(nats.nc);
     await jsm.streams.purge(config.nats.stream);
     const pending = async () =>
       (await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending;
-    const calls: { at: number; items: { seq: number; held: boolean }[]; complete: boolean }[] = [];
+    // A backlog before the loop starts, taken two at a time: buffers fill by size with messages waiting.
+    for (let i = 0; i < 8; i++)
+      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-held:${i}` });
+    // The work-queue stream deletes a message once it is acknowledged.
+    const inStream = (seq: number) =>
+      jsm.streams.getMessage(config.nats.stream, { seq }).then(
+        (m) => m !== null,
+        () => false,
+      );
+    const calls: { items: { seq: number; held: boolean; inStream: boolean }[]; complete: boolean }[] = [];
     // The sink holds back the odd messages unless told to complete.
     const { loop } = testLoop({
-      batchMessages: 100,
+      batchMessages: 2,
       flushRows: 2,
       flushAgeMs: 100_000,
-      holdMaxAgeMs: 2_500,
-      process: async (m) => ok(m.seq),
+      holdMaxAgeMs: 60_000,
+      process: async (m) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return ok(m.seq);
+      },
       insert: async (items, { complete }) => {
         calls.push({
-          at: performance.now(),
-          items: items.map((b) => ({ seq: b.value, held: b.held })),
+          items: await Promise.all(
+            items.map(async (b) => ({ seq: b.value, held: b.held, inStream: await inStream(b.value) })),
+          ),
           complete,
         });
         return complete ? [] : items.flatMap((b, i) => (b.value % 2 ? [i] : []));
@@ -234,41 +246,80 @@ describe("messages the sink stores in part", () => {
     });
     let stopped = false;
     try {
-      const first = performance.now();
-      for (let i = 0; i < 6; i++)
-        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-held:${i}` });
-      // First flush: the even ones are acknowledged, the odd ones wait unacknowledged.
-      await until(() => calls.length > 0, 5_000);
-      await until(() => false, 300);
-      expect(await pending()).toBe(3);
-      await until(() => calls.some((c) => c.complete), 5_000);
-      const done = calls.find((c) => c.complete);
-      expect(done?.items.filter((x) => x.held).map((x) => x.seq % 2)).toEqual([1, 1, 1]);
-      expect((done?.at ?? 0) - first).toBeGreaterThanOrEqual(2_500);
+      await until(() => calls.some((c) => c.complete), 10_000);
+      const firstComplete = calls.findIndex((c) => c.complete);
+      // Behind the backlog the odd ones were held, and each held one came back, still unacknowledged.
+      expect(firstComplete).toBeGreaterThan(0);
+      const heldBack = calls[0]?.items.filter((x) => x.seq % 2).map((x) => x.seq) ?? [];
+      expect(heldBack).toHaveLength(1);
+      expect(calls[1]?.items.filter((x) => x.held).map((x) => [x.seq, x.inStream])).toEqual(
+        heldBack.map((seq) => [seq, true]),
+      );
+      // The one stored whole in the first flush was acknowledged before the next flush.
+      const evenFirst = calls[0]?.items.find((x) => x.seq % 2 === 0)?.seq ?? -1;
+      expect(await inStream(evenFirst)).toBe(false);
+      // Completed with the last of the backlog: all four odd ones, given back held.
+      expect(calls[firstComplete]?.items.filter((x) => x.held).map((x) => x.seq % 2)).toEqual([1, 1, 1]);
       await until(() => false, 300);
       expect(await pending()).toBe(0);
       // Every message went to the sink whole exactly once: not held, or held and then completed.
       const whole = calls.flatMap((c) =>
         c.items.filter((x) => c.complete || x.seq % 2 === 0).map((x) => x.seq),
       );
-      expect(whole.sort((a, b) => a - b)).toEqual([...new Set(whole)].sort((a, b) => a - b));
-      expect(whole).toHaveLength(6);
+      expect(new Set(whole).size).toBe(whole.length);
+      expect(whole).toHaveLength(8);
 
       // A message held when the loop stops is completed by its last flush.
       const before = calls.length;
-      await js.publish(batchSubject(config.nats), new Uint8Array([7]), { msgID: "loop-held:7" });
-      await js.publish(batchSubject(config.nats), new Uint8Array([8]), { msgID: "loop-held:8" });
+      for (let i = 8; i < 12; i++)
+        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-held:${i}` });
       await until(() => calls.length > before, 5_000);
-      expect(await pending()).toBe(1);
       await loop.stop();
       stopped = true;
-      const last = calls.at(-1);
-      expect(last?.complete).toBe(true);
-      expect(last?.items.filter((x) => x.held)).toHaveLength(1);
+      expect(calls.at(-1)?.complete).toBe(true);
       await until(() => false, 200);
       expect(await pending()).toBe(0);
+      const after = calls.slice(before);
+      const wholeAfter = after.flatMap((c) =>
+        c.items.filter((x) => c.complete || x.seq % 2 === 0).map((x) => x.seq),
+      );
+      expect(new Set(wholeAfter).size).toBe(4);
     } finally {
       if (!stopped) await loop.stop();
+    }
+  });
+});
+
+describe("a worker behind a backlog that flushes by age", () => {
+  it("lets the sink hold rows back while messages wait on the consumer", async () => {
+    const js = jetstream(nats.nc);
+    const jsm = await jetstreamManager(nats.nc);
+    await jsm.streams.purge(config.nats.stream);
+    for (let i = 0; i < 6; i++)
+      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-behind:${i}` });
+    const calls: boolean[] = [];
+    // Slow steps: a buffer ages (150 ms) long before it fills (1,000 rows), with messages still waiting.
+    const { loop } = testLoop({
+      batchMessages: 2,
+      flushRows: 1_000,
+      flushAgeMs: 150,
+      holdMaxAgeMs: 60_000,
+      process: async (m) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return ok(m.seq);
+      },
+      insert: async (items, { complete }) => {
+        calls.push(complete);
+        return complete ? [] : items.map((_, i) => i);
+      },
+    });
+    try {
+      await until(() => calls.at(-1) === true, 10_000);
+      expect(calls.filter((c) => !c).length).toBeGreaterThan(0);
+      await until(() => false, 300);
+      expect((await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending).toBe(0);
+    } finally {
+      await loop.stop();
     }
   });
 });
