@@ -23,8 +23,8 @@ export interface Buffered<Row> {
 export interface InsertOptions {
   /**
    * Store every row now, hold nothing back: the worker keeps up (nothing waited on the consumer behind
-   * its last message and the buffer was flushed by age), the loop is stopping, the held messages are due (`holdMaxAgeMs`), or this is a retry of a refused insert
-   * in halves.
+   * its last message and the buffer was flushed by age), the loop is stopping, the held messages are
+   * due (the worker caught up, or `holdMaxAgeMs`), or this is a retry of a refused insert in halves.
    */
   complete: boolean;
 }
@@ -64,7 +64,7 @@ export interface PullLoopOptions<Row> {
    */
   // biome-ignore lint/suspicious/noConfusingVoidType: a sink that never holds anything back returns nothing.
   insert: (buffered: Buffered<Row>[], opts: InsertOptions) => Promise<Iterable<number> | undefined | void>;
-  /** Messages the sink held back are given back with `complete` once the oldest is this old, ms. */
+  /** Held messages are given back with `complete` once the worker caught up or the oldest is this old, ms. */
   holdMaxAgeMs?: number;
   /** The dead-letter detail when an insert error means the rows themselves are refused; else undefined. */
   refusal?: RefusalOf;
@@ -106,15 +106,16 @@ type Held<Row> = { m: JsMsg; value: Row; at: number; held: boolean };
  * those go to the dead-letter stream with the server's error and the rest are stored. Any other failed
  * insert naks every buffered message with backoff, so nothing is acknowledged that ClickHouse does not
  * hold. A crash loses only acks: the sink's record of stored batches keeps the redelivery out.
- * Behind a backlog (messages waiting on the consumer, or a buffer flushed by size) the sink may store a message in part and hold the rest of
- * its rows for a later insert; such a message is acknowledged only once that later insert stored it
- * whole: at the next flush by age, at the latest `holdMaxAgeMs` after it was buffered, or when the loop
- * stops.
+ * Behind a backlog (messages waiting on the consumer, or a buffer flushed by size) the sink may store
+ * a message in part and hold the rest of its rows for a later insert; such a message is acknowledged
+ * only once that later insert stored it whole: once the worker has caught up, at the latest
+ * `holdMaxAgeMs` after it was buffered, or when the loop stops.
  */
 export function startPullLoop<Row>(opts: PullLoopOptions<Row>): PullLoop {
   let stopping = false;
   let buffer: Held<Row>[] = [];
-  // Messages the sink stored in part (Buffered.held); given back with the next flush, acknowledged once whole.
+  // Messages the sink stored in part (Buffered.held): given back with the next flush, acknowledged once
+  // stored whole.
   let held: Held<Row>[] = [];
   let heldSince = 0;
   // Messages waiting on the consumer behind the last one received (JsMsg.info.pending).
