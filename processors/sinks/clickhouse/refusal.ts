@@ -1,3 +1,5 @@
+import { clickhouseCode } from "./unknown-status.ts";
+
 /**
  * ClickHouse error codes that mean "these rows can never be stored as they are": the data is wrong for
  * the table, so retrying the same rows fails the same way. Anything else (connection refused, timeout,
@@ -34,9 +36,7 @@ export interface Refusal {
  */
 export function insertRefusal(err: unknown): Refusal | undefined {
   if (!(err instanceof Error)) return undefined;
-  // The client parses the code out of newer servers' answers; 18.16's ("Code: 72, e.displayText() = …")
-  // reach us as a plain Error whose message starts with it.
-  const code = String((err as { code?: unknown }).code ?? /^Code: (\d+)/.exec(err.message)?.[1] ?? "");
+  const code = clickhouseCode(err) ?? "";
   const name = DATA_ERROR_CODES[code];
   if (!name) return undefined;
   return { code, name, message: err.message.replace(/\s+/g, " ").trim() };

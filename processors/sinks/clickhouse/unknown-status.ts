@@ -14,7 +14,10 @@
  */
 export const UNKNOWN_STATUS_OF_INSERT = "319";
 
-/** The ClickHouse error code of an insert error (the client's parsed code, or 18.16's "Code: N" text). */
+/**
+ * The ClickHouse error code of an insert error: the client parses it out of newer servers' answers;
+ * 18.16's ("Code: 72, e.displayText() = …") reach us as a plain Error whose message starts with it.
+ */
 export function clickhouseCode(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
   const code = (err as { code?: unknown }).code ?? /^Code: (\d+)/.exec(err.message)?.[1];
