@@ -84,6 +84,26 @@ func (l live) num(t *testing.T, sql string) float64 {
 	return v
 }
 
+// settled returns "" once every batch of the instance that a raw table holds is in inserted_batches,
+// else what is still missing. The processor records a batch there only after the insert into every raw
+// table returned, and an insert returns only after the table's materialized views (the rollups) are
+// written. Until then a reader can see a batch in part: a raw table's rows become visible before its
+// rollups' rows, the raw tables are inserted side by side, and behind a backlog the processor holds the
+// smaller tables' rows back (processors/README.md).
+func (l live) settled(t *testing.T, where string) string {
+	t.Helper()
+	var union []string
+	for _, table := range []string{"metrics_quality", "events_playback", "events_session", "snapshots_library", "environment"} {
+		union = append(union, "SELECT batch_id FROM "+table+" WHERE "+where)
+	}
+	missing := l.num(t, "SELECT count() FROM (SELECT DISTINCT batch_id FROM ("+strings.Join(union, " UNION ALL ")+
+		")) WHERE batch_id NOT IN (SELECT batch_id FROM inserted_batches WHERE "+where+")")
+	if missing != 0 {
+		return fmt.Sprintf("%v batches stored in part (not yet in inserted_batches)", missing)
+	}
+	return ""
+}
+
 // eventually retries check until it returns "" or the time is up (the processor inserts within seconds).
 func eventually(t *testing.T, within time.Duration, check func() string) {
 	t.Helper()

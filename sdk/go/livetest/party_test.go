@@ -60,7 +60,8 @@ func TestLiveParty(t *testing.T) {
 		if got := l.num(t, fmt.Sprintf("SELECT count() FROM events_session WHERE %s AND event_type = 'ended'", where)); got != 1 {
 			return fmt.Sprintf("session ended rows %v", got)
 		}
-		return ""
+		// Every table, rollups included, holds each batch whole before the checks below read them.
+		return l.settled(t, where)
 	})
 	checks := []struct {
 		what string

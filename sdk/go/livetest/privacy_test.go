@@ -81,7 +81,8 @@ func TestLiveConsentWithdrawn(t *testing.T) {
 		if got := l.num(t, "SELECT sum(value) FROM metrics_quality WHERE "+where+" AND metric_name = 'error_count_by_type'"); got != 5 {
 			return fmt.Sprintf("quality after the withdrawal: %v", got)
 		}
-		return ""
+		// The batch is stored whole: had the service kept its playback, the rows would be in by now.
+		return l.settled(t, where)
 	})
 	if got := l.num(t, "SELECT count() FROM events_playback WHERE "+where); got != 0 {
 		t.Fatalf("%v playback rows stored after the withdrawal", got)
