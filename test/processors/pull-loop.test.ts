@@ -46,6 +46,25 @@ async function until(done: () => boolean, ms: number) {
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** Publishes message `i` (data [i], message id `<prefix>:<i>`) to the test's stream. */
+function publish(prefix: string, i: number) {
+  return jetstream(nats.nc).publish(batchSubject(config.nats), new Uint8Array([i]), {
+    msgID: `${prefix}:${i}`,
+  });
+}
+
+/** Empties the test's stream, then publishes messages 0 … n-1 (a backlog waiting before a loop starts). */
+async function backlog(prefix: string, n: number) {
+  await (await jetstreamManager(nats.nc)).streams.purge(config.nats.stream);
+  for (let i = 0; i < n; i++) await publish(prefix, i);
+}
+
+/** Messages the test's consumer delivered and awaits acknowledgements for. */
+async function ackPending() {
+  const jsm = await jetstreamManager(nats.nc);
+  return (await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending;
+}
+
 /** A pull loop on the test's stream and consumer, one row and one byte per message, nothing inserted. */
 function testLoop(over: Partial<PullLoopOptions<number>> & Pick<PullLoopOptions<number>, "process">) {
   const js = jetstream(nats.nc);
@@ -103,14 +122,9 @@ describe("the pull loop's redelivery cap", () => {
 
 describe("the pull loop's fetches", () => {
   it("counts no failed fetch when working through a fetch's messages outlasts the heartbeat window", async () => {
-    const js = jetstream(nats.nc);
-    const jsm = await jetstreamManager(nats.nc);
-    await jsm.streams.purge(config.nats.stream);
     // The first fetch takes 10 messages; at 150 ms each, working through them takes 1.5 s, past the
     // client's two missed heartbeats (2 × 500 ms for a one-second fetch).
-    for (let i = 0; i < 10; i++) {
-      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-hb:${i}` });
-    }
+    await backlog("loop-hb", 10);
     let inserted = 0;
     const { loop, metrics } = testLoop({
       flushAgeMs: 5_000,
@@ -136,9 +150,7 @@ describe("the pull loop's fetches", () => {
 
 describe("the pull loop's flush age", () => {
   it("inserts a trickle once its oldest row is flushAgeMs old, not when the fetch's one-second wait ends", async () => {
-    const js = jetstream(nats.nc);
-    const jsm = await jetstreamManager(nats.nc);
-    await jsm.streams.purge(config.nats.stream);
+    await backlog("loop-age", 0);
     const inserts: { at: number; rows: number }[] = [];
     const { loop } = testLoop({
       batchMessages: 500,
@@ -156,7 +168,7 @@ describe("the pull loop's flush age", () => {
       await new Promise((r) => setTimeout(r, 100));
       const first = performance.now();
       for (let i = 0; i < 12; i++) {
-        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-age:${i}` });
+        await publish("loop-age", i);
         await new Promise((r) => setTimeout(r, 100));
       }
       await until(() => inserts.reduce((n, x) => n + x.rows, 0) >= 12, 10_000);
@@ -171,14 +183,9 @@ describe("the pull loop's flush age", () => {
   });
 
   it("fills each insert by size behind a backlog, even when a flush's worth takes longer than flushAgeMs", async () => {
-    const js = jetstream(nats.nc);
-    const jsm = await jetstreamManager(nats.nc);
-    await jsm.streams.purge(config.nats.stream);
     // A backlog of 130 messages before the loop starts; the steps take 4 ms a message, so one flush of
     // 40 rows takes 160 ms to fill, past the 100 ms age. Cut by age, the inserts would hold ~25 rows.
-    for (let i = 0; i < 130; i++) {
-      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-backlog:${i}` });
-    }
+    await backlog("loop-backlog", 130);
     const inserts: number[] = [];
     const { loop } = testLoop({
       batchMessages: 40,
@@ -209,14 +216,9 @@ describe("the pull loop's flush age", () => {
 
 describe("messages the sink stores in part", () => {
   it("are given back held until stored whole, completed once the worker has caught up or the loop stops, then acknowledged", async () => {
-    const js = jetstream(nats.nc);
     const jsm = await jetstreamManager(nats.nc);
-    await jsm.streams.purge(config.nats.stream);
-    const pending = async () =>
-      (await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending;
     // A backlog before the loop starts, taken two at a time: buffers fill by size with messages waiting.
-    for (let i = 0; i < 8; i++)
-      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-held:${i}` });
+    await backlog("loop-held", 8);
     // The work-queue stream deletes a message once it is acknowledged.
     const inStream = (seq: number) =>
       jsm.streams.getMessage(config.nats.stream, { seq }).then(
@@ -261,7 +263,7 @@ describe("messages the sink stores in part", () => {
       // Completed with the last of the backlog: all four odd ones, given back held.
       expect(calls[firstComplete]?.items.filter((x) => x.held).map((x) => x.seq % 2)).toEqual([1, 1, 1]);
       await until(() => false, 300);
-      expect(await pending()).toBe(0);
+      expect(await ackPending()).toBe(0);
       // Every message went to the sink whole exactly once: not held, or held and then completed.
       const whole = calls.flatMap((c) =>
         c.items.filter((x) => c.complete || x.seq % 2 === 0).map((x) => x.seq),
@@ -271,14 +273,13 @@ describe("messages the sink stores in part", () => {
 
       // A message held when the loop stops is completed by its last flush.
       const before = calls.length;
-      for (let i = 8; i < 12; i++)
-        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-held:${i}` });
+      for (let i = 8; i < 12; i++) await publish("loop-held", i);
       await until(() => calls.length > before, 5_000);
       await loop.stop();
       stopped = true;
       expect(calls.at(-1)?.complete).toBe(true);
       await until(() => false, 200);
-      expect(await pending()).toBe(0);
+      expect(await ackPending()).toBe(0);
       const after = calls.slice(before);
       const wholeAfter = after.flatMap((c) =>
         c.items.filter((x) => c.complete || x.seq % 2 === 0).map((x) => x.seq),
@@ -292,11 +293,7 @@ describe("messages the sink stores in part", () => {
 
 describe("a worker behind a backlog that flushes by age", () => {
   it("lets the sink hold rows back while messages wait on the consumer", async () => {
-    const js = jetstream(nats.nc);
-    const jsm = await jetstreamManager(nats.nc);
-    await jsm.streams.purge(config.nats.stream);
-    for (let i = 0; i < 6; i++)
-      await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-behind:${i}` });
+    await backlog("loop-behind", 6);
     const calls: boolean[] = [];
     // Slow steps: a buffer ages (150 ms) long before it fills (1,000 rows), with messages still waiting.
     const { loop } = testLoop({
@@ -317,7 +314,7 @@ describe("a worker behind a backlog that flushes by age", () => {
       await until(() => calls.at(-1) === true, 10_000);
       expect(calls.filter((c) => !c).length).toBeGreaterThan(0);
       await until(() => false, 300);
-      expect((await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending).toBe(0);
+      expect(await ackPending()).toBe(0);
     } finally {
       await loop.stop();
     }
@@ -326,9 +323,7 @@ describe("a worker behind a backlog that flushes by age", () => {
 
 describe("a worker that keeps up", () => {
   it("never lets the sink hold rows back: a buffer flushed by age is stored whole", async () => {
-    const js = jetstream(nats.nc);
-    const jsm = await jetstreamManager(nats.nc);
-    await jsm.streams.purge(config.nats.stream);
+    await backlog("loop-keepup", 0);
     const calls: boolean[] = [];
     const { loop } = testLoop({
       flushRows: 1_000,
@@ -342,13 +337,13 @@ describe("a worker that keeps up", () => {
     });
     try {
       for (let i = 0; i < 5; i++) {
-        await js.publish(batchSubject(config.nats), new Uint8Array([i]), { msgID: `loop-keepup:${i}` });
+        await publish("loop-keepup", i);
         await new Promise((r) => setTimeout(r, 150));
       }
       await until(() => false, 500);
       expect(calls.length).toBeGreaterThan(0);
       expect(calls.every(Boolean)).toBe(true);
-      expect((await jsm.consumers.info(config.nats.stream, config.nats.consumer)).num_ack_pending).toBe(0);
+      expect(await ackPending()).toBe(0);
     } finally {
       await loop.stop();
     }
